@@ -1,0 +1,86 @@
+"""One row per customer: recency, frequency, monetary and behaviour features.
+
+Aggregation runs on the engine over the kept lines; the result (one row per customer) is pandas.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import numpy as np
+import pandas as pd
+
+CUSTOMER_FEATURES = [
+    "customer_id", "country", "first_order_date", "last_order_date", "recency_days",
+    "frequency_orders", "monetary", "avg_order_value", "tenure_days", "mean_days_between_orders",
+    "items_per_order", "distinct_products", "returns_lines", "returns_value", "return_rate",
+]
+
+
+def orders_table(lines: ibis.Table) -> ibis.Table:
+    """One row per (customer, order): its date (first line's), revenue, items and line count."""
+    return lines.group_by(["customer_id", "order_id"]).aggregate(
+        order_ts=lines.order_ts.min(), revenue=lines.revenue.sum(),
+        items=lines.quantity.sum(), n_lines=lines.count(),
+    )
+
+
+def _main_country(lines: ibis.Table) -> ibis.Table:
+    """Each customer's country with the most revenue (ties: alphabetical), for deterministic output."""
+    by = lines.group_by(["customer_id", "country"]).aggregate(revenue=lines.revenue.sum())
+    rank = ibis.row_number().over(group_by=by.customer_id, order_by=[ibis.desc(by.revenue), by.country])
+    by = by.mutate(_rank=rank)
+    return by.filter(by._rank == 0).select("customer_id", "country")
+
+
+def customer_features(lines: ibis.Table, returns: ibis.Table, as_of: dt.date) -> pd.DataFrame:
+    """Columns CUSTOMER_FEATURES, sorted by customer_id.
+
+    recency_days and tenure_days count whole days from the last and first order date to `as_of`;
+    mean_days_between_orders is (last - first order date) / (orders - 1), NaN for one order;
+    monetary is the revenue of kept lines; return_rate is returned value / monetary, capped at 1
+    (returns can refer to purchases made before the data starts).
+    """
+    orders = orders_table(lines)
+    per_customer = orders.group_by("customer_id").aggregate(
+        first_ts=orders.order_ts.min(), last_ts=orders.order_ts.max(), frequency_orders=orders.count(),
+        monetary=orders.revenue.sum(), items=orders["items"].sum(),
+    )
+    products = lines.group_by("customer_id").aggregate(distinct_products=lines.product_id.nunique())
+    ret = returns.filter(returns.order_ts < ibis.timestamp(dt.datetime.combine(as_of, dt.time())))
+    ret = ret.group_by("customer_id").aggregate(returns_lines=ret.count(), returns_value=ret.revenue.sum())
+    joined = (per_customer.left_join(products, "customer_id").left_join(_main_country(lines), "customer_id")
+              .left_join(ret, "customer_id"))
+    df = joined.select(
+        "customer_id", "country", "first_ts", "last_ts", "frequency_orders", "monetary", "items",
+        "distinct_products", "returns_lines", "returns_value",
+    ).execute()
+    return derive(df, as_of)
+
+
+def derive(df: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """Derived per-customer columns from the aggregated ones (pure pandas, small)."""
+    first = pd.to_datetime(df["first_ts"]).dt.normalize()
+    last = pd.to_datetime(df["last_ts"]).dt.normalize()
+    as_of_ts = pd.Timestamp(as_of)
+    freq = df["frequency_orders"].astype("int64")
+    span = (last - first).dt.days
+    out = pd.DataFrame({
+        "customer_id": df["customer_id"].astype("string"),
+        "country": df["country"].astype("string").fillna("Unknown"),
+        "first_order_date": first.dt.date,
+        "last_order_date": last.dt.date,
+        "recency_days": (as_of_ts - last).dt.days.astype("int64"),
+        "frequency_orders": freq,
+        "monetary": df["monetary"].astype("float64"),
+        "avg_order_value": df["monetary"].astype("float64") / freq,
+        "tenure_days": (as_of_ts - first).dt.days.astype("int64"),
+        "mean_days_between_orders": np.where(freq > 1, span / (freq - 1).clip(lower=1), np.nan),
+        "items_per_order": df["items"].astype("float64") / freq,
+        "distinct_products": df["distinct_products"].fillna(0).astype("int64"),
+        "returns_lines": df["returns_lines"].fillna(0).astype("int64"),
+        "returns_value": df["returns_value"].fillna(0.0).astype("float64"),
+    })
+    out["return_rate"] = (out["returns_value"] / out["monetary"].where(out["monetary"] > 0)).clip(0, 1).fillna(0.0)
+    return out.sort_values("customer_id", kind="stable").reset_index(drop=True)[CUSTOMER_FEATURES]

@@ -1,0 +1,138 @@
+"""run_analysis(config) -> Analysis: the only place that knows the order of the stages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable
+
+import ibis
+
+from analysis import cluster, features, insights, products, profiles, segment, trends
+from analysis.clean import clean
+from analysis.config import Config, display_path
+from analysis.result import Analysis, SourceInfo
+from analysis.schema import CANONICAL, TABLES, detect_columns
+from analysis.source import open_source
+
+Progress = Callable[[str, float], None]
+
+
+def build_date(period_end: dt.date) -> dt.date:
+    """SOURCE_DATE_EPOCH when set (reproducible builds), else the last date in the data."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.strip().isdigit():
+        return dt.datetime.fromtimestamp(int(epoch), tz=dt.timezone.utc).date()
+    return period_end
+
+
+def run_analysis(config: Config, progress: Progress | None = None) -> Analysis:
+    """Read, clean, aggregate, segment and profile. Raises DataError for unusable input."""
+    timings: dict[str, float] = {}
+
+    @contextmanager
+    def stage(name: str):
+        start = time.perf_counter()
+        yield
+        timings[name] = time.perf_counter() - start
+        if progress:
+            progress(name, timings[name])
+
+    shown = display_path(config.input)
+    with tempfile.TemporaryDirectory(prefix="segment-report-") as workdir:
+        con = ibis.duckdb.connect()
+        try:
+            with stage("read"):
+                src = open_source(Path(config.input), con, workdir=Path(workdir), shown=shown)
+                mapping = detect_columns(list(src.columns), config.mapping)
+            with stage("clean"):
+                cleaned = clean(src.table, mapping, con, shown=shown, as_of=config.as_of,
+                                dayfirst=config.dayfirst)
+            with stage("customers"):
+                customers = features.customer_features(cleaned.lines, cleaned.returns, cleaned.as_of)
+            with stage("segments"):
+                score_frame, edges = segment.rfm_scores(customers)
+                customers = customers.join(score_frame)
+                customers["rfm_segment"] = segment.assign_segments(score_frame)
+                rules = segment.rules_table(edges, config.currency)
+            with stage("clusters"):
+                clustering = cluster.choose_clusters(customers, seed=config.seed, k_min=config.k_min,
+                                                     k_max=config.k_max, k=config.clusters)
+                names = profiles.cluster_names(clustering.labels, clustering.z)
+                customers["cluster"] = clustering.labels
+                customers["cluster_name"] = customers["cluster"].map(names).astype("string")
+            with stage("profiles"):
+                tables = _profile_tables(customers, clustering, rules, score_frame, config)
+            with stage("trends"):
+                joined = trends.with_segments(cleaned.lines, customers)
+                tables["monthly"] = trends.monthly(cleaned.lines, customers)
+                tables["monthly_by_segment"] = trends.monthly_by_segment(joined)
+                tables["segment_products"] = products.segment_products(joined, config.top_n)
+                period = cleaned.lines.aggregate(start=cleaned.lines.order_ts.min(),
+                                                 end=cleaned.lines.order_ts.max()).execute().iloc[0]
+        finally:
+            con.disconnect()
+
+    tables["ledger"] = cleaned.ledger
+    tables["mapping"] = _mapping_table(mapping)
+    tables["score_edges"] = segment.score_edges_table(customers, score_frame)
+    tables["rfm_rules"] = rules
+    headline = _headline(customers, cleaned, src.rows, clustering, period)
+    found = insights.findings(customers, tables["segments"], cleaned.ledger, headline, config.currency)
+    return Analysis(
+        config=config,
+        source=SourceInfo(path=shown, format=src.format, sha256=src.sha256, rows=src.rows,
+                          columns=src.columns, mapping=mapping, attribution=src.attribution),
+        tables={name: tables[name] for name in TABLES}, headline=headline, findings=found,
+        warnings=cleaned.warnings, timings=timings,
+    )
+
+
+def _profile_tables(customers, clustering, rules, score_frame, config) -> dict:
+    segments = profiles.segment_profiles(customers, rules, config.currency)
+    return {
+        "customers": customers[TABLES["customers"]],
+        "segments": segments,
+        "segment_countries": products.segment_countries(customers, config.top_n),
+        "segment_features": profiles.segment_features(customers, clustering.z),
+        "customer_sample": profiles.customer_sample(customers, config.seed),
+        "rfm_grid": profiles.rfm_grid(customers),
+        "cluster_selection": clustering.selection,
+        "crosstab": profiles.crosstab(customers),
+    }
+
+
+def _mapping_table(mapping: dict[str, str]):
+    import pandas as pd
+
+    return pd.DataFrame([{"field": f, "column": mapping.get(f, ""), "description": CANONICAL[f]}
+                         for f in CANONICAL])
+
+
+def _headline(customers, cleaned, rows_read: int, clustering, period) -> dict:
+    ledger = cleaned.ledger.set_index("reason")["rows"]
+    revenue = float(customers["monetary"].sum())
+    orders = int(customers["frequency_orders"].sum())
+    repeat = customers["frequency_orders"] > 1
+    period_end = period["end"].date()
+    return {
+        "rows_read": rows_read, "rows_kept": int(ledger["kept"]), "rows_dropped": rows_read - int(ledger["kept"]),
+        "customers": len(customers), "customers_with_purchases": cleaned.customers_with_purchases,
+        "orders": orders, "revenue": revenue, "avg_order_value": revenue / orders,
+        "revenue_per_customer": revenue / len(customers),
+        "repeat_customer_share": float(repeat.mean()),
+        "median_days_between_orders": float(customers.loc[repeat, "mean_days_between_orders"].median())
+        if repeat.any() else float("nan"),
+        "period_start": period["start"].date().isoformat(), "period_end": period_end.isoformat(),
+        "as_of": cleaned.as_of.isoformat(), "date_format": cleaned.date_format,
+        "n_clusters": clustering.k, "silhouette": clustering.silhouette,
+        "returns_lines": int(customers["returns_lines"].sum()),
+        "returns_value": float(customers["returns_value"].sum()),
+        "returns_customers": int((customers["returns_lines"] > 0).sum()),
+        "guest_rows": int(ledger["missing_customer"]),
+        "build_date": build_date(period_end).isoformat(),
+    }

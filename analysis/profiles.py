@@ -1,0 +1,163 @@
+"""Segment profiles: size, value, typical behaviour, a name for each cluster and an action.
+
+Works on the customers table (one row per customer, pandas); never touches transaction lines.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from analysis.cluster import CLUSTER_FEATURES
+from analysis.segment import OTHER, SEGMENT_NAMES, SEGMENT_RULES
+
+# Colour-blind-safe palettes (Paul Tol's 'muted' and 'light' sets); one colour per segment.
+RFM_COLORS = dict(zip(SEGMENT_NAMES, [
+    "#117733", "#44AA99", "#882255", "#CC6677", "#88CCEE", "#332288", "#6699CC", "#DDCC77",
+    "#AA4499", "#999933", "#BBBBBB", "#777777"]))
+CLUSTER_COLORS = ["#0077BB", "#EE7733", "#009988", "#CC3311", "#33BBEE", "#EE3377", "#BBBBBB",
+                  "#000000", "#882255", "#44AA99", "#999933", "#AA4499"]
+
+# (feature, direction) -> phrase used in a cluster's name; direction +1 means above average.
+PHRASES = {
+    ("monetary", 1): "high-spend", ("monetary", -1): "low-spend",
+    ("frequency_orders", 1): "frequent", ("frequency_orders", -1): "one-off",
+    ("recency_days", 1): "lapsed", ("recency_days", -1): "recently active",
+    ("avg_order_value", 1): "big-basket", ("avg_order_value", -1): "small-basket",
+    ("items_per_order", 1): "bulk", ("items_per_order", -1): "few-item",
+    ("distinct_products", 1): "broad-range", ("distinct_products", -1): "narrow-range",
+    ("mean_days_between_orders", 1): "slow-repeat", ("mean_days_between_orders", -1): "fast-repeat",
+    ("return_rate", 1): "high-return", ("return_rate", -1): "low-return",
+}
+
+
+def slugify(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "segment"
+
+
+def cluster_names(labels: np.ndarray, z: pd.DataFrame) -> dict[int, str]:
+    """Name each cluster from its two most distinctive features (largest |mean z|), unique names."""
+    means = z.groupby(labels).mean()
+    names: dict[int, str] = {}
+    for cluster, row in means.iterrows():
+        ranked = row.abs().sort_values(ascending=False, kind="stable").index
+        phrases = [PHRASES[(f, 1 if row[f] > 0 else -1)] for f in ranked]
+        # "one-off" only fits clusters that mostly ordered once; skip contradictory pairs.
+        chosen = []
+        for p in phrases:
+            if len(chosen) == 2:
+                break
+            if p == "fast-repeat" and "one-off" in chosen:
+                continue
+            chosen.append(p)
+        name = " ".join(chosen).capitalize() + " buyers"
+        extra = iter(phrases[2:])
+        while name in names.values():
+            nxt = next(extra, None)
+            name = (f"{name[:-7]}, {nxt} buyers" if nxt else f"{name} ({cluster})")
+        names[int(cluster)] = name
+    return names
+
+
+def rfm_grid(customers: pd.DataFrame) -> pd.DataFrame:
+    """Customers and revenue per (R, F) score cell with the segment most customers in it hold."""
+    g = customers.groupby(["r_score", "f_score"], observed=True)
+    grid = g.agg(customers=("customer_id", "size"), revenue=("monetary", "sum")).reset_index()
+    top = g["rfm_segment"].agg(lambda s: s.value_counts().sort_index().idxmax()).reset_index()
+    return grid.merge(top, on=["r_score", "f_score"])[["r_score", "f_score", "customers", "revenue", "rfm_segment"]]
+
+
+def _profile(kind: str, name: str, members: pd.DataFrame, totals: dict) -> dict:
+    orders = int(members["frequency_orders"].sum())
+    revenue = float(members["monetary"].sum())
+    return {
+        "kind": kind, "segment": name, "customers": len(members),
+        "share_customers": len(members) / totals["customers"],
+        "revenue": revenue, "share_revenue": revenue / totals["revenue"] if totals["revenue"] else 0.0,
+        "orders": orders, "avg_order_value": revenue / orders if orders else np.nan,
+        "revenue_per_customer": revenue / len(members) if len(members) else np.nan,
+        "median_recency_days": float(members["recency_days"].median()),
+        "median_frequency_orders": float(members["frequency_orders"].median()),
+        "median_monetary": float(members["monetary"].median()),
+        "return_rate": float(members["returns_value"].sum() / revenue) if revenue else 0.0,
+    }
+
+
+def describe_cluster(name: str, p: dict, members: pd.DataFrame, money: str) -> str:
+    gap = members["mean_days_between_orders"].median()
+    habit = (f"order every {gap:,.0f} days" if p["median_frequency_orders"] > 1 and pd.notna(gap)
+             else "most ordered once")
+    return (f"{name}: {p['share_customers']:.0%} of customers, {p['share_revenue']:.0%} of revenue, "
+            f"{habit}, last order a median {p['median_recency_days']:,.0f} days ago, "
+            f"average order {money}{p['avg_order_value']:,.2f}.")
+
+
+def segment_profiles(customers: pd.DataFrame, rules: pd.DataFrame, money: str = "") -> pd.DataFrame:
+    """schema.TABLES['segments']: RFM segments in rule order (empty ones left out), then clusters 1..k."""
+    totals = {"customers": len(customers), "revenue": float(customers["monetary"].sum())}
+    rule_of = rules.set_index("segment")
+    rows = []
+    for name in SEGMENT_NAMES:
+        members = customers[customers["rfm_segment"] == name]
+        if members.empty:
+            continue
+        p = _profile("rfm", name, members, totals)
+        p.update(slug=f"rfm-{slugify(name)}", color=RFM_COLORS[name], rule=rule_of.loc[name, "rule"],
+                 description=f"{name}: {p['share_customers']:.0%} of customers, {p['share_revenue']:.0%} "
+                             f"of revenue; {rule_of.loc[name, 'rule']}.",
+                 action=rule_of.loc[name, "action"])
+        rows.append(p)
+    action_of = {r[0]: r[4] for r in SEGMENT_RULES} | {OTHER[0]: OTHER[1]}
+    for cluster, members in customers.groupby("cluster", sort=True):
+        name = members["cluster_name"].iloc[0]
+        p = _profile("cluster", name, members, totals)
+        main = members["rfm_segment"].value_counts().sort_index().idxmax()
+        share = (members["rfm_segment"] == main).mean()
+        p.update(slug=f"cluster-{cluster}-{slugify(name)}",
+                 color=CLUSTER_COLORS[(int(cluster) - 1) % len(CLUSTER_COLORS)],
+                 rule=f"behaviour cluster {cluster} of {customers['cluster'].nunique()} (k-means)",
+                 description=describe_cluster(name, p, members, money),
+                 action=f"{share:.0%} of them are '{main}' in RFM terms: {action_of[main]}")
+        rows.append(p)
+    columns = ["kind", "segment", "slug", "color", "customers", "share_customers", "revenue",
+               "share_revenue", "orders", "avg_order_value", "revenue_per_customer",
+               "median_recency_days", "median_frequency_orders", "median_monetary", "return_rate",
+               "rule", "description", "action"]
+    return pd.DataFrame(rows)[columns]
+
+
+def segment_features(customers: pd.DataFrame, z: pd.DataFrame) -> pd.DataFrame:
+    """Per segment and feature: the median in real units and the mean standardised value (z),
+    with an 'All customers' row per feature for comparison."""
+    rows = []
+    groups = [("all", "All customers", customers.index)]
+    groups += [("rfm", s, idx) for s, idx in customers.groupby("rfm_segment", sort=True).groups.items()]
+    groups += [("cluster", customers.loc[idx, "cluster_name"].iloc[0], idx)
+               for _c, idx in customers.groupby("cluster", sort=True).groups.items()]
+    for kind, name, idx in groups:
+        for feature, (label, _t) in CLUSTER_FEATURES.items():
+            rows.append({"kind": kind, "segment": name, "feature": feature, "label": label,
+                         "median": float(customers.loc[idx, feature].median()),
+                         "z": float(z.loc[idx, feature].mean())})
+    return pd.DataFrame(rows)
+
+
+def crosstab(customers: pd.DataFrame) -> pd.DataFrame:
+    """Customers per (RFM segment, cluster name), non-empty cells only."""
+    ct = customers.groupby(["rfm_segment", "cluster_name"], observed=True).size()
+    return ct.rename("customers").reset_index()
+
+
+def customer_sample(customers: pd.DataFrame, seed: int, size: int = 3000) -> pd.DataFrame:
+    """At most `size` customers for scatter plots, stratified by cluster (each keeps its share, min 20)."""
+    cols = ["customer_id", "recency_days", "frequency_orders", "monetary", "avg_order_value",
+            "rfm_segment", "cluster_name"]
+    if len(customers) <= size:
+        return customers[cols].reset_index(drop=True)
+    parts = []
+    for _c, members in customers.groupby("cluster", sort=True):
+        n = min(len(members), max(20, round(size * len(members) / len(customers))))
+        parts.append(members.sample(n=n, random_state=seed))
+    return pd.concat(parts)[cols].sort_values("customer_id").reset_index(drop=True)

@@ -1,0 +1,68 @@
+"""The one object the analysis hands to the report layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+import pandas as pd
+
+from analysis.config import Config
+from analysis.schema import TABLES
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What was read: the file, its format, its fingerprint and the column mapping used."""
+
+    path: str            # as the user gave it (or relative to the project for the bundled sample)
+    format: str          # csv, csv.gz, zip/csv, parquet
+    sha256: str          # of the file's bytes
+    rows: int            # input rows (the ledger sums to this)
+    columns: tuple[str, ...]
+    mapping: Mapping[str, str]  # canonical field -> input column
+    attribution: str = ""       # citation to show when the data is a known public data set
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A key finding in plain language, citing its figure and the page anchor of its chart."""
+
+    text: str
+    figure: str
+    link: str
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the report shows. Tables are pandas frames with the columns in schema.TABLES.
+
+    headline keys: rows_read, rows_kept, rows_dropped, customers, customers_with_purchases, orders,
+    revenue, avg_order_value, revenue_per_customer, repeat_customer_share, period_start, period_end,
+    as_of (ISO dates), n_clusters, silhouette, returns_lines, returns_value, returns_customers,
+    guest_rows, build_date.
+    """
+
+    config: Config
+    source: SourceInfo
+    tables: Mapping[str, pd.DataFrame]
+    headline: Mapping[str, object]
+    findings: tuple[Finding, ...] = ()
+    warnings: tuple[str, ...] = ()
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self):
+        for name, columns in TABLES.items():
+            if name not in self.tables:
+                raise ValueError(f"Analysis is missing table '{name}'")
+            got = list(self.tables[name].columns)
+            if got != columns:
+                raise ValueError(f"table '{name}' has columns {got}, declared {columns}")
+        object.__setattr__(self, "tables", MappingProxyType(dict(self.tables)))
+        object.__setattr__(self, "headline", MappingProxyType(dict(self.headline)))
+
+    def segments(self, kind: str) -> pd.DataFrame:
+        """Segment profiles of one kind ('rfm' or 'cluster'), largest first as stored."""
+        seg = self.tables["segments"]
+        return seg[seg["kind"] == kind]

@@ -1,0 +1,106 @@
+"""The data contract: canonical transaction columns, how common exports name them,
+and the columns of every table the analysis hands to the report.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Canonical transaction fields, with one line each on what they hold.
+CANONICAL = {
+    "order_id": "order or invoice id; credit notes start with C",
+    "customer_id": "customer id; rows without one are guest orders",
+    "order_ts": "order date or timestamp",
+    "product_id": "product or stock code",
+    "product_name": "product description",
+    "category": "product category (optional)",
+    "quantity": "units on the line; negative for returns",
+    "unit_price": "price per unit",
+    "revenue": "line amount (default quantity x unit_price)",
+    "country": "customer country (optional)",
+}
+
+# Known names per field, compared after lower-casing and dropping non-alphanumerics,
+# so 'Customer ID', 'customer_id' and 'CustomerID' all match 'customerid'.
+ALIASES = {
+    "order_id": ["invoiceno", "invoice", "invoiceid", "invoicenumber", "orderid", "ordernumber",
+                 "orderno", "order", "transactionid", "receiptid"],
+    "customer_id": ["customerid", "customer", "customerno", "customernumber", "clientid", "userid",
+                    "memberid", "accountid", "buyerid"],
+    "order_ts": ["invoicedate", "orderdate", "orderts", "ordertimestamp", "orderdatetime", "date",
+                 "datetime", "timestamp", "purchasedate", "transactiondate", "createdat", "saledate"],
+    "product_id": ["stockcode", "productid", "productcode", "sku", "itemid", "itemcode", "articleid"],
+    "product_name": ["description", "productname", "itemname", "product", "itemdescription",
+                     "productdescription", "title", "name"],
+    "category": ["category", "productcategory", "productfamily", "department", "producttype"],
+    "quantity": ["quantity", "qty", "units", "unitssold", "itemquantity", "count"],
+    "unit_price": ["unitprice", "price", "itemprice", "priceeach", "unitcost", "listprice"],
+    "revenue": ["revenue", "amount", "lineamount", "linetotal", "total", "sales", "salesamount",
+                "value", "netamount", "totalprice"],
+    "country": ["country", "billingcountry", "shippingcountry", "customercountry", "countrycode"],
+}
+
+REQUIRED = ("customer_id", "order_ts")  # plus revenue, or quantity and unit_price
+
+
+def normalise(name: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", str(name).lower())
+
+
+def detect_columns(columns: list[str], overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """Map canonical field -> input column. Overrides win; each input column is used once.
+
+    Earlier aliases win over later ones, so 'InvoiceNo' beats 'Invoice' and 'UnitPrice' beats 'Price'.
+    """
+    overrides = dict(overrides or {})
+    mapping = {f: c for f, c in overrides.items()}
+    used = set(mapping.values())
+    by_norm: dict[str, str] = {}
+    for col in columns:
+        by_norm.setdefault(normalise(col), col)
+    for field, aliases in ALIASES.items():
+        if field in mapping:
+            continue
+        for alias in aliases:
+            col = by_norm.get(alias)
+            if col is not None and col not in used:
+                mapping[field] = col
+                used.add(col)
+                break
+    return {f: mapping[f] for f in CANONICAL if f in mapping}
+
+
+# Columns of each table in Analysis.tables, declared once and checked when Analysis is built.
+# Units are in the names: *_days, *_orders, revenue/monetary in the data's currency, share_* in 0..1.
+TABLES = {
+    "ledger": ["reason", "label", "description", "rows", "share_rows", "revenue"],
+    "mapping": ["field", "column", "description"],
+    "customers": [
+        "customer_id", "country", "first_order_date", "last_order_date", "recency_days",
+        "frequency_orders", "monetary", "avg_order_value", "tenure_days", "mean_days_between_orders",
+        "items_per_order", "distinct_products", "returns_lines", "returns_value", "return_rate",
+        "r_score", "f_score", "m_score", "rfm_segment", "cluster", "cluster_name",
+    ],
+    "customer_sample": ["customer_id", "recency_days", "frequency_orders", "monetary",
+                        "avg_order_value", "rfm_segment", "cluster_name"],
+    "segments": [
+        "kind", "segment", "slug", "color", "customers", "share_customers", "revenue",
+        "share_revenue", "orders", "avg_order_value", "revenue_per_customer",
+        "median_recency_days", "median_frequency_orders", "median_monetary", "return_rate",
+        "rule", "description", "action",
+    ],
+    "segment_products": ["kind", "segment", "rank", "product_id", "product_name", "revenue",
+                         "quantity", "customers"],
+    "segment_countries": ["kind", "segment", "rank", "country", "customers", "revenue"],
+    "segment_features": ["kind", "segment", "feature", "label", "median", "z"],
+    "monthly": ["month", "revenue", "orders", "customers", "new_customers"],
+    "monthly_by_segment": ["month", "kind", "segment", "revenue", "customers"],
+    "score_edges": ["metric", "score", "low", "high", "customers"],
+    "rfm_grid": ["r_score", "f_score", "customers", "revenue", "rfm_segment"],
+    "rfm_rules": ["segment", "r_scores", "f_scores", "m_scores", "rule", "action"],
+    "cluster_selection": ["k", "silhouette", "calinski_harabasz", "davies_bouldin", "inertia",
+                          "chosen"],
+    "crosstab": ["rfm_segment", "cluster_name", "customers"],
+}
+
+SEGMENT_KINDS = ("rfm", "cluster")

@@ -1,0 +1,48 @@
+"""Revenue over time: monthly totals and monthly revenue per segment (engine work)."""
+
+from __future__ import annotations
+
+import ibis
+import pandas as pd
+
+
+def monthly(lines: ibis.Table, customers: pd.DataFrame) -> pd.DataFrame:
+    """schema.TABLES['monthly']: month (first day), revenue, orders, active customers, new customers
+    (customers whose first order falls in the month)."""
+    m = lines.mutate(month=lines.order_ts.truncate("M").date())
+    agg = m.group_by("month").aggregate(
+        revenue=m.revenue.sum(), orders=m.order_id.nunique(), customers=m.customer_id.nunique(),
+    ).execute()
+    agg["month"] = pd.to_datetime(agg["month"])
+    first = pd.to_datetime(customers["first_order_date"]).dt.to_period("M").dt.to_timestamp()
+    new = first.value_counts().rename("new_customers")
+    out = agg.merge(new, left_on="month", right_index=True, how="left")
+    out["new_customers"] = out["new_customers"].fillna(0).astype("int64")
+    out["month"] = out["month"].dt.date
+    return out.sort_values("month").reset_index(drop=True)[
+        ["month", "revenue", "orders", "customers", "new_customers"]].astype(
+        {"orders": "int64", "customers": "int64"})
+
+
+def with_segments(lines: ibis.Table, assignments: pd.DataFrame) -> ibis.Table:
+    """Kept lines joined with each customer's (kind, segment): two rows per line, one per kind."""
+    long = pd.concat([
+        pd.DataFrame({"customer_id": assignments["customer_id"], "kind": "rfm",
+                      "segment": assignments["rfm_segment"]}),
+        pd.DataFrame({"customer_id": assignments["customer_id"], "kind": "cluster",
+                      "segment": assignments["cluster_name"]}),
+    ], ignore_index=True)
+    long = long.astype({"customer_id": "string", "kind": "string", "segment": "string"})
+    seg = ibis.memtable(long)
+    return lines.join(seg, "customer_id")
+
+
+def monthly_by_segment(joined: ibis.Table) -> pd.DataFrame:
+    """schema.TABLES['monthly_by_segment']: revenue and active customers per month, kind and segment."""
+    m = joined.mutate(month=joined.order_ts.truncate("M").date())
+    out = m.group_by(["month", "kind", "segment"]).aggregate(
+        revenue=m.revenue.sum(), customers=m.customer_id.nunique()).execute()
+    out["customers"] = out["customers"].astype("int64")
+    out["month"] = pd.to_datetime(out["month"]).dt.date
+    return out.sort_values(["kind", "segment", "month"]).reset_index(drop=True)[
+        ["month", "kind", "segment", "revenue", "customers"]]

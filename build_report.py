@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Build a customer-segmentation website from an e-commerce transactions file.
+
+    python build_report.py                      # bundled sample data
+    python build_report.py --input sales.csv    # your own data
+
+Thin CLI: options -> Config -> run_analysis -> write_site -> console summary.
+Unusable input or options print one clear message and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+
+EXIT_BAD_INPUT = 2
+
+
+def _map_pair(text: str) -> tuple[str, str]:
+    field, sep, column = text.partition("=")
+    if not sep or not field.strip() or not column.strip():
+        raise argparse.ArgumentTypeError(f"expected FIELD=COLUMN, e.g. customer_id=CustomerID; got {text!r}")
+    return field.strip(), column.strip()
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="build_report.py",
+        description="Turn a transactions file into a static customer-segmentation website (site/).",
+        epilog="Fields for --map: order_id, customer_id, order_ts, product_id, product_name, category, "
+               "quantity, unit_price, revenue, country. Exit code 2 means the input or options "
+               "could not be used; the message says how to fix it.")
+    p.add_argument("--input", metavar="PATH",
+                   help="transactions file: CSV/TSV/TXT (any common delimiter), .gz or .zip, or Parquet "
+                        "(default: the bundled sample in data/)")
+    p.add_argument("--output", metavar="DIR", help="folder to write the site to (default: site)")
+    p.add_argument("--map", metavar="FIELD=COLUMN", action="append", type=_map_pair, dest="column_map",
+                   help="use COLUMN of the file for FIELD, overriding detection; repeatable")
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", type=_date,
+                   help="analysis date: recency is counted to it and later orders are left out "
+                        "(default: the day after the last order)")
+    p.add_argument("--dayfirst", action="store_true", default=None,
+                   help="read ambiguous dates such as 01/02/2011 as day/month/year")
+    p.add_argument("--seed", type=int, help="random seed for clustering and sampling (default: 0)")
+    p.add_argument("--clusters", type=int, metavar="K",
+                   help="number of behaviour clusters (default: chosen by silhouette between --k-min and --k-max)")
+    p.add_argument("--k-min", type=int, metavar="K", help="smallest number of clusters tried (default: 3)")
+    p.add_argument("--k-max", type=int, metavar="K", help="largest number of clusters tried (default: 8)")
+    p.add_argument("--title", help="report title (default: 'Customer segments')")
+    p.add_argument("--currency", metavar="SYMBOL", help="currency symbol shown with amounts, e.g. £ or $ (default: none)")
+    p.add_argument("--top-n", type=int, metavar="N", help="products and countries listed per segment (default: 10)")
+    p.add_argument("--quiet", action="store_true", help="print only errors and where the site was written")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    # Heavy imports only after the options parse, so --help stays instant.
+    from analysis.config import make_config
+    from analysis.errors import ConfigError, DataError
+
+    say = (lambda *a: None) if args.quiet else print
+    options = {k: v for k, v in vars(args).items() if k != "quiet"}
+    options["column_map"] = tuple(args.column_map) if args.column_map else None
+    try:
+        config = make_config(**options)
+        from analysis.pipeline import run_analysis
+        from report.console import summary
+        from report.render import write_site
+
+        started = time.perf_counter()
+        say(f"Reading {config.input} ...")
+        analysis = run_analysis(config, progress=lambda stage, secs: say(f"  {stage:<10} {secs:6.2f} s"))
+        t0 = time.perf_counter()
+        write_site(analysis, config.output)
+        say(f"  {'site':<10} {time.perf_counter() - t0:6.2f} s")
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except DataError as exc:
+        print(f"error: {exc.message()}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    say(summary(analysis))
+    print(f"Site written to {config.output}/index.html in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

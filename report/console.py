@@ -1,0 +1,41 @@
+"""The console summary: key findings and statistics, as plain text."""
+
+from __future__ import annotations
+
+from analysis.result import Analysis
+
+
+def _table(rows: list[list[str]], header: list[str]) -> list[str]:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    fmt = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w)  # noqa: E731
+                              for i, (c, w) in enumerate(zip(r, widths)))
+    return ["  " + fmt(header), *("  " + fmt(r) for r in rows)]
+
+
+def summary(a: Analysis) -> str:
+    h, cur = a.headline, a.config.currency
+    money = lambda v: f"{cur}{v:,.0f}"  # noqa: E731
+    lines = ["", f"{a.config.title}: {a.source.path}",
+             f"  period {h['period_start']} to {h['period_end']}, as of {h['as_of']}",
+             f"  rows read {h['rows_read']:,}, kept {h['rows_kept']:,} ({h['rows_kept'] / h['rows_read']:.1%})"]
+    ledger = a.tables["ledger"]
+    for row in ledger[(ledger["reason"] != "kept") & (ledger["rows"] > 0)].itertuples():
+        lines.append(f"    dropped {row.rows:>10,}  {row.label}")
+    lines += [f"  customers {h['customers']:,} (with purchases: {h['customers_with_purchases']:,}), "
+              f"orders {h['orders']:,}, revenue {money(h['revenue'])}, "
+              f"average order {cur}{h['avg_order_value']:,.2f}",
+              f"  returns: {h['returns_lines']:,} lines worth {money(h['returns_value'])} "
+              f"from {h['returns_customers']:,} customers", ""]
+    for kind, title in (("rfm", "RFM segments"), ("cluster", "Behaviour clusters")):
+        seg = a.segments(kind)
+        rows = [[s.segment, f"{s.customers:,}", f"{s.share_customers:.1%}", money(s.revenue),
+                 f"{s.share_revenue:.1%}", f"{cur}{s.avg_order_value:,.2f}"] for s in seg.itertuples()]
+        extra = (f" (k = {h['n_clusters']} chosen by silhouette {h['silhouette']:.3f})"
+                 if kind == "cluster" else "")
+        lines += [f"{title}{extra}:",
+                  *_table(rows, ["segment", "customers", "share", "revenue", "share", "avg order"]), ""]
+    lines.append("Key findings:")
+    lines += [f"  - {f.text}" for f in a.findings]
+    for w in a.warnings:
+        lines.append(f"warning: {w}")
+    return "\n".join(lines)

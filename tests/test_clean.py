@@ -1,0 +1,105 @@
+"""The row ledger on a twelve-line file whose every row's fate is known by hand."""
+
+import datetime as dt
+
+import ibis
+import pytest
+
+from analysis.clean import clean
+from analysis.errors import DataError
+from analysis.schema import detect_columns
+from analysis.source import open_source
+
+
+def run_clean(path, as_of=None):
+    con = ibis.duckdb.connect()
+    src = open_source(path, con)
+    mapping = detect_columns(list(src.columns))
+    return clean(src.table, mapping, con, shown=str(path), as_of=as_of), src
+
+
+def test_every_row_gets_the_reason_worked_out_by_hand(tiny_csv):
+    cleaned, src = run_clean(tiny_csv)
+    rows = cleaned.ledger.set_index("reason")["rows"].to_dict()
+    assert rows == {"kept": 5, "bad_date": 1, "bad_number": 1, "missing_customer": 1, "cancellation": 1,
+                    "non_positive_price": 1, "non_product": 1, "duplicate": 1, "after_as_of": 0}
+
+
+def test_ledger_sums_to_the_input_row_count(tiny_csv):
+    cleaned, src = run_clean(tiny_csv)
+    assert cleaned.ledger["rows"].sum() == src.rows == 12
+    assert cleaned.ledger["share_rows"].sum() == pytest.approx(1.0)
+
+
+def test_kept_revenue_is_the_sum_of_kept_lines(tiny_csv):
+    cleaned, _ = run_clean(tiny_csv)
+    kept = cleaned.ledger.set_index("reason").loc["kept"]
+    assert kept["revenue"] == pytest.approx(10 + 20 + 20 + 30 + 10)
+    assert cleaned.lines.revenue.sum().execute() == pytest.approx(90)
+
+
+def test_default_as_of_is_the_day_after_the_last_kept_order(tiny_csv):
+    cleaned, _ = run_clean(tiny_csv)
+    assert cleaned.as_of == dt.date(2024, 4, 2)
+
+
+def test_orders_on_or_after_the_as_of_date_are_dropped_with_their_reason(tiny_csv):
+    cleaned, _ = run_clean(tiny_csv, as_of=dt.date(2024, 4, 1))
+    rows = cleaned.ledger.set_index("reason")["rows"]
+    assert rows["after_as_of"] == 1 and rows["kept"] == 4
+
+
+def test_cancellations_are_kept_as_returns_with_a_positive_value(tiny_csv):
+    cleaned, _ = run_clean(tiny_csv)
+    returns = cleaned.returns.execute()
+    assert list(returns.customer_id) == ["A"] and returns.revenue.tolist() == [20.0]
+
+
+def test_customers_with_purchases_counts_customers_before_price_and_product_filters(tiny_csv):
+    cleaned, _ = run_clean(tiny_csv)
+    assert cleaned.customers_with_purchases == 3  # A, B, and C (whose only line is free)
+
+
+def test_ids_written_as_floats_are_read_as_the_same_customer(tmp_path):
+    path = tmp_path / "floats.csv"
+    path.write_text("InvoiceNo,CustomerID,InvoiceDate,Quantity,UnitPrice\n"
+                    "1,17850.0,12/1/2010 8:26,1,2.5\n2,17850,12/2/2010 9:00,1,2.5\n")
+    cleaned, _ = run_clean(path)
+    assert cleaned.lines.customer_id.execute().unique().tolist() == ["17850"]
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("2011-12-01 08:26:00", dt.datetime(2011, 12, 1, 8, 26)),
+    ("12/1/2010 8:26", dt.datetime(2010, 12, 1, 8, 26)),
+    ("20101201", dt.datetime(2010, 12, 1)),
+    ("2010-12-01", dt.datetime(2010, 12, 1)),
+])
+def test_common_date_formats_are_detected(tmp_path, value, expected):
+    path = tmp_path / "dates.csv"
+    path.write_text(f"customer_id,order_date,revenue\nA,{value},10\nB,{value},5\n")
+    cleaned, _ = run_clean(path)
+    assert cleaned.lines.order_ts.execute().iloc[0] == expected
+
+
+def test_a_file_of_unreadable_dates_is_refused_with_column_and_example(tmp_path):
+    path = tmp_path / "bad_dates.csv"
+    path.write_text("customer_id,order_date,revenue\nA,yesterday,10\nB,soon,5\n")
+    with pytest.raises(DataError) as err:
+        run_clean(path)
+    msg = err.value.message()
+    assert "order_date" in msg and "'yesterday'" in msg and "--map order_ts=" in msg
+
+
+def test_too_many_non_numeric_amounts_are_refused(tmp_path):
+    path = tmp_path / "bad_numbers.csv"
+    path.write_text("customer_id,order_date,revenue\nA,2024-01-01,ten\nB,2024-01-02,5\n")
+    with pytest.raises(DataError, match=r"revenue.*not numbers.*'ten'"):
+        run_clean(path)
+
+
+def test_a_file_where_every_row_is_dropped_says_why(tmp_path):
+    path = tmp_path / "cancelled.csv"
+    path.write_text("InvoiceNo,CustomerID,InvoiceDate,Quantity,UnitPrice\n"
+                    "C1,1,2024-01-01,-1,2.5\nC2,2,2024-01-02,-3,2.5\n")
+    with pytest.raises(DataError, match="no rows left after cleaning.*Cancellation"):
+        run_clean(path)

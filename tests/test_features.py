@@ -1,0 +1,61 @@
+"""Per-customer features on the twelve-line file, against values worked out by hand."""
+
+import datetime as dt
+
+import ibis
+import numpy as np
+import pytest
+
+from analysis.clean import clean
+from analysis.features import customer_features
+from analysis.schema import detect_columns
+from analysis.source import open_source
+
+
+@pytest.fixture
+def customers(tiny_csv):
+    con = ibis.duckdb.connect()
+    src = open_source(tiny_csv, con)
+    cleaned = clean(src.table, detect_columns(list(src.columns)), con, shown="tiny", as_of=None)
+    return customer_features(cleaned.lines, cleaned.returns, cleaned.as_of).set_index("customer_id")
+
+
+def test_only_customers_with_kept_lines_appear(customers):
+    assert list(customers.index) == ["A", "B"]
+
+
+def test_recency_frequency_and_monetary_match_hand_computation(customers):
+    # as of 2024-04-02: A last ordered 2024-03-05 (28 days), B on 2024-04-01 (1 day)
+    assert customers.loc["A", ["recency_days", "frequency_orders", "monetary"]].tolist() == [28, 2, 60.0]
+    assert customers.loc["B", ["recency_days", "frequency_orders", "monetary"]].tolist() == [1, 2, 30.0]
+
+
+def test_tenure_and_days_between_orders_count_calendar_days(customers):
+    assert customers.loc["A", "tenure_days"] == (dt.date(2024, 4, 2) - dt.date(2024, 1, 5)).days == 88
+    assert customers.loc["A", "mean_days_between_orders"] == 60  # 2024-01-05 -> 2024-03-05
+    assert customers.loc["B", "mean_days_between_orders"] == 51  # 2024-02-10 -> 2024-04-01
+
+
+def test_basket_features_count_items_and_distinct_products(customers):
+    assert customers.loc["A", "avg_order_value"] == 30.0
+    assert customers.loc["A", "items_per_order"] == 2.0      # (2 + 1 + 1) items / 2 orders
+    assert customers.loc["A", "distinct_products"] == 3
+    assert customers.loc["B", "country"] == "France"
+
+
+def test_returns_are_counted_per_customer_with_a_value_based_rate(customers):
+    assert customers.loc["A", ["returns_lines", "returns_value"]].tolist() == [1, 20.0]
+    assert customers.loc["A", "return_rate"] == pytest.approx(20 / 60)
+    assert customers.loc["B", "return_rate"] == 0.0
+
+
+def test_one_order_customers_have_no_gap_between_orders(tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text("customer_id,order_date,revenue\nA,2024-01-01,10\nB,2024-01-01,5\nB,2024-01-11,5\n")
+    con = ibis.duckdb.connect()
+    src = open_source(path, con)
+    cleaned = clean(src.table, detect_columns(list(src.columns)), con, shown="one", as_of=None)
+    c = customer_features(cleaned.lines, cleaned.returns, cleaned.as_of).set_index("customer_id")
+    assert np.isnan(c.loc["A", "mean_days_between_orders"])
+    assert c.loc["B", "frequency_orders"] == 2  # without order ids each customer-day is one order
+    assert c.loc["B", "mean_days_between_orders"] == 10
