@@ -19,6 +19,7 @@ from sklearn.preprocessing import StandardScaler
 CLUSTER_FEATURES = {
     "recency_days": ("Days since last order", "log"),
     "frequency_orders": ("Orders", "log"),
+    "tenure_days": ("Days since first order", "log"),
     "monetary": ("Revenue", "log"),
     "avg_order_value": ("Average order value", "log"),
     "items_per_order": ("Items per order", "log"),

@@ -62,7 +62,7 @@ def run_analysis(config: Config, progress: Progress | None = None) -> Analysis:
             with stage("clusters"):
                 clustering = cluster.choose_clusters(customers, seed=config.seed, k_min=config.k_min,
                                                      k_max=config.k_max, k=config.clusters)
-                names = profiles.cluster_names(clustering.labels, clustering.z)
+                names = profiles.cluster_names(clustering.labels, clustering.z, customers["frequency_orders"])
                 customers["cluster"] = clustering.labels
                 customers["cluster_name"] = customers["cluster"].map(names).astype("string")
             with stage("profiles"):

@@ -23,7 +23,8 @@ CLUSTER_COLORS = ["#0077BB", "#EE7733", "#009988", "#CC3311", "#33BBEE", "#EE337
 # (feature, direction) -> phrase used in a cluster's name; direction +1 means above average.
 PHRASES = {
     ("monetary", 1): "high-spend", ("monetary", -1): "low-spend",
-    ("frequency_orders", 1): "frequent", ("frequency_orders", -1): "one-off",
+    ("frequency_orders", 1): "frequent", ("frequency_orders", -1): "infrequent",
+    ("tenure_days", 1): "long-standing", ("tenure_days", -1): "new",
     ("recency_days", 1): "lapsed", ("recency_days", -1): "recently active",
     ("avg_order_value", 1): "big-basket", ("avg_order_value", -1): "small-basket",
     ("items_per_order", 1): "bulk", ("items_per_order", -1): "few-item",
@@ -37,26 +38,36 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "segment"
 
 
-def cluster_names(labels: np.ndarray, z: pd.DataFrame) -> dict[int, str]:
-    """Name each cluster from its two most distinctive features (largest |mean z|), unique names."""
+# Order in which chosen phrases are read, so names come out as "Lapsed big-basket buyers".
+PHRASE_ORDER = ["tenure_days", "recency_days", "frequency_orders", "mean_days_between_orders", "monetary",
+                "avg_order_value", "items_per_order", "distinct_products", "return_rate"]
+
+
+def cluster_names(labels: np.ndarray, z: pd.DataFrame, frequency: pd.Series) -> dict[int, str]:
+    """Name each cluster from its two most distinctive features (largest |mean z|); names are unique.
+
+    Clusters whose typical customer ordered once are not described by the gap between orders
+    (for them it is only their tenure), so that feature is left out of their name.
+    """
     means = z.groupby(labels).mean()
+    median_orders = frequency.groupby(labels).median()
     names: dict[int, str] = {}
     for cluster, row in means.iterrows():
-        ranked = row.abs().sort_values(ascending=False, kind="stable").index
-        phrases = [PHRASES[(f, 1 if row[f] > 0 else -1)] for f in ranked]
-        # "one-off" only fits clusters that mostly ordered once; skip contradictory pairs.
-        chosen = []
-        for p in phrases:
-            if len(chosen) == 2:
-                break
-            if p == "fast-repeat" and "one-off" in chosen:
-                continue
-            chosen.append(p)
-        name = " ".join(chosen).capitalize() + " buyers"
-        extra = iter(phrases[2:])
-        while name in names.values():
-            nxt = next(extra, None)
-            name = (f"{name[:-7]}, {nxt} buyers" if nxt else f"{name} ({cluster})")
+        ranked = list(row.abs().sort_values(ascending=False, kind="stable").index)
+        if median_orders[cluster] <= 1:  # their "gap" is only their tenure
+            ranked.remove("mean_days_between_orders")
+        once = median_orders[cluster] <= 1
+
+        def name_of(features):
+            ordered = sorted(features, key=PHRASE_ORDER.index)
+            words = [("one-off" if once and f == "frequency_orders" and row[f] < 0
+                      else PHRASES[(f, 1 if row[f] > 0 else -1)]) for f in ordered]
+            return " ".join(words).capitalize() + " buyers"
+        name, extra = name_of(ranked[:2]), 3
+        while name in names.values() and extra <= len(ranked):
+            name, extra = name_of(ranked[:extra]), extra + 1
+        if name in names.values():
+            name = f"{name} ({cluster})"
         names[int(cluster)] = name
     return names
 

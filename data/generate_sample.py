@@ -53,10 +53,10 @@ class GroupSpec:
 
 
 GROUPS: dict[str, GroupSpec] = {
-    "wholesale": GroupSpec(0.06, lines=(15, 40), qty=(12, 48), qty_step=6, price_band=(0, 10),
+    "wholesale": GroupSpec(0.06, lines=(8, 25), qty=(6, 36), qty_step=6, price_band=(0, 10),
                            price_factor=0.85, gap_days=(12, 24), return_rate=(0, 0.02), uk_share=0.55),
     "loyal": GroupSpec(0.20, lines=(3, 8), qty=(1, 6), price_band=(0, 30), gap_days=(25, 50)),
-    "one_off": GroupSpec(0.32, lines=(1, 3), qty=(1, 2), price_band=(0, 5), window=(0.0, 0.8)),
+    "one_off": GroupSpec(0.32, lines=(1, 4), qty=(1, 2), price_band=(2, 15), window=(0.0, 0.8)),
     "lapsed_big": GroupSpec(0.10, lines=(2, 5), qty=(1, 3), price_band=(15, 60), window=(0.0, 0.45),
                             n_orders=(3, 8)),
     "new": GroupSpec(0.16, lines=(2, 6), qty=(1, 4), price_band=(0, 30), last_days=60, n_orders=(1, 2)),
