@@ -18,6 +18,7 @@ CANONICAL = {
     "unit_price": "price per unit",
     "revenue": "line amount (default quantity x unit_price)",
     "country": "customer country (optional)",
+    "currency": "currency code of the amount (optional; one currency per report)",
 }
 
 # Known names per field, compared after lower-casing and dropping non-alphanumerics,
@@ -38,6 +39,7 @@ ALIASES = {
     "revenue": ["revenue", "amount", "lineamount", "linetotal", "total", "sales", "salesamount",
                 "value", "netamount", "totalprice"],
     "country": ["country", "billingcountry", "shippingcountry", "customercountry", "countrycode"],
+    "currency": ["currency", "currencycode", "curr", "ccy"],
 }
 
 REQUIRED = ("customer_id", "order_ts")  # plus revenue, or quantity and unit_price

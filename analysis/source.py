@@ -1,11 +1,19 @@
-"""Open the user's transactions file as an Ibis table on the engine (DuckDB).
+"""Open the user's transactions as one Ibis table on the engine (DuckDB).
 
-Every column is read as text so that cleaning can count and report values it cannot parse.
+Accepts a file, a folder or a glob of same-shaped files: delimited text (delimiter sniffed),
+whitespace-aligned text, .gz, .zip (one file inside), Parquet and Excel .xlsx. Text columns
+are read as text so that cleaning can count and report values it cannot parse.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
+import glob
+import gzip
 import hashlib
+import io
+import re
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -15,8 +23,12 @@ import ibis
 
 from analysis.errors import DataError
 
-CSV_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".psv"}
+TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".psv", ".dat"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+HEAD_BYTES = 1 << 16
+DELIMITERS = [",", ";", "\t", "|"]
+FIX_FORMAT = "give a .csv/.tsv/.txt file (optionally .gz or .zip), a .parquet or an .xlsx file"
 
 # Public data sets recognised by their header and row count, so reports built from them cite them.
 KNOWN_DATASETS = [
@@ -32,6 +44,14 @@ KNOWN_DATASETS = [
             "19(3), 197-208."
         ),
     },
+    {
+        "columns": ("customer_id", "date", "number_of_cds", "dollar_value"),
+        "rows": 69659,
+        "attribution": (
+            "Data: the CDNOW customer cohort of Fader, P. S. and Hardie, B. G. S. (2001), "
+            "\"Forecasting Repeat Sales at CDNOW\", Interfaces 31(3)."
+        ),
+    },
 ]
 
 
@@ -43,99 +63,261 @@ class Source:
     rows: int
     columns: tuple[str, ...]
     attribution: str
+    files: tuple[str, ...] = ()
+    encoding: str = "utf-8"
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def resolve_files(spec: str | Path, shown: str) -> list[Path]:
+    """A file, every data file in a folder, or the files matching a glob; sorted."""
+    text = str(spec)
+    if any(ch in text for ch in "*?["):
+        files = sorted(Path(p) for p in glob.glob(text) if Path(p).is_file())
+        if not files:
+            raise DataError("no file matches the pattern", file=shown, fix="check the pattern given to --input")
+        return files
+    path = Path(spec)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
+                       and _kind(p, shown, strict=False) is not None)
+        if not files:
+            raise DataError("folder holds no data files", file=shown, fix=FIX_FORMAT)
+        return files
+    if not path.exists():
+        raise DataError("file not found", file=shown, fix="check the path given to --input")
+    return [path]
 
 
-def _kind(path: Path) -> tuple[str, str]:
-    """(format label, reader) from the file name: csv, csv.gz, zip, parquet."""
+def _kind(path: Path, shown: str, strict: bool = True) -> str | None:
+    """'text', 'gz', 'zip', 'parquet' or 'excel' from the file name."""
     suffixes = [s.lower() for s in path.suffixes]
     last = suffixes[-1] if suffixes else ""
-    if last in PARQUET_SUFFIXES:
-        return "parquet", "parquet"
-    if last == ".zip":
-        return "zip", "zip"
-    if last == ".gz" and len(suffixes) >= 2 and suffixes[-2] in CSV_SUFFIXES:
-        return f"{suffixes[-2].lstrip('.')}.gz", "csv"
-    if last in CSV_SUFFIXES:
-        return last.lstrip("."), "csv"
-    if last == ".gz":
-        return "gz", "csv"
-    raise DataError(
-        f"unsupported file type '{last or '(none)'}'", file=str(path),
-        fix="give a .csv/.tsv/.txt file (optionally .gz or .zip) or a .parquet file",
-    )
+    kind = ("parquet" if last in PARQUET_SUFFIXES else "excel" if last in EXCEL_SUFFIXES
+            else "zip" if last == ".zip" else "gz" if last == ".gz" else "text" if last in TEXT_SUFFIXES
+            else None)
+    if kind is None and strict:
+        hint = " (old .xls: save it as .xlsx or CSV)" if last == ".xls" else ""
+        raise DataError(f"unsupported file type '{last or '(none)'}'{hint}", file=shown or str(path), fix=FIX_FORMAT)
+    return kind
 
 
-def _unzip_single(path: Path, workdir: Path) -> Path:
+def fingerprint(files: list[Path]) -> str:
+    """sha256 of the file's bytes; for several files, of their names and digests in order."""
+    digests = []
+    for path in files:
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        digests.append(digest.hexdigest())
+    if len(files) == 1:
+        return digests[0]
+    return hashlib.sha256("".join(f"{p.name}:{d}\n" for p, d in zip(files, digests)).encode()).hexdigest()
+
+
+def _head(path: Path, kind: str, shown: str) -> bytes:
+    try:
+        opener = gzip.open if kind == "gz" else open
+        with opener(path, "rb") as fh:
+            return fh.read(HEAD_BYTES)
+    except (OSError, EOFError) as exc:
+        raise DataError(f"could not be read ({exc})", file=shown,
+                        fix="check the file is complete and not truncated") from None
+
+
+def detect_encoding(head: bytes, given: str | None) -> str:
+    if given:
+        return given
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    try:
+        head.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(head) - 3:  # a character cut by the end of the sample
+            return "utf-8"
+        return "cp1252"
+
+
+def _lines(text: str, n: int = 50) -> list[str]:
+    return [ln for ln in text.splitlines()[:n] if ln.strip()]
+
+
+def is_whitespace_aligned(text: str) -> bool:
+    """No usual delimiter, and every line splits on runs of spaces into the same 2+ fields."""
+    lines = _lines(text)
+    if not lines or any(d in ln for ln in lines for d in DELIMITERS):
+        return False
+    counts = {len(ln.split()) for ln in lines[:-1] or lines}
+    return len(counts) == 1 and counts.pop() >= 2
+
+
+def _looks_numeric(value: str) -> bool:
+    return bool(re.fullmatch(r"[-+]?[\d.,:/ ]+", value.strip()))
+
+
+def has_header(first: list[str], second: list[str] | None) -> bool:
+    """A header when some first-row field is text where the second row has a number."""
+    if second is None or len(second) != len(first):
+        return not all(_looks_numeric(f) for f in first)
+    return any(not _looks_numeric(a) and _looks_numeric(b) for a, b in zip(first, second)) or \
+        all(not _looks_numeric(a) for a in first)
+
+
+def _transcode(path: Path, kind: str, encoding: str, workdir: Path) -> Path:
+    """Copy a non-UTF-8 text file as UTF-8 (cp1252 bytes it cannot map are read as Latin-1)."""
+    target = workdir / (path.name.removesuffix(".gz") + ".utf8.csv")
+    opener = gzip.open if kind == "gz" else open
+    errors = "latin1_fallback" if encoding.lower() in ("cp1252", "windows-1252") else "strict"
+    with opener(path, "rb") as src, open(target, "w", encoding="utf-8", newline="") as dst:
+        reader = io.TextIOWrapper(src, encoding=encoding, errors=errors, newline="")
+        while block := reader.read(1 << 20):
+            dst.write(block)
+    return target
+
+
+def _latin1_fallback(exc: UnicodeDecodeError):
+    return exc.object[exc.start:exc.end].decode("latin-1"), exc.end
+
+
+codecs.register_error("latin1_fallback", _latin1_fallback)
+
+
+def _unzip_single(path: Path, workdir: Path, shown: str) -> Path:
     try:
         with zipfile.ZipFile(path) as zf:
             members = [m for m in zf.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX")]
             if len(members) != 1:
                 names = ", ".join(m.filename for m in members[:3]) or "none"
                 raise DataError(f"zip archive holds {len(members)} files ({names}); expected exactly one",
-                                file=str(path), fix="zip a single CSV or Parquet file, or unzip it and pass the file")
-            member = members[0]
-            target = workdir / Path(member.filename).name
-            with zf.open(member) as src, open(target, "wb") as dst:
+                                file=shown, fix="zip a single data file, or unzip it and pass the folder")
+            target = workdir / Path(members[0].filename).name
+            with zf.open(members[0]) as src, open(target, "wb") as dst:
                 while block := src.read(1 << 20):
                     dst.write(block)
             return target
     except zipfile.BadZipFile as exc:
-        raise DataError(f"not a readable zip archive ({exc})", file=str(path),
+        raise DataError(f"not a readable zip archive ({exc})", file=shown,
                         fix="check the file is a complete .zip") from None
 
 
-def _read(con, path: Path, reader: str, shown: str) -> ibis.Table:
-    try:
-        if reader == "parquet":
-            return con.read_parquet(str(path))
-        return con.read_csv(str(path), all_varchar=True, header=True, sample_size=20480)
-    except Exception as exc:  # the engine's own parse errors: turn them into one clear line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"could not be read as {'Parquet' if reader == 'parquet' else 'CSV'} ({first})",
-                        file=shown, fix="check the file is a complete, delimited text file with a header row, "
-                        "or a Parquet file") from None
+def _engine_error(exc: Exception, what: str, shown: str) -> DataError:
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return DataError(f"could not be read as {what} ({first})", file=shown,
+                     fix="check the file is complete and in one of the supported formats; " + FIX_FORMAT)
 
 
-def open_source(path: Path, con, workdir: Path | None = None, shown: str | None = None) -> Source:
-    """Open `path` on connection `con`. `workdir` holds unpacked archives for the connection's lifetime."""
-    path = Path(path)
-    shown = shown or str(path)
-    if not path.exists():
-        raise DataError("file not found", file=shown, fix="check the path given to --input")
-    if path.is_dir():
-        raise DataError("is a folder, not a file", file=shown, fix="pass one transactions file to --input")
+def _sql_list(files: list[Path]) -> str:
+    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in files) + "]"
+
+
+def _read_text(con, files: list[Path], text: str, shown: str) -> tuple[ibis.Table, str]:
+    """Delimited or whitespace-aligned text (already UTF-8) as an all-text table."""
+    lines = _lines(text, 3)
+    if b"\x00" in text[:4096].encode("utf-8", "replace") or not lines:
+        raise DataError("does not look like a text file (binary content)", file=shown, fix=FIX_FORMAT)
+    if is_whitespace_aligned(text):
+        first, second = lines[0].split(), (lines[1].split() if len(lines) > 1 else None)
+        header = has_header(first, second)
+        names = first if header else [f"column{i + 1}" for i in range(len(first))]
+        fields = ", ".join(f"f[{i + 1}] AS \"{n.replace(chr(34), '')}\"" for i, n in enumerate(names))
+        sql = (f"SELECT {fields} FROM (SELECT regexp_split_to_array(trim(line, ' ' || chr(9) || chr(13)), '\\s+') "
+               f"AS f FROM read_csv({_sql_list(files)}, columns={{'line': 'VARCHAR'}}, delim=chr(1), "
+               f"header=false, quote='', escape='', auto_detect=false, skip={1 if header else 0}) "
+               f"WHERE trim(line, ' ' || chr(9) || chr(13)) <> '')")
+        con.raw_sql(f"CREATE OR REPLACE TEMP VIEW _whitespace AS {sql}")
+        return con.table("_whitespace"), "whitespace"
+    delim = _sniff_delimiter(lines)
+    first, second = next(csv.reader([lines[0]], delimiter=delim)), \
+        (next(csv.reader([lines[1]], delimiter=delim)) if len(lines) > 1 else None)
+    header = has_header(first, second)
+    if header:
+        dupes = sorted({c for c in first if first.count(c) > 1})
+        if dupes:
+            raise DataError(f"column '{dupes[0]}' appears {first.count(dupes[0])} times in the header",
+                            file=shown, column=dupes[0], fix="rename the repeated columns so each name is unique")
+    table = con.read_csv([str(p) for p in files], all_varchar=True, header=header, delim=delim,
+                         sample_size=20480, union_by_name=len(files) > 1)
+    return table, {",": "csv", ";": "csv (;)", "\t": "tsv", "|": "csv (|)"}[delim]
+
+
+def _sniff_delimiter(lines: list[str]) -> str:
     try:
-        sha = file_sha256(path)
+        return csv.Sniffer().sniff("\n".join(lines), delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:
+        return max(DELIMITERS, key=lambda d: lines[0].count(d))
+
+
+def _read_excel(con, files: list[Path], sheet: str | None, shown: str) -> ibis.Table:
+    import pandas as pd
+
+    frames = []
+    for path in files:
+        try:
+            frames.append(pd.read_excel(path, sheet_name=sheet if sheet is not None else 0, dtype=str))
+        except ValueError as exc:
+            raise DataError(f"sheet problem ({exc})", file=shown, fix="name an existing sheet with --sheet") from None
+        except Exception as exc:  # openpyxl's own errors for corrupt files
+            raise _engine_error(exc, "Excel .xlsx", shown) from None
+    df = pd.concat(frames, ignore_index=True).astype("string")
+    df.columns = [str(c) for c in df.columns]
+    return con.create_table("_excel", ibis.memtable(df), temp=True)
+
+
+def open_source(spec, con, workdir: Path | None = None, shown: str | None = None, encoding: str | None = None,
+                sheet: str | None = None) -> Source:
+    """Open `spec` (file, folder or glob) on connection `con`; `workdir` holds unpacked or re-encoded copies."""
+    shown = shown or str(spec)
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="segment-report-"))
+    files = resolve_files(spec, shown)
+    kinds = {_kind(p, shown) for p in files}
+    if len(kinds) > 1:
+        raise DataError(f"mixes file types ({', '.join(sorted(kinds))})", file=shown,
+                        fix="put files of one type, with the same columns, in the folder")
+    for path in files:
+        try:
+            if path.stat().st_size == 0:
+                raise DataError("file is empty", file=str(path) if len(files) > 1 else shown,
+                                fix="export the transactions again; the file has no bytes")
+        except OSError as exc:
+            raise DataError(f"cannot be read ({exc.strerror})", file=shown, fix="check the file's permissions") from None
+    try:
+        sha = fingerprint(files)
     except OSError as exc:
         raise DataError(f"cannot be read ({exc.strerror})", file=shown, fix="check the file's permissions") from None
-    if path.stat().st_size == 0:
-        raise DataError("file is empty", file=shown, fix="export the transactions again; the file has no bytes")
-    fmt, reader = _kind(path)
-    target = path
-    if reader == "zip":
-        workdir = Path(workdir or tempfile.mkdtemp(prefix="segment-report-"))
-        target = _unzip_single(path, workdir)
-        inner, reader = _kind(target)
-        fmt = f"zip/{inner}"
-    table = _read(con, target, reader, shown)
+    kind = kinds.pop()
+    zipped, gzipped, used_encoding = kind == "zip", kind == "gz", "utf-8"
+    if zipped:
+        files = [_unzip_single(p, workdir, shown) for p in files]
+        kind = _kind(files[0], shown)
+        gzipped = kind == "gz"
     try:
+        if kind == "parquet":
+            table, fmt = con.read_parquet([str(p) for p in files]), "parquet"
+        elif kind == "excel":
+            table, fmt = _read_excel(con, files, sheet, shown), "xlsx"
+        else:
+            head = _head(files[0], kind, shown)
+            used_encoding = detect_encoding(head, encoding)
+            if used_encoding.lower().replace("-", "") not in ("utf8", "utf8sig"):
+                files = [_transcode(p, kind, used_encoding, workdir) for p in files]
+                kind = "text"
+            text = head.decode(used_encoding if used_encoding.startswith("utf-16") else "utf-8", errors="replace")
+            table, fmt = _read_text(con, files, text, shown)
         rows = int(table.count().execute())
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise DataError(f"could not be read ({first})", file=shown,
-                        fix="check the file is complete and not truncated") from None
+    except DataError:
+        raise
+    except LookupError:
+        raise DataError(f"unknown encoding '{encoding}'", file=shown, fix="use --encoding utf-8 or cp1252") from None
+    except Exception as exc:  # the engine's own parse errors: one clear line instead of a traceback
+        raise _engine_error(exc, "Parquet" if kind == "parquet" else "delimited text", shown) from None
+    fmt = ("zip/" if zipped else "") + fmt + (".gz" if gzipped else "") + \
+        (f" ({len(files)} files)" if len(files) > 1 else "")
     columns = tuple(table.columns)
     if rows == 0:
         raise DataError("has a header but no data rows", file=shown, example=", ".join(columns[:5]),
                         fix="export the transactions again with their rows")
     attribution = next((d["attribution"] for d in KNOWN_DATASETS
                         if d["columns"] == columns and d["rows"] == rows), "")
-    return Source(table=table, format=fmt, sha256=sha, rows=rows, columns=columns, attribution=attribution)
+    return Source(table=table, format=fmt, sha256=sha, rows=rows, columns=columns, attribution=attribution,
+                  files=tuple(str(p) for p in files), encoding=used_encoding)

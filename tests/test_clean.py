@@ -21,7 +21,7 @@ def run_clean(path, as_of=None):
 def test_every_row_gets_the_reason_worked_out_by_hand(tiny_csv):
     cleaned, src = run_clean(tiny_csv)
     rows = cleaned.ledger.set_index("reason")["rows"].to_dict()
-    assert rows == {"kept": 5, "bad_date": 1, "bad_number": 1, "missing_customer": 1, "cancellation": 1,
+    assert rows == {"kept": 5, "bad_date": 1, "bad_number": 1, "other_currency": 0, "missing_customer": 1, "cancellation": 1,
                     "non_positive_price": 1, "non_product": 1, "duplicate": 1, "after_as_of": 0}
 
 

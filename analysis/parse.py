@@ -1,0 +1,95 @@
+"""Typed values from text columns, as engine expressions: trimmed text, numbers, dates.
+
+Unreadable values become NULL here; cleaning counts them and reports an example.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import ibis
+
+from analysis.errors import DataError
+
+# Candidate formats, tried on text whose time zone, 'T' separator and fractions were removed.
+DATE_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S",
+                "%m/%d/%Y", "%m/%d/%y %H:%M", "%m/%d/%y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y",
+                "%d/%m/%y", "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y", "%Y/%m/%d %H:%M:%S",
+                "%Y/%m/%d", "%Y%m%d", "%d-%m-%Y", "%d %b %Y", "%b %d %Y", "%d-%b-%Y"]
+EPOCH = "epoch seconds"
+SAMPLE = 5000
+
+
+@ibis.udf.scalar.builtin
+def try_strptime(value: str, fmt: str) -> dt.datetime:  # DuckDB's own; NULL when it does not parse
+    ...
+
+
+@dataclass(frozen=True)
+class DateFormat:
+    format: str            # a strptime format, or EPOCH
+    ambiguous: bool = False  # day and month could be either way round in every sampled value
+
+
+def text(col: ibis.Value) -> ibis.Value:
+    """Trimmed text; empty becomes NULL."""
+    s = col.cast("string").strip()
+    return ibis.ifelse(s == "", ibis.null("string"), s)
+
+
+def number(col: ibis.Value, decimal: str = ".") -> ibis.Value:
+    """A float from text like '1,234.50', '£12.50' or (with decimal=',') '1.234,50'; NULL if unreadable."""
+    if col.type().is_numeric():
+        return col.cast("float64")
+    s = text(col).re_replace(r"[\s£$€¥]", "")
+    if decimal == ",":
+        s = s.re_replace(r"\.", "").replace(",", ".")
+    else:
+        s = s.re_replace(r",(\d{3})", r"\1")
+    return s.try_cast("float64")
+
+
+def _date_text(col: ibis.Value) -> ibis.Value:
+    """Drop what the formats do not cover: a 'T' separator, fractional seconds, a time zone.
+    The wall-clock time of the shop is kept (no conversion), so each order stays on its own day."""
+    s = text(col).re_replace(r"^(\d{4}-\d{2}-\d{2})T", r"\1 ")
+    s = s.re_replace(r"(\d{2}:\d{2}:\d{2})\.\d+", r"\1")
+    return s.re_replace(r"\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2})$", "")
+
+
+def detect_date_format(table: ibis.Table, column: str, dayfirst: bool, shown: str) -> DateFormat:
+    """The candidate that reads the most of a sample of values (ties: listed order, d/m first with dayfirst)."""
+    values = table.select(v=_date_text(table[column]))
+    sample = values.filter(values.v.notnull()).limit(SAMPLE)
+    formats = sorted(DATE_FORMATS, key=lambda f: (not f.startswith("%d/%m")) if dayfirst else 0)
+    counts = sample.aggregate(
+        n=sample.count(), epoch=sample.v.re_search(r"^\d{9,10}$").sum(),
+        **{f"f{i}": try_strptime(sample.v, f).count() for i, f in enumerate(formats)},
+    ).execute().iloc[0]
+    n = int(counts["n"])
+    best = max(range(len(formats)), key=lambda i: (counts[f"f{i}"], -i))
+    if n and counts["epoch"] and counts["epoch"] >= counts[f"f{best}"]:
+        return DateFormat(EPOCH)
+    if n == 0 or counts[f"f{best}"] == 0:
+        example = sample.v.execute().iloc[0] if n else None
+        raise DataError("no date could be read", file=shown, column=column, rows=int(table.count().execute()),
+                        example=example, fix="check it is the order date, or map the right column with "
+                                             "--map order_ts=COLUMN")
+    chosen = formats[best]
+    swapped = _swap_day_month(chosen)
+    ambiguous = swapped in formats and counts[f"f{formats.index(swapped)}"] == counts[f"f{best}"]
+    return DateFormat(chosen, ambiguous)
+
+
+def _swap_day_month(fmt: str) -> str:
+    return fmt.replace("%m/%d", "%M/%D").replace("%d/%m", "%m/%d").replace("%M/%D", "%d/%m")
+
+
+def timestamp(col: ibis.Value, fmt: DateFormat | None) -> ibis.Value:
+    """A timestamp from a typed date/timestamp column, epoch seconds, or text in `fmt`."""
+    if col.type().is_timestamp() or col.type().is_date():
+        return col.cast("timestamp")
+    if fmt and fmt.format == EPOCH:
+        return text(col).try_cast("int64").as_timestamp("s")
+    return try_strptime(_date_text(col), fmt.format)
