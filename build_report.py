@@ -50,6 +50,16 @@ def parser() -> argparse.ArgumentParser:
                         "(default: the day after the last order)")
     p.add_argument("--dayfirst", action="store_true", default=None,
                    help="read ambiguous dates such as 01/02/2011 as day/month/year")
+    p.add_argument("--encoding", metavar="NAME",
+                   help="text encoding of the input, e.g. utf-8 or cp1252 (default: detected)")
+    p.add_argument("--decimal", choices=[".", ","], help="decimal separator of amounts (default: .)")
+    p.add_argument("--sheet", metavar="NAME", help="Excel sheet to read (default: the first)")
+    p.add_argument("--only-currency", metavar="CODE",
+                   help="keep only rows in this currency when the file's currency column holds several; "
+                        "other rows are dropped and counted")
+    p.add_argument("--strict", action="store_true", default=None,
+                   help="fail when any row would be dropped for a reason other than a cancellation or a "
+                        "missing customer id")
     p.add_argument("--seed", type=int, help="random seed for clustering and sampling (default: 0)")
     p.add_argument("--clusters", type=int, metavar="K",
                    help="number of behaviour clusters (default: chosen by silhouette between --k-min and --k-max)")
@@ -58,6 +68,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--title", help="report title (default: 'Customer segments')")
     p.add_argument("--currency", metavar="SYMBOL", help="currency symbol shown with amounts, e.g. £ or $ (default: none)")
     p.add_argument("--top-n", type=int, metavar="N", help="products and countries listed per segment (default: 10)")
+    p.add_argument("--config", metavar="FILE",
+                   help="options file in TOML (default: report.toml in the current folder, if present); "
+                        "flags given here override it")
     p.add_argument("--quiet", action="store_true", help="print only errors and where the site was written")
     return p
 
@@ -65,14 +78,14 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     # Heavy imports only after the options parse, so --help stays instant.
-    from analysis.config import make_config
+    from analysis.config import resolve_config
     from analysis.errors import ConfigError, DataError
 
     say = (lambda *a: None) if args.quiet else print
-    options = {k: v for k, v in vars(args).items() if k != "quiet"}
+    options = {k: v for k, v in vars(args).items() if k not in ("quiet", "config")}
     options["column_map"] = tuple(args.column_map) if args.column_map else None
     try:
-        config = make_config(**options)
+        config = resolve_config(options, args.config)
         from analysis.pipeline import run_analysis
         from report.console import summary
         from report.render import write_site

@@ -135,7 +135,7 @@ def _example(lines: ibis.Table, reason: str, alias: str):
 
 def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of: dt.date | None,
           dayfirst: bool = False, decimal: str = ".", only_currency: str | None = None,
-          strict: bool = False) -> Cleaned:
+          strict: bool = False, fill_order_fields: bool = False) -> Cleaned:
     """Check and type every row; drop with a reason or keep. Raises DataError for unusable input."""
     check_mapping(mapping, tuple(table.columns), shown)
     ts_col = table[mapping["order_ts"]]
@@ -145,6 +145,8 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
     raw = {f"_c{i}": name for i, name in enumerate(table.columns)}
     renamed = table.select(**{alias: table[name] for alias, name in raw.items()})
     inner = {f: f"_c{table.columns.index(col)}" for f, col in mapping.items()}
+    if fill_order_fields and "order_id" in inner:
+        renamed = _fill_from_order(renamed, inner)
     currencies = _check_currencies(renamed, inner, mapping, only_currency, shown)
     dup = ibis.row_number().over(group_by=[renamed[a] for a in raw])
     c = canonical(renamed.mutate(_dup=dup), inner, date_format, decimal)
@@ -180,6 +182,18 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
     return Cleaned(lines=kept, returns=returns, ledger=ledger, as_of=as_of, customers_with_purchases=n_purchasers,
                    date_format=date_format.format if date_format else "typed", warnings=tuple(warnings),
                    currencies=currencies)
+
+
+def _fill_from_order(table: ibis.Table, inner: dict[str, str]) -> ibis.Table:
+    """Shop exports leave order-level columns blank on an order's later line rows: fill them from
+    the order's other rows, so those lines are not dropped as guest orders or bad dates."""
+    order = parse.text(table[inner["order_id"]])
+    fills = {}
+    for f in ("customer_id", "order_ts", "country", "currency"):
+        if f in inner:
+            value = parse.text(table[inner[f]])
+            fills[inner[f]] = value.fill_null(value.max().over(group_by=order))
+    return table.mutate(**fills)
 
 
 def _check_currencies(table, inner, mapping, only_currency, shown) -> tuple[str, ...]:

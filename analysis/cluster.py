@@ -27,6 +27,7 @@ CLUSTER_FEATURES = {
     "mean_days_between_orders": ("Days between orders", "log"),
     "return_rate": ("Return rate", "none"),
 }
+MIN_CUSTOMERS = 20  # fewer customers than this are kept as one group: clusters would be noise
 SELECTION_SAMPLE = 20_000
 SILHOUETTE_SAMPLE = 5_000
 
@@ -62,10 +63,13 @@ def choose_clusters(customers: pd.DataFrame, *, seed: int, k_min: int = 2, k_max
                      index=customers.index, columns=list(CLUSTER_FEATURES))
     x = z.to_numpy()
     n = len(x)
+    if n < MIN_CUSTOMERS:
+        empty = pd.DataFrame(columns=["k", "silhouette", "calinski_harabasz", "davies_bouldin", "inertia", "chosen"])
+        return Clustering(labels=np.ones(n, dtype="int64"), selection=empty, k=1, silhouette=float("nan"), z=z)
     rng = np.random.default_rng(seed)
     fit_idx = _sample_index(n, SELECTION_SAMPLE, rng)
     sil_idx = _sample_index(len(fit_idx), SILHOUETTE_SAMPLE, rng)
-    ks = [k] if k else list(range(k_min, min(k_max, max(n - 1, 2)) + 1))
+    ks = [k] if k else list(range(k_min, min(k_max, n - 1) + 1))
     rows, models = [], {}
     for kk in ks:
         if kk >= len(fit_idx):

@@ -1,11 +1,13 @@
 """Options for one build, as a frozen dataclass with defaults.
 
-The CLI (and later report.toml) fill it; every stage reads from it and never changes it.
+Sources, weakest first: the defaults here, an optional `report.toml`, then command-line flags.
+Every problem found is reported together (ConfigError), not one at a time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -14,22 +16,40 @@ from analysis.schema import CANONICAL
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_INPUT = ROOT / "data" / "sample_transactions.csv.gz"
+DEFAULT_CONFIG_FILE = "report.toml"
+
+# A segment rule: name, (R low, high), (F low, high), (M low, high), action.
+Rule = tuple[str, tuple[int, int], tuple[int, int], tuple[int, int], str]
+
+
+def _opt(default, doc: str, flag: str | None = None):
+    return field(default=default, metadata={"doc": doc, "flag": flag})
 
 
 @dataclass(frozen=True)
 class Config:
-    input: Path = field(default=SAMPLE_INPUT, metadata={"doc": "transactions file (CSV/TSV, .gz, .zip, Parquet)"})
-    output: Path = field(default=Path("site"), metadata={"doc": "folder the site is written to"})
-    column_map: tuple[tuple[str, str], ...] = field(default=(), metadata={"doc": "canonical field -> input column overrides"})
-    as_of: dt.date | None = field(default=None, metadata={"doc": "analysis date; default the day after the last order"})
-    seed: int = field(default=0, metadata={"doc": "seed for clustering and sampling"})
-    clusters: int | None = field(default=None, metadata={"doc": "number of behaviour clusters; default chosen automatically"})
-    k_min: int = field(default=3, metadata={"doc": "smallest number of clusters tried"})
-    k_max: int = field(default=8, metadata={"doc": "largest number of clusters tried"})
-    title: str = field(default="Customer segments", metadata={"doc": "report title"})
-    currency: str = field(default="", metadata={"doc": "currency symbol for display, e.g. £ or $"})
-    dayfirst: bool = field(default=False, metadata={"doc": "read ambiguous dates like 01/02/2011 as day/month"})
-    top_n: int = field(default=10, metadata={"doc": "products and countries listed per segment"})
+    input: Path = _opt(SAMPLE_INPUT, "transactions file, folder or glob (CSV/TSV/text, .gz, .zip, Parquet, .xlsx)",
+                       "--input")
+    output: Path = _opt(Path("site"), "folder the site is written to", "--output")
+    column_map: tuple[tuple[str, str], ...] = _opt((), "canonical field -> input column overrides", "--map")
+    as_of: dt.date | None = _opt(None, "analysis date; default the day after the last order", "--as-of")
+    dayfirst: bool = _opt(False, "read ambiguous dates like 01/02/2011 as day/month", "--dayfirst")
+    encoding: str | None = _opt(None, "text encoding of the input; default detected (UTF-8 or cp1252)",
+                                "--encoding")
+    decimal: str = _opt(".", "decimal separator of amounts: '.' or ','", "--decimal")
+    sheet: str | None = _opt(None, "Excel sheet to read; default the first", "--sheet")
+    only_currency: str | None = _opt(None, "keep only rows in this currency code (when the file has a currency "
+                                     "column with several)", "--only-currency")
+    strict: bool = _opt(False, "fail when any row would be dropped for a reason other than cancellation or a "
+                        "missing customer id", "--strict")
+    seed: int = _opt(0, "seed for clustering and sampling", "--seed")
+    clusters: int | None = _opt(None, "number of behaviour clusters; default chosen automatically", "--clusters")
+    k_min: int = _opt(3, "smallest number of clusters tried", "--k-min")
+    k_max: int = _opt(8, "largest number of clusters tried", "--k-max")
+    title: str = _opt("Customer segments", "report title", "--title")
+    currency: str = _opt("", "currency symbol for display, e.g. £ or $", "--currency")
+    top_n: int = _opt(10, "products and countries listed per segment", "--top-n")
+    segment_map: tuple[Rule, ...] = _opt((), "RFM segment rules replacing the standard map (report.toml only)")
 
     @property
     def mapping(self) -> dict[str, str]:
@@ -40,33 +60,90 @@ class Config:
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, (Path, dt.date)):
-                value = str(value) if isinstance(value, Path) else value.isoformat()
+            if isinstance(value, Path):
+                value = display_path(value)
+            elif isinstance(value, dt.date):
+                value = value.isoformat()
             elif f.name == "column_map":
                 value = dict(value)
+            elif f.name == "segment_map":
+                value = [{"name": r[0], "r": list(r[1]), "f": list(r[2]), "m": list(r[3]), "action": r[4]}
+                         for r in value]
             out[f.name] = value
-        out["input"] = display_path(self.input)
         return out
 
 
 def display_path(path: Path) -> str:
-    """The input path as a reader should see it: relative to the project when bundled."""
+    """A path as a reader should see it: relative to the project when inside it."""
     try:
         return str(Path(path).resolve().relative_to(ROOT))
     except ValueError:
         return str(path)
 
 
+def load_toml(path: Path) -> dict:
+    """Options from a report.toml; paths in it are relative to the file's folder."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot be read ({exc.strerror})"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML ({exc})"]) from None
+    data = {k.replace("-", "_"): v for k, v in data.items()}
+    if "map" in data:
+        data["column_map"] = data.pop("map")
+    for key in ("input", "output"):
+        if isinstance(data.get(key), str):
+            data[key] = str((Path(path).parent / data[key]))
+    data["_source"] = str(path)
+    return data
+
+
+def _check_rule(i: int, rule: dict, problems: list[str]) -> Rule | None:
+    where = f"segment_map[{i}]"
+    if not isinstance(rule, dict) or not isinstance(rule.get("name"), str):
+        problems.append(f"{where}: needs a name")
+        return None
+    ranges = []
+    for key in ("r", "f", "m"):
+        value = rule.get(key, [1, 5])
+        if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value)
+                and 1 <= value[0] <= value[1] <= 5):
+            problems.append(f"{where} ({rule['name']}): '{key}' must be [low, high] scores within 1..5")
+            return None
+        ranges.append(tuple(value))
+    return (rule["name"], *ranges, str(rule.get("action", "")))
+
+
 def make_config(**options) -> Config:
-    """Build a Config from keyword options (None means default), checking all of them at once."""
-    problems = []
+    """Build a Config from options (None means default), checking all of them at once."""
+    source = options.pop("_source", None)
+    where = f"{source}: " if source else ""
     given = {k: v for k, v in options.items() if v is not None}
-    names = {f.name for f in fields(Config)}
-    for key in sorted(set(given) - names):
-        problems.append(f"unknown option '{key}'")
+    problems = []
+    names = {f.name: f for f in fields(Config)}
+    for key in sorted(set(given) - set(names)):
+        problems.append(f"{where}unknown option '{key}' (known: {', '.join(sorted(names))})")
+        given.pop(key)
+    if isinstance(given.get("column_map"), dict):
+        given["column_map"] = tuple(given["column_map"].items())
     for canon, _col in given.get("column_map", ()):
         if canon not in CANONICAL:
-            problems.append(f"--map: unknown field '{canon}' (known: {', '.join(CANONICAL)})")
+            problems.append(f"{where}--map: unknown field '{canon}' (known: {', '.join(CANONICAL)})")
+    for key in ("seed", "clusters", "k_min", "k_max", "top_n"):
+        if key in given and (not isinstance(given[key], int) or isinstance(given[key], bool)):
+            problems.append(f"{where}{key} must be a whole number, got {given[key]!r}")
+            given.pop(key)
+    for key in ("dayfirst", "strict"):
+        if key in given and not isinstance(given[key], bool):
+            problems.append(f"{where}{key} must be true or false, got {given[key]!r}")
+            given.pop(key)
+    if isinstance(given.get("as_of"), str):
+        try:
+            given["as_of"] = dt.date.fromisoformat(given["as_of"])
+        except ValueError:
+            problems.append(f"{where}as_of must be a date like 2011-12-10, got {given['as_of']!r}")
+            given.pop("as_of")
     if "clusters" in given and not 2 <= given["clusters"] <= 20:
         problems.append(f"--clusters must be between 2 and 20, got {given['clusters']}")
     k_min, k_max = given.get("k_min", 3), given.get("k_max", 8)
@@ -74,9 +151,26 @@ def make_config(**options) -> Config:
         problems.append(f"cluster range must satisfy 2 <= k_min <= k_max <= 20, got {k_min}..{k_max}")
     if given.get("top_n", 10) < 1:
         problems.append("--top-n must be at least 1")
+    if given.get("decimal", ".") not in (".", ","):
+        problems.append(f"--decimal must be '.' or ',', got {given['decimal']!r}")
+    if "segment_map" in given:
+        rules = [_check_rule(i, r, problems) for i, r in enumerate(given["segment_map"])]
+        given["segment_map"] = tuple(r for r in rules if r)
     if problems:
         raise ConfigError(problems)
     for key in ("input", "output"):
         if key in given:
             given[key] = Path(given[key])
-    return Config(**{k: v for k, v in given.items() if k in names})
+    return Config(**given)
+
+
+def resolve_config(cli: dict, config_file: str | None) -> Config:
+    """report.toml (the named file, or ./report.toml when present), overridden by CLI flags."""
+    path = Path(config_file) if config_file else Path(DEFAULT_CONFIG_FILE)
+    if config_file and not path.is_file():
+        raise ConfigError([f"--config: file not found: {config_file}"])
+    base = load_toml(path) if path.is_file() else {}
+    merged = base | {k: v for k, v in cli.items() if v is not None}
+    if isinstance(base.get("column_map"), dict) and cli.get("column_map"):
+        merged["column_map"] = base["column_map"] | dict(cli["column_map"])  # flags win per field
+    return make_config(**merged)

@@ -39,16 +39,18 @@ def findings(customers: pd.DataFrame, segments: pd.DataFrame, ledger: pd.DataFra
             f"quiet; they spent {_money(risk['revenue'].sum(), currency)} "
             f"({risk['revenue'].sum() / headline['revenue']:.0%} of revenue): win them back first.",
             _money(risk["revenue"].sum(), currency), "segments.html#rfm-segments"))
-    out.append(Finding(
-        f"{headline['repeat_customer_share']:.0%} of customers ordered more than once; the median time "
-        f"between their orders is {headline['median_days_between_orders']:,.0f} days.",
-        f"{headline['repeat_customer_share']:.0%}", "index.html#revenue-over-time"))
+    repeat = headline["repeat_customer_share"]
+    gap = (f"; the median time between their orders is {headline['median_days_between_orders']:,.0f} days"
+           if repeat > 0 else "")
+    out.append(Finding(f"{repeat:.0%} of customers ordered more than once{gap}.", f"{repeat:.0%}",
+                       "index.html#revenue-over-time"))
     clusters = segments[segments["kind"] == "cluster"]
     top = clusters.sort_values("share_revenue", ascending=False).iloc[0]
-    out.append(Finding(
-        f"The data splits into {headline['n_clusters']} behaviour clusters (silhouette "
-        f"{headline['silhouette']:.2f}); the most valuable: {top['description']}",
-        f"{headline['n_clusters']} clusters", "segments.html#clusters"))
+    if headline["n_clusters"] > 1:
+        out.append(Finding(
+            f"The data splits into {headline['n_clusters']} behaviour clusters (silhouette "
+            f"{headline['silhouette']:.2f}); the most valuable: {top['description']}",
+            f"{headline['n_clusters']} clusters", "segments.html#clusters"))
     if headline["returns_lines"]:
         out.append(Finding(
             f"{headline['returns_customers']:,} customers returned {headline['returns_lines']:,} lines worth "
@@ -56,6 +58,9 @@ def findings(customers: pd.DataFrame, segments: pd.DataFrame, ledger: pd.DataFra
             f"({headline['returns_value'] / headline['revenue']:.1%} of kept revenue).",
             _money(headline["returns_value"], currency), "data-quality.html#ledger"))
     dropped = ledger[ledger["reason"] != "kept"].sort_values("rows", ascending=False).iloc[0]
+    if dropped["rows"] == 0:
+        out.append(Finding(f"All {headline['rows_read']:,} rows were kept.", "100%", "data-quality.html#ledger"))
+        return tuple(out)
     out.append(Finding(
         f"{headline['rows_kept'] / headline['rows_read']:.0%} of {headline['rows_read']:,} rows were kept; "
         f"the largest group dropped is '{dropped['label']}' ({dropped['rows']:,} rows).",

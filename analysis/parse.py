@@ -78,7 +78,7 @@ def detect_date_format(table: ibis.Table, column: str, dayfirst: bool, shown: st
                                              "--map order_ts=COLUMN")
     chosen = formats[best]
     swapped = _swap_day_month(chosen)
-    ambiguous = swapped in formats and counts[f"f{formats.index(swapped)}"] == counts[f"f{best}"]
+    ambiguous = swapped != chosen and swapped in formats and counts[f"f{formats.index(swapped)}"] == counts[f"f{best}"]
     return DateFormat(chosen, ambiguous)
 
 

@@ -16,7 +16,7 @@ from analysis import cluster, features, insights, products, profiles, segment, t
 from analysis.clean import clean
 from analysis.config import Config, display_path
 from analysis.result import Analysis, SourceInfo
-from analysis.schema import CANONICAL, TABLES, detect_columns
+from analysis.schema import CANONICAL, TABLES, detect_columns, detect_profile
 from analysis.source import open_source
 
 Progress = Callable[[str, float], None]
@@ -47,18 +47,23 @@ def run_analysis(config: Config, progress: Progress | None = None) -> Analysis:
         con = ibis.duckdb.connect()
         try:
             with stage("read"):
-                src = open_source(Path(config.input), con, workdir=Path(workdir), shown=shown)
+                src = open_source(config.input, con, workdir=Path(workdir), shown=shown,
+                                  encoding=config.encoding, sheet=config.sheet)
                 mapping = detect_columns(list(src.columns), config.mapping)
+                profile = detect_profile(list(src.columns))
             with stage("clean"):
                 cleaned = clean(src.table, mapping, con, shown=shown, as_of=config.as_of,
-                                dayfirst=config.dayfirst)
+                                dayfirst=config.dayfirst, decimal=config.decimal,
+                                only_currency=config.only_currency, strict=config.strict,
+                                fill_order_fields=bool(profile and profile["fill_order_fields"]))
             with stage("customers"):
                 customers = features.customer_features(cleaned.lines, cleaned.returns, cleaned.as_of)
             with stage("segments"):
                 score_frame, edges = segment.rfm_scores(customers)
                 customers = customers.join(score_frame)
-                customers["rfm_segment"] = segment.assign_segments(score_frame)
-                rules = segment.rules_table(edges, config.currency)
+                segment_map = config.segment_map or segment.SEGMENT_RULES
+                customers["rfm_segment"] = segment.assign_segments(score_frame, segment_map)
+                rules = segment.rules_table(edges, config.currency, segment_map)
             with stage("clusters"):
                 clustering = cluster.choose_clusters(customers, seed=config.seed, k_min=config.k_min,
                                                      k_max=config.k_max, k=config.clusters)
@@ -86,10 +91,18 @@ def run_analysis(config: Config, progress: Progress | None = None) -> Analysis:
     return Analysis(
         config=config,
         source=SourceInfo(path=shown, format=src.format, sha256=src.sha256, rows=src.rows,
-                          columns=src.columns, mapping=mapping, attribution=src.attribution),
+                          columns=src.columns, mapping=mapping, attribution=src.attribution,
+                          profile=profile["name"] if profile else "", encoding=src.encoding),
         tables={name: tables[name] for name in TABLES}, headline=headline, findings=found,
-        warnings=cleaned.warnings, timings=timings,
+        warnings=cleaned.warnings + _cluster_warnings(clustering, len(customers)), timings=timings,
     )
+
+
+def _cluster_warnings(clustering, n_customers: int) -> tuple[str, ...]:
+    if clustering.k > 1:
+        return ()
+    return (f"Only {n_customers:,} customers: too few to find behaviour clusters "
+            f"(at least {cluster.MIN_CUSTOMERS} needed), so they are shown as one group.",)
 
 
 def _profile_tables(customers, clustering, rules, score_frame, config) -> dict:

@@ -11,12 +11,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.cluster import CLUSTER_FEATURES
-from analysis.segment import OTHER, SEGMENT_NAMES, SEGMENT_RULES
 
-# Colour-blind-safe palettes (Paul Tol's 'muted' and 'light' sets); one colour per segment.
-RFM_COLORS = dict(zip(SEGMENT_NAMES, [
-    "#117733", "#44AA99", "#882255", "#CC6677", "#88CCEE", "#332288", "#6699CC", "#DDCC77",
-    "#AA4499", "#999933", "#BBBBBB", "#777777"]))
+# Colour-blind-safe palettes (Paul Tol's 'muted' and 'bright' sets); one colour per segment,
+# given by the segment's place in the segment map, so it is the same on every page.
+RFM_COLORS = ["#117733", "#44AA99", "#882255", "#CC6677", "#88CCEE", "#332288", "#6699CC", "#DDCC77",
+              "#AA4499", "#999933", "#BBBBBB", "#777777"]
 CLUSTER_COLORS = ["#0077BB", "#EE7733", "#009988", "#CC3311", "#33BBEE", "#EE3377", "#BBBBBB",
                   "#000000", "#882255", "#44AA99", "#999933", "#AA4499"]
 
@@ -50,6 +49,8 @@ def cluster_names(labels: np.ndarray, z: pd.DataFrame, frequency: pd.Series) -> 
     (for them it is only their tenure), so that feature is left out of their name.
     """
     means = z.groupby(labels).mean()
+    if len(means) == 1:
+        return {int(means.index[0]): "All customers"}
     median_orders = frequency.groupby(labels).median()
     names: dict[int, str] = {}
     for cluster, row in means.iterrows():
@@ -110,17 +111,17 @@ def segment_profiles(customers: pd.DataFrame, rules: pd.DataFrame, money: str = 
     totals = {"customers": len(customers), "revenue": float(customers["monetary"].sum())}
     rule_of = rules.set_index("segment")
     rows = []
-    for name in SEGMENT_NAMES:
+    for i, name in enumerate(rules["segment"]):
         members = customers[customers["rfm_segment"] == name]
         if members.empty:
             continue
         p = _profile("rfm", name, members, totals)
-        p.update(slug=f"rfm-{slugify(name)}", color=RFM_COLORS[name], rule=rule_of.loc[name, "rule"],
+        p.update(slug=f"rfm-{slugify(name)}", color=RFM_COLORS[i % len(RFM_COLORS)], rule=rule_of.loc[name, "rule"],
                  description=f"{name}: {p['share_customers']:.0%} of customers, {p['share_revenue']:.0%} "
                              f"of revenue; {rule_of.loc[name, 'rule']}.",
                  action=rule_of.loc[name, "action"])
         rows.append(p)
-    action_of = {r[0]: r[4] for r in SEGMENT_RULES} | {OTHER[0]: OTHER[1]}
+    action_of = rule_of["action"].to_dict()
     for cluster, members in customers.groupby("cluster", sort=True):
         name = members["cluster_name"].iloc[0]
         p = _profile("cluster", name, members, totals)

@@ -23,6 +23,8 @@ class SourceInfo:
     columns: tuple[str, ...]
     mapping: Mapping[str, str]  # canonical field -> input column
     attribution: str = ""       # citation to show when the data is a known public data set
+    profile: str = ""           # the known export the columns were recognised as, e.g. a Shopify orders export
+    encoding: str = "utf-8"     # text encoding read (detected or --encoding)
 
 
 @dataclass(frozen=True)

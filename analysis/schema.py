@@ -34,13 +34,30 @@ ALIASES = {
     "product_name": ["description", "productname", "itemname", "product", "itemdescription",
                      "productdescription", "title", "name"],
     "category": ["category", "productcategory", "productfamily", "department", "producttype"],
-    "quantity": ["quantity", "qty", "units", "unitssold", "itemquantity", "count"],
-    "unit_price": ["unitprice", "price", "itemprice", "priceeach", "unitcost", "listprice"],
+    "quantity": ["quantity", "qty", "units", "unitssold", "itemquantity", "lineitemquantity", "count"],
+    "unit_price": ["unitprice", "price", "itemprice", "priceeach", "lineitemprice", "unitcost", "listprice"],
     "revenue": ["revenue", "amount", "lineamount", "linetotal", "total", "sales", "salesamount",
                 "value", "netamount", "totalprice"],
     "country": ["country", "billingcountry", "shippingcountry", "customercountry", "countrycode"],
     "currency": ["currency", "currencycode", "curr", "ccy"],
 }
+
+# Known exports whose column names would be misread by the generic aliases (Shopify's 'Name' is the
+# order, not the product). When all signature columns are present, the profile's aliases go first.
+PROFILES = [
+    {
+        "name": "Shopify orders export",
+        "signature": {"lineitemquantity", "lineitemprice", "createdat"},
+        "fill_order_fields": True,  # order-level columns are blank on an order's later line rows
+        "aliases": {"order_id": ["name", "orderid", "id"], "customer_id": ["email", "customerid"],
+                    "order_ts": ["createdat", "paidat"], "quantity": ["lineitemquantity"],
+                    "unit_price": ["lineitemprice"], "product_name": ["lineitemname"],
+                    "product_id": ["lineitemsku"], "country": ["billingcountry", "shippingcountry"],
+                    "currency": ["currency"]},
+    },
+]
+# Order totals repeated on line rows must not be summed as line revenue.
+ORDER_TOTALS = {"total", "ordertotal", "grandtotal", "totalamount", "subtotal", "totalprice"}
 
 REQUIRED = ("customer_id", "order_ts")  # plus revenue, or quantity and unit_price
 
@@ -49,10 +66,18 @@ def normalise(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", str(name).lower())
 
 
+def detect_profile(columns: list[str]) -> dict | None:
+    """The known export these columns come from, if any."""
+    names = {normalise(c) for c in columns}
+    return next((p for p in PROFILES if p["signature"] <= names), None)
+
+
 def detect_columns(columns: list[str], overrides: dict[str, str] | None = None) -> dict[str, str]:
     """Map canonical field -> input column. Overrides win; each input column is used once.
 
-    Earlier aliases win over later ones, so 'InvoiceNo' beats 'Invoice' and 'UnitPrice' beats 'Price'.
+    A known export's aliases go first; then earlier aliases win over later ones, so 'InvoiceNo'
+    beats 'Invoice' and 'UnitPrice' beats 'Price'. An order total is not used as line revenue
+    when quantity and unit price are there.
     """
     overrides = dict(overrides or {})
     mapping = {f: c for f, c in overrides.items()}
@@ -60,15 +85,20 @@ def detect_columns(columns: list[str], overrides: dict[str, str] | None = None) 
     by_norm: dict[str, str] = {}
     for col in columns:
         by_norm.setdefault(normalise(col), col)
-    for field, aliases in ALIASES.items():
-        if field in mapping:
-            continue
-        for alias in aliases:
-            col = by_norm.get(alias)
-            if col is not None and col not in used:
-                mapping[field] = col
-                used.add(col)
-                break
+    profile = detect_profile(columns)
+    for aliases_of in ([profile["aliases"]] if profile else []) + [ALIASES]:
+        for field, aliases in aliases_of.items():
+            if field in mapping:
+                continue
+            for alias in aliases:
+                col = by_norm.get(alias)
+                if col is not None and col not in used:
+                    mapping[field] = col
+                    used.add(col)
+                    break
+    if ("revenue" not in overrides and "revenue" in mapping and normalise(mapping["revenue"]) in ORDER_TOTALS
+            and {"quantity", "unit_price"} <= set(mapping)):
+        del mapping["revenue"]
     return {f: mapping[f] for f in CANONICAL if f in mapping}
 
 

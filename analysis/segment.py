@@ -64,12 +64,12 @@ def rfm_scores(customers: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, np.ndar
     return out, edges
 
 
-def assign_segments(score_frame: pd.DataFrame) -> pd.Series:
-    """Named segment per customer: the first rule of SEGMENT_RULES whose ranges hold all three scores."""
+def assign_segments(score_frame: pd.DataFrame, rules=SEGMENT_RULES) -> pd.Series:
+    """Named segment per customer: the first rule whose ranges hold all three scores, else 'Other'."""
     result = pd.Series(OTHER[0], index=score_frame.index, dtype="object")
     unassigned = np.ones(len(score_frame), dtype=bool)
     r, f, m = (score_frame[c].to_numpy() for c in ("r_score", "f_score", "m_score"))
-    for name, (r0, r1), (f0, f1), (m0, m1), _ in SEGMENT_RULES:
+    for name, (r0, r1), (f0, f1), (m0, m1), _ in rules:
         hit = unassigned & (r >= r0) & (r <= r1) & (f >= f0) & (f <= f1) & (m >= m0) & (m <= m1)
         result[hit] = name
         unassigned &= ~hit
@@ -115,10 +115,10 @@ def _range_text(key: str, lo: int, hi: int, edges: np.ndarray, money: str) -> st
     return f"spent {money}{low:,.2f}-{money}{high:,.2f}"
 
 
-def rules_table(edges: dict[str, np.ndarray], currency: str = "") -> pd.DataFrame:
-    """The segment map with each rule written in days, orders and money for this data."""
+def rules_table(edges: dict[str, np.ndarray], currency: str = "", rules=SEGMENT_RULES) -> pd.DataFrame:
+    """The segment map with each rule written in days, orders and money for this data, then 'Other'."""
     rows = []
-    for name, r, f, m, action in SEGMENT_RULES:
+    for name, r, f, m, action in rules:
         parts = [_range_text(k, lo, hi, edges[k], currency) for k, (lo, hi) in zip("rfm", (r, f, m))]
         rows.append({
             "segment": name, "r_scores": f"{r[0]}-{r[1]}", "f_scores": f"{f[0]}-{f[1]}",
