@@ -263,6 +263,9 @@ def _ledger(lines: ibis.Table, n: int) -> pd.DataFrame:
 def _warnings(lines: ibis.Table, ledger: pd.DataFrame, mapping: dict[str, str],
               inner: dict[str, str], date_format: DateFormat | None) -> list[str]:
     out = []
+    if date_format and date_format.others:
+        out.append(f"Dates in column '{mapping['order_ts']}' come in {len(date_format.formats)} formats "
+                   f"({', '.join(repr(f) for f in date_format.formats)}); each was read in its own format.")
     if date_format and date_format.ambiguous:
         col = mapping["order_ts"]
         order = "day/month" if date_format.format.startswith("%d/%m") else "month/day"

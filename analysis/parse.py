@@ -28,8 +28,13 @@ def try_strptime(value: str, fmt: str) -> dt.datetime:  # DuckDB's own; NULL whe
 
 @dataclass(frozen=True)
 class DateFormat:
-    format: str            # a strptime format, or EPOCH
+    format: str              # the main strptime format, or EPOCH
     ambiguous: bool = False  # day and month could be either way round in every sampled value
+    others: tuple[str, ...] = ()  # further formats found in the same column, tried in order
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        return (self.format, *self.others)
 
 
 def text(col: ibis.Value) -> ibis.Value:
@@ -79,7 +84,15 @@ def detect_date_format(table: ibis.Table, column: str, dayfirst: bool, shown: st
     chosen = formats[best]
     swapped = _swap_day_month(chosen)
     ambiguous = swapped != chosen and swapped in formats and counts[f"f{formats.index(swapped)}"] == counts[f"f{best}"]
-    return DateFormat(chosen, ambiguous)
+    # Other formats that read a real share of the sample (a file mixing ISO and m/d/Y dates),
+    # leaving out the day/month swap of one already taken, which would read the same values.
+    taken = [chosen]
+    for i in sorted(range(len(formats)), key=lambda i: (-counts[f"f{i}"], i)):
+        f = formats[i]
+        if f in taken or counts[f"f{i}"] < max(1, 0.01 * n) or _swap_day_month(f) in taken:
+            continue
+        taken.append(f)
+    return DateFormat(chosen, ambiguous, tuple(taken[1:]))
 
 
 def _swap_day_month(fmt: str) -> str:
@@ -92,4 +105,6 @@ def timestamp(col: ibis.Value, fmt: DateFormat | None) -> ibis.Value:
         return col.cast("timestamp")
     if fmt and fmt.format == EPOCH:
         return text(col).try_cast("int64").as_timestamp("s")
-    return try_strptime(_date_text(col), fmt.format)
+    value = _date_text(col)
+    return ibis.coalesce(*[try_strptime(value, f) for f in fmt.formats]) if fmt.others else \
+        try_strptime(value, fmt.format)

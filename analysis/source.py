@@ -223,7 +223,7 @@ def _read_text(con, files: list[Path], text: str, shown: str) -> tuple[ibis.Tabl
         fields = ", ".join(f"f[{i + 1}] AS \"{n.replace(chr(34), '')}\"" for i, n in enumerate(names))
         sql = (f"SELECT {fields} FROM (SELECT regexp_split_to_array(trim(line, ' ' || chr(9) || chr(13)), '\\s+') "
                f"AS f FROM read_csv({_sql_list(files)}, columns={{'line': 'VARCHAR'}}, delim=chr(1), "
-               f"header=false, quote='', escape='', auto_detect=false, skip={1 if header else 0}) "
+               f"header=false, quote='', escape='', strict_mode=false, auto_detect=false, skip={1 if header else 0}) "
                f"WHERE trim(line, ' ' || chr(9) || chr(13)) <> '')")
         con.raw_sql(f"CREATE OR REPLACE TEMP VIEW _whitespace AS {sql}")
         return con.table("_whitespace"), "whitespace"
