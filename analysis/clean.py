@@ -81,7 +81,8 @@ def check_mapping(mapping: dict[str, str], columns: tuple[str, ...], shown: str)
 
 def canonical(table: ibis.Table, mapping: dict[str, str], date_format: DateFormat | None,
               decimal: str = ".") -> ibis.Table:
-    """Typed canonical columns plus `_bad_number` (an amount present but unreadable or not finite)."""
+    """Typed canonical columns plus `_bad_number`: the first amount field on the row that is
+    unreadable or not finite (NULL when all are fine)."""
     col = {f: table[c] for f, c in mapping.items()}
     cust = parse.text(col["customer_id"]).re_replace(r"^(-?\d+)\.0+$", r"\1")
     ts = parse.timestamp(col["order_ts"], date_format)
@@ -91,12 +92,13 @@ def canonical(table: ibis.Table, mapping: dict[str, str], date_format: DateForma
     revenue = amounts["revenue"] if "revenue" in amounts else quantity * price
     if price is None:
         price = ibis.ifelse(quantity != 0, revenue / quantity, ibis.null("float64"))
-    order_id = parse.text(col["order_id"]) if "order_id" in col else cust.concat("@", ts.date().cast("string"))
+    # Without order ids each customer-day is one order; the made-up id starts with the date so it
+    # can never look like a credit note (C + digits).
+    order_id = parse.text(col["order_id"]) if "order_id" in col else ts.date().cast("string").concat("|", cust)
     text = {f: (parse.text(col[f]) if f in col else ibis.null("string"))
             for f in ("product_id", "product_name", "category", "country", "currency")}
-    bad_number = ibis.literal(False)
-    for value in amounts.values():
-        bad_number = bad_number | value.isnull() | value.isnan() | value.isinf()
+    bad_number = ibis.cases(*[(v.isnull() | v.isnan() | v.isinf(), f) for f, v in amounts.items()],
+                            else_=ibis.null("string"))
     return table.mutate(
         order_id=order_id, customer_id=cust, order_ts=ts, product_id=text["product_id"],
         product_name=text["product_name"], category=text["category"], quantity=quantity,
@@ -116,7 +118,7 @@ def _reason(c: ibis.Table, only_currency: str | None) -> ibis.Value:
         else ibis.literal(False)
     return ibis.cases(
         (c.order_ts.isnull(), "bad_date"),
-        (c._bad_number, "bad_number"),
+        (c._bad_number.notnull(), "bad_number"),
         (other_currency, "other_currency"),
         (c.customer_id.isnull(), "missing_customer"),
         (cancelled, "cancellation"),
@@ -219,7 +221,7 @@ def _refuse_unreadable(lines, n, mapping, inner, date_format, shown) -> None:
         bad = int(lines.filter(lines._reason == reason).count().execute())
         if bad <= MAX_BAD_SHARE * n:
             continue
-        fld = field or next(f for f in ("quantity", "unit_price", "revenue") if f in mapping)
+        fld = field or _worst_amount(lines)
         if field:
             fmt = date_format.format if date_format else "typed"
             fix = (f"use one date format in the column (most rows read as '{fmt}'), add --dayfirst for "
@@ -229,6 +231,13 @@ def _refuse_unreadable(lines, n, mapping, inner, date_format, shown) -> None:
         raise DataError(f"{bad / n:.0%} of {'dates could not be read' if field else 'values are not numbers'}",
                         file=shown, column=mapping[fld], rows=bad, example=_example(lines, reason, inner[fld]),
                         fix=fix)
+
+
+def _worst_amount(lines: ibis.Table) -> str:
+    """The amount field most often unreadable on rows dropped as bad_number."""
+    bad = lines.filter(lines._reason == "bad_number")
+    counts = bad.group_by("_bad_number").aggregate(n=bad.count()).order_by([ibis.desc("n"), "_bad_number"])
+    return str(counts.limit(1).execute()["_bad_number"].iloc[0])
 
 
 def _refuse_strict(lines, ledger, shown) -> None:
@@ -277,7 +286,7 @@ def _warnings(lines: ibis.Table, ledger: pd.DataFrame, mapping: dict[str, str],
         out.append(f"{by['bad_date']:,} rows dropped because column '{mapping['order_ts']}' could not be read "
                    f"as a date, e.g. {_example(lines, 'bad_date', inner['order_ts'])!r}.")
     if by["bad_number"]:
-        fld = next(f for f in ("quantity", "unit_price", "revenue") if f in mapping)
+        fld = _worst_amount(lines)
         out.append(f"{by['bad_number']:,} rows dropped because an amount is not a number, "
                    f"e.g. {_example(lines, 'bad_number', inner[fld])!r} in column '{mapping[fld]}'.")
     kept = lines.filter(lines._reason == KEPT[0])

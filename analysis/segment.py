@@ -78,14 +78,13 @@ def assign_segments(score_frame: pd.DataFrame, rules=SEGMENT_RULES) -> pd.Series
 
 def score_edges_table(customers: pd.DataFrame, score_frame: pd.DataFrame) -> pd.DataFrame:
     """Per metric and score: the range of values (low..high) and how many customers hold it."""
-    rows = []
+    parts = []
     for key, col in METRICS.items():
-        grouped = customers[col].groupby(score_frame[f"{key}_score"])
-        for score in range(1, 6):
-            vals = grouped.get_group(score) if score in grouped.groups else pd.Series(dtype="float64")
-            rows.append({"metric": col, "score": score, "low": float(vals.min()) if len(vals) else np.nan,
-                         "high": float(vals.max()) if len(vals) else np.nan, "customers": int(len(vals))})
-    return pd.DataFrame(rows)
+        stats = (customers[col].astype("float64").groupby(score_frame[f"{key}_score"])
+                 .agg(low="min", high="max", customers="size").reindex(range(1, 6)))
+        stats["customers"] = stats["customers"].fillna(0).astype("int64")
+        parts.append(stats.rename_axis("score").reset_index().assign(metric=col))
+    return pd.concat(parts, ignore_index=True)[["metric", "score", "low", "high", "customers"]]
 
 
 def _range_text(key: str, lo: int, hi: int, edges: np.ndarray, money: str) -> str | None:

@@ -1,0 +1,184 @@
+"""The bad-input matrix: each unusable input exits 2 with one short message naming the file, the
+column, how many rows, an example value and the fix; usable-but-odd inputs build and say what they did.
+"""
+
+import gzip
+import json
+import zipfile
+
+import pytest
+
+from tests.conftest import run_cli
+
+H = "InvoiceNo,CustomerID,InvoiceDate,StockCode,Quantity,UnitPrice,Country\n"
+
+
+def good_rows(n=30, customers=6, days=20):
+    return "".join(f"{1000 + i},{100 + i % customers},2024-01-{1 + i % days:02d} 10:00:00,P{i % 5},"
+                   f"{1 + i % 3},{2.5 + i % 4},UK\n" for i in range(n))
+
+
+def file(name, content):
+    def make(tmp_path):
+        path = tmp_path / name
+        if callable(content):
+            content(path)
+        elif isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        return str(path)
+    return make
+
+
+def _two_file_zip(path):
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("a.csv", H + good_rows())
+        zf.writestr("b.csv", H + good_rows())
+
+
+# name -> (input maker, extra CLI args, strings the message must contain)
+REFUSED = {
+    "empty file": (file("e.csv", ""), [], ["e.csv", "file is empty", "fix:"]),
+    "header only": (file("h.csv", H), [], ["h.csv", "no data rows", "InvoiceNo"]),
+    "binary garbage": (file("g.csv", bytes(range(256)) * 50), [], ["g.csv", "binary", "fix:"]),
+    "wrong extension": (file("sales.xlsb", "x"), [], ["unsupported file type '.xlsb'", ".csv"]),
+    "old excel extension": (file("sales.xls", "x"), [], ["'.xls'", "save it as .xlsx"]),
+    "no such file": (lambda t: str(t / "missing.csv"), [], ["missing.csv", "file not found"]),
+    "folder without data files": (lambda t: (t / "empty").mkdir() or str(t / "empty"), [],
+                                  ["empty", "no data files"]),
+    "glob matching nothing": (lambda t: str(t / "nothing-*.csv"), [], ["no file matches"]),
+    "missing customer column": (file("c.csv", "InvoiceNo,InvoiceDate,Quantity,UnitPrice\n1,2024-01-01,1,2\n"),
+                                [], ["customer_id", "--map customer_id=COLUMN", "InvoiceNo, InvoiceDate"]),
+    "missing date column": (file("d.csv", "CustomerID,Quantity,UnitPrice\n1,1,2\n"), [],
+                            ["order_ts", "--map order_ts=COLUMN"]),
+    "missing amount columns": (file("a.csv", "CustomerID,InvoiceDate\n1,2024-01-01\n"), [],
+                               ["revenue", "--map revenue=COLUMN"]),
+    "missing unit price": (file("p.csv", "CustomerID,InvoiceDate,Quantity\n1,2024-01-01,3\n"), [],
+                           ["unit_price", "--map unit_price=COLUMN"]),
+    "duplicate column names": (file("dup.csv", "CustomerID,InvoiceDate,Quantity,Quantity,UnitPrice\n"
+                                    "1,2024-01-01,1,1,2\n"), [], ["'Quantity' appears 2 times", "rename"]),
+    "all dates unparseable": (file("nd.csv", H + good_rows().replace("2024-01-", "day ")), [],
+                              ["InvoiceDate", "no date could be read", "30 rows", "'day 01 10:00:00'"]),
+    "many dates unparseable": (file("md.csv", H + good_rows(20) + good_rows(10).replace("2024-01-", "soon")),
+                               [], ["InvoiceDate", "33% of dates could not be read", "10 rows", "'soon", "--dayfirst"]),
+    "non-numeric quantities": (file("q.csv", H + good_rows().replace(",UK", ",UK").replace(",1,", ",one,")),
+                               [], ["Quantity", "not numbers", "'one'"]),
+    "non-numeric prices": (file("pr.csv", H + "".join(r.rsplit(",", 2)[0] + ",cheap,UK\n"
+                                                       for r in good_rows().splitlines())),
+                           [], ["UnitPrice", "not numbers", "'cheap'", "--decimal"]),
+    "all rows cancelled": (file("cx.csv", H + good_rows().replace("\n1", "\nC1").replace(H, "")
+                                .replace("1000,", "C1000,")), [], ["no rows left", "Cancellation"]),
+    "negative everything": (file("neg.csv", H + "".join(
+        r.replace(",1,", ",-1,").replace(",2,", ",-2,").replace(",3,", ",-3,") for r in good_rows().splitlines(True))),
+                            [], ["no rows left", "Cancellation or return"]),
+    "all amounts NaN or inf": (file("nan.csv", H + "".join(
+        f"{i},{i},2024-01-01,P,{'nan' if i % 2 else 'inf'},2,UK\n" for i in range(10))), [],
+                               ["Quantity", "not numbers", "'inf'"]),
+    "truncated gzip": (file("t.csv.gz", gzip.compress((H + good_rows(2000)).encode())[:500]), [],
+                       ["t.csv.gz", "could not be read", "truncated"]),
+    "zip with two files": (file("two.zip", _two_file_zip), [], ["holds 2 files", "a.csv"]),
+    "several currencies": (file("cur.csv", "customer_id,order_date,revenue,currency\n"
+                                "A,2024-01-01,5,EUR\nB,2024-01-02,6,USD\nC,2024-01-03,7,EUR\n"), [],
+                           ["currency", "2 currencies", "EUR (2 rows)", "--only-currency EUR"]),
+    "unknown currency chosen": (file("cur1.csv", "customer_id,order_date,revenue,currency\nA,2024-01-01,5,EUR\n"),
+                                ["--only-currency", "GBP"], ["no rows in currency 'GBP'"]),
+    "map to a missing column": (file("m.csv", H + good_rows()), ["--map", "customer_id=Client"],
+                                ["'Client'", "not in the file"]),
+    "unknown map field": (file("m2.csv", H + good_rows()), ["--map", "client=CustomerID"],
+                          ["unknown field 'client'"]),
+    "strict with a non-product line": (file("s.csv", H + good_rows() + "9999,101,2024-01-05 10:00:00,POST,1,18,UK\n"),
+                                       ["--strict"], ["--strict", "1 rows would be dropped", "Non-product line: 1",
+                                                      "order 9999"]),
+    "unknown encoding": (file("enc.csv", H + good_rows()), ["--encoding", "klingon"], ["unknown encoding"]),
+    "missing excel sheet": (file("x.xlsx", lambda p: __import__("pandas").DataFrame(
+        {"CustomerID": [1], "InvoiceDate": ["2024-01-01"], "Quantity": [1], "UnitPrice": [2]}).to_excel(p, index=False)),
+                            ["--sheet", "Orders"], ["Orders", "--sheet"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_unusable_input_exits_2_with_a_short_clear_message(tmp_path, case):
+    make, args, expected = REFUSED[case]
+    site = tmp_path / "site"
+    code, out, err = run_cli("--input", make(tmp_path), "--output", str(site), "--quiet", *args)
+    assert code == 2, err
+    assert "Traceback" not in err + out
+    assert err.startswith("error: ") and 1 <= len(err.strip().splitlines()) <= 3, err
+    for part in expected:
+        assert part in err, f"{part!r} not in {err!r}"
+    assert not site.exists()
+
+
+def test_output_path_that_is_a_file_is_refused_and_left_alone(tmp_path):
+    (tmp_path / "in.csv").write_text(H + good_rows())
+    target = tmp_path / "site"
+    target.write_text("mine")
+    code, _, err = run_cli("--input", str(tmp_path / "in.csv"), "--output", str(target), "--quiet")
+    assert code == 2 and "site" in err and target.read_text() == "mine"
+
+
+def test_an_invalid_config_file_reports_every_problem_at_once(tmp_path):
+    (tmp_path / "in.csv").write_text(H + good_rows())
+    cfg = tmp_path / "report.toml"
+    cfg.write_text('seed = "seven"\ncolour = "red"\nk_min = 1\n')
+    code, _, err = run_cli("--config", str(cfg), "--input", str(tmp_path / "in.csv"), "--quiet")
+    assert code == 2
+    assert "seed must be a whole number" in err and "unknown option 'colour'" in err and "k_min" in err
+
+
+def build(tmp_path, text, *args):
+    path = tmp_path / "in.csv"
+    path.write_text(text)
+    site = tmp_path / "site"
+    code, out, err = run_cli("--input", str(path), "--output", str(site), *args)
+    assert code == 0, err
+    return json.loads((site / "downloads" / "summary.json").read_text()), out
+
+
+def test_a_few_unreadable_dates_are_dropped_counted_and_warned_about(tmp_path):
+    summary, out = build(tmp_path, H + good_rows(40) + "2000,101,someday,P1,1,2.5,UK\n")
+    assert summary["ledger"]["bad_date"] == 1 and sum(summary["ledger"].values()) == 41
+    assert any("'someday'" in w for w in summary["warnings"]) and "someday" in out
+
+
+def test_a_single_customer_builds_with_one_group_and_a_warning(tmp_path):
+    summary, _ = build(tmp_path, H + good_rows(10, customers=1))
+    assert summary["headline"]["customers"] == 1 and summary["headline"]["n_clusters"] == 1
+    assert any("too few to find behaviour clusters" in w for w in summary["warnings"])
+
+
+def test_a_single_day_of_orders_builds(tmp_path):
+    summary, _ = build(tmp_path, H + good_rows(40, customers=25, days=1))
+    assert summary["headline"]["period_start"] == summary["headline"]["period_end"] == "2024-01-01"
+
+
+def test_huge_outliers_are_kept_and_reported(tmp_path):
+    summary, _ = build(tmp_path, H + good_rows(60, customers=25) + "5000,101,2024-01-03 10:00:00,P1,80995,2.08,UK\n")
+    assert summary["ledger"]["kept"] == 61
+    assert any("over 1,000 times the median line" in w and "order 5000" in w for w in summary["warnings"])
+
+
+def test_ids_as_floats_zero_padded_and_with_spaces_are_read_as_written(tmp_path):
+    text = ("customer_id,order_date,revenue\n17850.0,2024-01-01,5\n17850,2024-01-02,5\n"
+            "00017,2024-01-03,5\n 00017 ,2024-01-04,5\n17,2024-01-05,5\n")
+    path = tmp_path / "ids.csv"
+    path.write_text(text)
+    site = tmp_path / "site"
+    code, _, err = run_cli("--input", str(path), "--output", str(site), "--quiet")
+    assert code == 0, err
+    ids = sorted(line.split(",")[0] for line in
+                 (site / "downloads" / "customers.csv").read_text().splitlines()[1:])
+    assert ids == ["00017", "17", "17850"]
+
+
+def test_strict_passes_when_only_cancellations_and_guests_are_dropped(tmp_path):
+    text = H + good_rows(40, customers=25) + "C9,101,2024-01-05 10:00:00,P1,-1,2.5,UK\n9,,2024-01-05 10:00:00,P1,1,2.5,UK\n"
+    summary, _ = build(tmp_path, text, "--strict")
+    assert summary["ledger"]["cancellation"] == 1 and summary["ledger"]["missing_customer"] == 1
+
+
+def test_only_currency_keeps_one_currency_and_counts_the_rest(tmp_path):
+    rows = "".join(f"C{i % 25},2024-01-{1 + i % 20:02d},{5 + i},{'EUR' if i % 4 else 'USD'}\n" for i in range(80))
+    summary, _ = build(tmp_path, "customer_id,order_date,revenue,currency\n" + rows, "--only-currency", "eur")
+    assert summary["ledger"]["other_currency"] == 20 and summary["ledger"]["kept"] == 60
