@@ -261,7 +261,7 @@ def _ledger(lines: ibis.Table, n: int) -> pd.DataFrame:
         rows.append({
             "reason": code, "label": label, "description": description,
             "rows": int(got["rows"]) if got is not None else 0,
-            "revenue": float(got["revenue"]) if got is not None and pd.notna(got["revenue"]) else 0.0,
+            "revenue": round(float(got["revenue"]), 2) if got is not None and pd.notna(got["revenue"]) else 0.0,
         })
     ledger = pd.DataFrame(rows)
     ledger["share_rows"] = ledger["rows"] / n

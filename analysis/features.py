@@ -65,6 +65,9 @@ def derive(df: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     last = pd.to_datetime(df["last_ts"]).dt.normalize()
     as_of_ts = pd.Timestamp(as_of)
     freq = df["frequency_orders"].astype("int64")
+    # The engine sums in parallel, so sums carry float noise in the last bits; money is rounded to
+    # cents so that scores, ties and the site are the same on every run.
+    monetary = df["monetary"].astype("float64").round(2)
     span = (last - first).dt.days
     out = pd.DataFrame({
         "customer_id": df["customer_id"].astype("string"),
@@ -73,14 +76,14 @@ def derive(df: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
         "last_order_date": last.dt.date,
         "recency_days": (as_of_ts - last).dt.days.astype("int64"),
         "frequency_orders": freq,
-        "monetary": df["monetary"].astype("float64"),
-        "avg_order_value": df["monetary"].astype("float64") / freq,
+        "monetary": monetary,
+        "avg_order_value": monetary / freq,
         "tenure_days": (as_of_ts - first).dt.days.astype("int64"),
         "mean_days_between_orders": np.where(freq > 1, span / (freq - 1).clip(lower=1), np.nan),
         "items_per_order": df["items"].astype("float64") / freq,
         "distinct_products": df["distinct_products"].fillna(0).astype("int64"),
         "returns_lines": df["returns_lines"].fillna(0).astype("int64"),
-        "returns_value": df["returns_value"].fillna(0.0).astype("float64"),
+        "returns_value": df["returns_value"].fillna(0.0).astype("float64").round(2),
     })
     out["return_rate"] = (out["returns_value"] / out["monetary"].where(out["monetary"] > 0)).clip(0, 1).fillna(0.0)
     return out.sort_values("customer_id", kind="stable").reset_index(drop=True)[CUSTOMER_FEATURES]

@@ -18,6 +18,7 @@ def segment_products(joined: ibis.Table, top_n: int) -> pd.DataFrame:
     out["product_id"] = out["product_id"].fillna("(none)")
     out["product_name"] = out["product_name"].fillna(out["product_id"])
     out = out.astype({"rank": "int64", "customers": "int64"})
+    out["revenue"] = out["revenue"].round(2)  # parallel sums carry float noise
     return out.sort_values(["kind", "segment", "rank"]).reset_index(drop=True)[
         ["kind", "segment", "rank", "product_id", "product_name", "revenue", "quantity", "customers"]]
 

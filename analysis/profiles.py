@@ -50,7 +50,7 @@ def cluster_names(labels: np.ndarray, z: pd.DataFrame, frequency: pd.Series) -> 
     """
     means = z.groupby(labels).mean()
     if len(means) == 1:
-        return {int(means.index[0]): "All customers"}
+        return {int(means.index[0]): "All customers (one group)"}
     median_orders = frequency.groupby(labels).median()
     names: dict[int, str] = {}
     for cluster, row in means.iterrows():
@@ -163,13 +163,16 @@ def crosstab(customers: pd.DataFrame) -> pd.DataFrame:
 
 
 def customer_sample(customers: pd.DataFrame, seed: int, size: int = 3000) -> pd.DataFrame:
-    """At most `size` customers for scatter plots, stratified by cluster (each keeps its share, min 20)."""
+    """At most `size` customers for scatter plots, stratified by cluster: each cluster keeps its share
+    (largest-remainder rounding, so exactly `size` rows)."""
     cols = ["customer_id", "recency_days", "frequency_orders", "monetary", "avg_order_value",
             "rfm_segment", "cluster_name"]
     if len(customers) <= size:
         return customers[cols].reset_index(drop=True)
-    parts = []
-    for _c, members in customers.groupby("cluster", sort=True):
-        n = min(len(members), max(20, round(size * len(members) / len(customers))))
-        parts.append(members.sample(n=n, random_state=seed))
+    counts = customers["cluster"].value_counts().sort_index()
+    quota = size * counts / counts.sum()
+    n = np.floor(quota).astype(int)
+    n[(quota - n).sort_values(ascending=False, kind="stable").index[: size - n.sum()]] += 1  # largest remainders
+    parts = [members.sample(n=int(n[c]), random_state=seed)
+             for c, members in customers.groupby("cluster", sort=True)]
     return pd.concat(parts)[cols].sort_values("customer_id").reset_index(drop=True)

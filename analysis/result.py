@@ -41,9 +41,9 @@ class Analysis:
     """Everything the report shows. Tables are pandas frames with the columns in schema.TABLES.
 
     headline keys: rows_read, rows_kept, rows_dropped, customers, customers_with_purchases, orders,
-    revenue, avg_order_value, revenue_per_customer, repeat_customer_share, period_start, period_end,
-    as_of (ISO dates), n_clusters, silhouette, returns_lines, returns_value, returns_customers,
-    guest_rows, build_date.
+    revenue, avg_order_value, revenue_per_customer, repeat_customer_share, median_days_between_orders,
+    period_start, period_end, as_of, build_date (ISO dates), date_format, n_clusters, silhouette,
+    returns_lines, returns_value, returns_customers, guest_rows.
     """
 
     config: Config

@@ -14,6 +14,7 @@ def monthly(lines: ibis.Table, customers: pd.DataFrame) -> pd.DataFrame:
         revenue=m.revenue.sum(), orders=m.order_id.nunique(), customers=m.customer_id.nunique(),
     ).execute()
     agg["month"] = pd.to_datetime(agg["month"])
+    agg["revenue"] = agg["revenue"].round(2)  # parallel sums carry float noise
     first = pd.to_datetime(customers["first_order_date"]).dt.to_period("M").dt.to_timestamp()
     new = first.value_counts().rename("new_customers")
     out = agg.merge(new, left_on="month", right_index=True, how="left")
@@ -43,6 +44,7 @@ def monthly_by_segment(joined: ibis.Table) -> pd.DataFrame:
     out = m.group_by(["month", "kind", "segment"]).aggregate(
         revenue=m.revenue.sum(), customers=m.customer_id.nunique()).execute()
     out["customers"] = out["customers"].astype("int64")
+    out["revenue"] = out["revenue"].round(2)
     out["month"] = pd.to_datetime(out["month"]).dt.date
     return out.sort_values(["kind", "segment", "month"]).reset_index(drop=True)[
         ["month", "kind", "segment", "revenue", "customers"]]

@@ -1,0 +1,116 @@
+"""Downloadable files: customer lists and segment tables as CSV, and summary.json.
+
+Builds bytes in memory (the site writer writes them). CSV cells that a spreadsheet would
+run as a formula are neutralised; number columns are never touched. Output is deterministic:
+floats at STABLE_DIGITS significant digits, '\\n' line endings, sorted JSON keys.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+import analysis
+from analysis.result import Analysis
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Significant digits written for floats: enough for money and rates, few enough that float
+# noise in the last bits (a parallel engine's sums) never changes the bytes.
+STABLE_DIGITS = 10
+FIRST_CUSTOMER_COLUMNS = ["customer_id", "rfm_segment", "cluster", "cluster_name"]
+
+
+def _neutralise_text(value):
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def safe_for_spreadsheets(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy where text cells starting with = + - @ tab or CR get a leading apostrophe.
+
+    Only string and object columns are changed (and in those only str values); numbers stay numbers.
+    """
+    out = frame.copy()
+    for col in out.columns:
+        series = out[col]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        if pd.api.types.is_string_dtype(series) or series.dtype == object:
+            out[col] = series.map(_neutralise_text, na_action="ignore").astype(series.dtype)
+    return out
+
+
+def to_csv_bytes(frame: pd.DataFrame) -> bytes:
+    """CSV with floats at STABLE_DIGITS significant digits and '\\n' line endings."""
+    out = safe_for_spreadsheets(frame)
+    return out.to_csv(index=False, lineterminator="\n", float_format=f"%.{STABLE_DIGITS}g").encode("utf-8")
+
+
+def customers_table(a: Analysis) -> pd.DataFrame:
+    """customers.csv columns: ids and segments first, then the features in schema order."""
+    customers = a.tables["customers"]
+    rest = [c for c in customers.columns if c not in FIRST_CUSTOMER_COLUMNS]
+    return customers[FIRST_CUSTOMER_COLUMNS + rest]
+
+
+def segment_customers(a: Analysis, kind: str, segment: str) -> pd.DataFrame:
+    customers = customers_table(a)
+    column = "rfm_segment" if kind == "rfm" else "cluster_name"
+    return customers[customers[column] == segment]
+
+
+def plain(value):
+    """A JSON-ready copy: numpy scalars to Python, NaN/inf to None, dates to ISO, mappings to dicts."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float):
+        return float(f"{value:.{STABLE_DIGITS}g}") if math.isfinite(value) else None
+    if isinstance(value, (dt.date, dt.datetime, pd.Timestamp)):
+        return value.isoformat()
+    if isinstance(value, (bool, int, str)):
+        return value
+    return str(value)
+
+
+def summary(a: Analysis) -> dict:
+    """summary.json: input fingerprint, ledger, headline figures, config, warnings, tool version."""
+    ledger = a.tables["ledger"]
+    s = a.source
+    return plain({
+        "tool": {"name": analysis.TOOL_NAME, "version": analysis.__version__},
+        "input": {"path": s.path, "format": s.format, "sha256": s.sha256, "rows": s.rows,
+                  "columns": list(s.columns), "mapping": dict(s.mapping)},
+        "attribution": s.attribution,
+        "ledger": dict(zip(ledger["reason"].tolist(), ledger["rows"].tolist())),
+        "headline": dict(a.headline),
+        "config": a.config.as_dict(),
+        "findings": [{"text": f.text, "figure": f.figure, "link": f.link} for f in a.findings],
+        "warnings": list(a.warnings),
+    })
+
+
+def build_downloads(a: Analysis) -> dict[str, bytes]:
+    """Every file under downloads/, by path inside the site."""
+    files = {
+        "downloads/customers.csv": to_csv_bytes(customers_table(a)),
+        "downloads/segments.csv": to_csv_bytes(a.tables["segments"]),
+        "downloads/ledger.csv": to_csv_bytes(a.tables["ledger"]),
+    }
+    seg = a.tables["segments"]
+    for kind, name, slug in zip(seg["kind"].tolist(), seg["segment"].tolist(), seg["slug"].tolist()):
+        files[f"downloads/segments/{slug}.csv"] = to_csv_bytes(segment_customers(a, kind, name))
+    text = json.dumps(summary(a), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+    files["downloads/summary.json"] = (text + "\n").encode("utf-8")
+    return files

@@ -1,0 +1,368 @@
+"""The site's pages, listed explicitly, and what each one shows.
+
+Each builder takes the Analysis and returns the template context: figures from `charts`
+(turned into HTML by the `figure_html` template global) and tables as lists of dicts with
+column specs naming the filter that formats each column. Nothing here computes a number.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pandas as pd
+import plotly.graph_objects as go
+
+import analysis
+from analysis.result import Analysis
+from report import charts
+
+HEX_COLOR = re.compile(r"#[0-9A-Fa-f]{3}(?:[0-9A-Fa-f]{3})?")
+KIND_TITLES = {"rfm": "RFM segments", "cluster": "Behaviour clusters"}
+KIND_LABELS = {"rfm": "RFM segment", "cluster": "Behaviour cluster"}
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    fmt: str = "text"          # a filter name from report.formatters
+    link: str | None = None    # row key holding a root-relative address to link the cell to
+    numeric: bool = False      # right-aligned
+    nowrap: bool = False       # short codes and names kept on one line
+
+
+@dataclass(frozen=True)
+class Table:
+    id: str
+    caption: str
+    columns: tuple[Column, ...]
+    rows: list[dict]
+
+
+@dataclass(frozen=True)
+class Chart:
+    id: str                    # fixed div id: deterministic output
+    figure: go.Figure
+    note: str = ""             # text alternative / how to read it
+    table: Table | None = None  # the numbers behind the chart, shown on request
+    wide: bool = False         # needs a minimum width: scrolls sideways on phones instead of squeezing
+
+
+@dataclass(frozen=True)
+class Kpi:
+    label: str
+    value: object
+    fmt: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Page:
+    file: str                  # path inside the site
+    title: str
+    template: str
+    nav_label: str
+    build: Callable[..., dict] = field(repr=False)
+
+    @property
+    def root(self) -> str:
+        return "../" * self.file.count("/")
+
+
+def records(frame: pd.DataFrame, columns: list[str] | None = None) -> list[dict]:
+    """Rows as plain dicts (NaN/NA -> None) for templates."""
+    frame = frame if columns is None else frame[columns]
+    out = []
+    for row in frame.to_dict("records"):
+        out.append({k: (None if _is_missing(v) else v) for k, v in row.items()})
+    return out
+
+
+def _is_missing(value) -> bool:
+    if value is None or value is pd.NA:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def segment_href(slug: str) -> str:
+    return f"segments/{slug}.html"
+
+
+def _segment_rows(a: Analysis, kind: str) -> list[dict]:
+    """Segments of one kind with their page address; a colour that is not a hex code is greyed."""
+    rows = records(a.segments(kind))
+    for row in rows:
+        row["href"] = segment_href(row["slug"])
+        row["kind_label"] = KIND_LABELS[kind]
+        if not HEX_COLOR.fullmatch(str(row["color"])):
+            row["color"] = charts.MUTED
+    return rows
+
+
+SEGMENT_COLUMNS = (
+    Column("segment", "Segment", link="href", nowrap=True),
+    Column("customers", "Customers", "int", numeric=True),
+    Column("share_customers", "Share of customers", "pct", numeric=True),
+    Column("revenue", "Revenue", "money0", numeric=True),
+    Column("share_revenue", "Share of revenue", "pct", numeric=True),
+    Column("avg_order_value", "Average order value", "money", numeric=True),
+    Column("revenue_per_customer", "Revenue per customer", "money", numeric=True),
+    Column("median_recency_days", "Median days since last order", "num", numeric=True),
+    Column("median_frequency_orders", "Median orders", "num", numeric=True),
+    Column("return_rate", "Return rate", "pct", numeric=True),
+)
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+def overview(a: Analysis) -> dict:
+    h, t, cur = a.headline, a.tables, a.config.currency
+    seg = t["segments"]
+    rfm_rows = _segment_rows(a, "rfm")
+    period = (h["period_start"], h["period_end"])
+    all_rows = _segment_rows(a, "rfm") + _segment_rows(a, "cluster")
+    return {
+        "kpis": [
+            Kpi("Customers", h["customers"], "int", "with at least one kept order"),
+            Kpi("Revenue", h["revenue"], "money0", "from kept order lines"),
+            Kpi("Orders", h["orders"], "int"),
+            Kpi("Average order value", h["avg_order_value"], "money", "revenue per order"),
+            Kpi("Repeat customers", h["repeat_customer_share"], "pct", "ordered more than once"),
+            Kpi("Period", (h["period_start"], h["period_end"]), "period", "first to last kept order"),
+        ],
+        "findings": list(a.findings),
+        "share_chart": Chart("chart-segment-share", charts.segment_share_bars(seg, "rfm"),
+                             "Each RFM segment's share of all customers next to its share of all revenue.",
+                             Table("table-segment-share", "RFM segments: customers and revenue", (
+                                 SEGMENT_COLUMNS[0], SEGMENT_COLUMNS[1], SEGMENT_COLUMNS[2],
+                                 SEGMENT_COLUMNS[3], SEGMENT_COLUMNS[4]), rfm_rows)),
+        "aov_chart": Chart("chart-avg-order-value", charts.avg_order_value_bars(seg, cur),
+                           "Revenue per order for each RFM segment and each behaviour cluster.",
+                           Table("table-avg-order-value", "Average order value by segment", (
+                               SEGMENT_COLUMNS[0], Column("kind_label", "Kind"), SEGMENT_COLUMNS[5],
+                               Column("orders", "Orders", "int", numeric=True)), all_rows)),
+        "monthly_chart": Chart("chart-monthly-revenue", charts.monthly_revenue(t["monthly"], cur, period),
+                               "Revenue, orders and active customers in each calendar month.",
+                               Table("table-monthly", "Revenue per month", (
+                                   Column("month", "Month", "date"),
+                                   Column("revenue", "Revenue", "money0", numeric=True),
+                                   Column("orders", "Orders", "int", numeric=True),
+                                   Column("customers", "Active customers", "int", numeric=True),
+                                   Column("new_customers", "New customers", "int", numeric=True)),
+                                   records(t["monthly"]))),
+        "monthly_segment_chart": Chart(
+            "chart-monthly-by-segment",
+            charts.monthly_revenue_by_segment(t["monthly_by_segment"], seg, cur, "rfm", period),
+            "Monthly revenue split by the RFM segment each customer is in today."),
+    }
+
+
+def segments_overview(a: Analysis) -> dict:
+    t, h, cur = a.tables, a.headline, a.config.currency
+    seg = t["segments"]
+    edges = t["score_edges"]
+    metric_info = [("recency_days", "Recency: days since last order", "days", "lower is better: 5 = most recent"),
+                   ("frequency_orders", "Frequency: orders", "int", "5 = most orders"),
+                   ("monetary", "Monetary: revenue per customer", "money", "5 = most revenue")]
+    score_edges = [{"metric": m, "title": title, "fmt": fmt, "note": note,
+                    "rows": records(edges[edges["metric"] == m].sort_values("score"))}
+                   for m, title, fmt, note in metric_info if (edges["metric"] == m).any()]
+    selection = t["cluster_selection"].sort_values("k")
+    return {
+        "rfm": _segment_rows(a, "rfm"),
+        "clusters": _segment_rows(a, "cluster"),
+        "rfm_table": Table("table-rfm-segments", "RFM segments in segment-map order",
+                           SEGMENT_COLUMNS, _segment_rows(a, "rfm")),
+        "cluster_table": Table("table-clusters", "Behaviour clusters, most revenue first",
+                               SEGMENT_COLUMNS, _segment_rows(a, "cluster")),
+        "rules": Table("table-segment-map", "Segment map: first matching rule wins", (
+            Column("segment", "Segment"), Column("r_scores", "R", nowrap=True),
+            Column("f_scores", "F", nowrap=True), Column("m_scores", "M", nowrap=True),
+            Column("rule", "Rule for this data"), Column("action", "Action")),
+            records(t["rfm_rules"])),
+        "score_edges": score_edges,
+        "rfm_value_chart": Chart("chart-rfm-value", charts.segment_value_scatter(seg, "rfm", cur),
+                                 "Each RFM segment placed by its share of customers and share of revenue.",
+                                 wide=True),
+        "grid_chart": Chart("chart-rfm-grid", charts.rfm_grid_heatmap(t["rfm_grid"]),
+                            "Customers in each recency-score and frequency-score cell.",
+                            Table("table-rfm-grid", "RFM grid", (
+                                Column("r_score", "R score", "int", numeric=True),
+                                Column("f_score", "F score", "int", numeric=True),
+                                Column("customers", "Customers", "int", numeric=True),
+                                Column("revenue", "Revenue", "money0", numeric=True),
+                                Column("rfm_segment", "Main segment")),
+                                records(t["rfm_grid"].sort_values(["r_score", "f_score"],
+                                                                  ascending=[False, True]))), wide=True),
+        "cluster_value_chart": Chart("chart-cluster-value", charts.segment_value_scatter(seg, "cluster", cur),
+                                     "Each behaviour cluster placed by its share of customers and of revenue.",
+                                     wide=True),
+        "profile_chart": Chart("chart-cluster-profile",
+                               charts.cluster_feature_heatmap(t["segment_features"], seg, cur),
+                               "Median of each feature per cluster, coloured by how far it is from all customers.",
+                               Table("table-cluster-profile", "Cluster feature medians", (
+                                   Column("segment", "Cluster"), Column("label", "Feature"),
+                                   Column("median", "Median", "num", numeric=True),
+                                   Column("z", "SD from all customers", "num", numeric=True)),
+                                   records(t["segment_features"][t["segment_features"]["kind"] == "cluster"])),
+                               wide=True),
+        "scatter_chart": Chart("chart-customer-map",
+                               charts.customer_scatter(t["customer_sample"], seg, h["customers"], cur),
+                               "A sample of customers by days since last order and revenue, coloured by cluster; "
+                               "the full list is in customers.csv."),
+        "silhouette_chart": Chart("chart-silhouette", charts.silhouette_by_k(selection),
+                                  "Silhouette score for each number of clusters tried.") if len(selection) else None,
+        "n_clusters": h["n_clusters"],
+        "selection": Table("table-cluster-selection", "Cluster quality per number of clusters (k)", (
+            Column("k", "k", "int", numeric=True),
+            Column("silhouette", "Silhouette (higher is better)", "num3", numeric=True),
+            Column("calinski_harabasz", "Calinski–Harabasz (higher is better)", "int", numeric=True),
+            Column("davies_bouldin", "Davies–Bouldin (lower is better)", "num3", numeric=True),
+            Column("inertia", "Inertia", "int", numeric=True),
+            Column("chosen", "Chosen", "yes")), records(selection)),
+        "crosstab_chart": Chart("chart-crosstab", charts.rfm_cluster_crosstab(t["crosstab"], seg),
+                                "How many customers of each RFM segment fall in each behaviour cluster.",
+                                Table("table-crosstab", "RFM segment by behaviour cluster", (
+                                    Column("rfm_segment", "RFM segment"), Column("cluster_name", "Cluster"),
+                                    Column("customers", "Customers", "int", numeric=True)),
+                                    records(t["crosstab"])), wide=True),
+    }
+
+
+def segment_page(a: Analysis, slug: str) -> dict:
+    t, cur = a.tables, a.config.currency
+    seg = t["segments"]
+    row = records(seg[seg["slug"] == slug])[0]
+    kind, name = row["kind"], row["segment"]
+    mine = lambda table: table[(table["kind"] == kind) & (table["segment"] == name)]  # noqa: E731
+    products = mine(t["segment_products"]).sort_values("rank")
+    countries = mine(t["segment_countries"]).sort_values("rank")
+    rules = t["rfm_rules"]
+    rule = records(rules[rules["segment"] == name])[0] if kind == "rfm" and (rules["segment"] == name).any() else None
+    other = "cluster_name" if kind == "rfm" else "rfm_segment"
+    mine_col = "rfm_segment" if kind == "rfm" else "cluster_name"
+    cross = t["crosstab"][t["crosstab"][mine_col] == name].sort_values("customers", ascending=False)
+    siblings = _segment_rows(a, kind)
+    index = [s["slug"] for s in siblings].index(slug)
+    return {
+        "segment": row,
+        "kind_title": KIND_TITLES[kind],
+        "previous": siblings[index - 1] if index > 0 else None,
+        "next": siblings[index + 1] if index + 1 < len(siblings) else None,
+        "kpis": [
+            Kpi("Customers", row["customers"], "int"),
+            Kpi("Share of customers", row["share_customers"], "pct"),
+            Kpi("Revenue", row["revenue"], "money0"),
+            Kpi("Share of revenue", row["share_revenue"], "pct"),
+            Kpi("Average order value", row["avg_order_value"], "money"),
+            Kpi("Revenue per customer", row["revenue_per_customer"], "money"),
+            Kpi("Median time since last order", row["median_recency_days"], "days"),
+            Kpi("Median orders", row["median_frequency_orders"], "num"),
+            Kpi("Median revenue", row["median_monetary"], "money"),
+            Kpi("Return rate", row["return_rate"], "pct", "returned value / revenue"),
+        ],
+        "rule": rule,
+        "download": f"downloads/segments/{slug}.csv",
+        "features_chart": Chart("chart-segment-features",
+                                charts.segment_vs_all_features(t["segment_features"], row, cur),
+                                "This segment's median per feature next to all customers' median.",
+                                Table("table-segment-features", "Feature medians", (
+                                    Column("label", "Feature"), Column("median", "Median", "num", numeric=True),
+                                    Column("z", "SD from all customers", "num", numeric=True)),
+                                    records(mine(t["segment_features"])))),
+        "monthly_chart": Chart("chart-segment-monthly",
+                               charts.segment_monthly_revenue(t["monthly_by_segment"], row, cur,
+                                                               (a.headline["period_start"], a.headline["period_end"])),
+                               "This segment's revenue in each month.",
+                               Table("table-segment-monthly", "Revenue per month", (
+                                   Column("month", "Month", "date"),
+                                   Column("revenue", "Revenue", "money0", numeric=True),
+                                   Column("customers", "Active customers", "int", numeric=True)),
+                                   records(mine(t["monthly_by_segment"]).sort_values("month")))),
+        "products_chart": Chart("chart-segment-products", charts.segment_top_products(t["segment_products"], row, cur),
+                                "The segment's top products by revenue; listed in the table below."),
+        "products": Table("table-segment-products", "Top products", (
+            Column("rank", "#", "int", numeric=True), Column("product_name", "Product"),
+            Column("product_id", "Code"), Column("revenue", "Revenue", "money0", numeric=True),
+            Column("quantity", "Units", "int", numeric=True),
+            Column("customers", "Customers", "int", numeric=True)), records(products)),
+        "countries_chart": Chart("chart-segment-countries",
+                                 charts.segment_top_countries(t["segment_countries"], row, cur),
+                                 "The segment's top countries by customers; listed in the table below."),
+        "countries": Table("table-segment-countries", "Top countries", (
+            Column("rank", "#", "int", numeric=True), Column("country", "Country"),
+            Column("customers", "Customers", "int", numeric=True),
+            Column("revenue", "Revenue", "money0", numeric=True)), records(countries)),
+        "crosstab": Table("table-segment-crosstab",
+                          "Where these customers sit in the other segmentation", (
+                              Column(other, "Behaviour cluster" if kind == "rfm" else "RFM segment"),
+                              Column("customers", "Customers", "int", numeric=True)), records(cross)),
+    }
+
+
+def data_quality(a: Analysis) -> dict:
+    t, h, s = a.tables, a.headline, a.source
+    return {
+        "kpis": [
+            Kpi("Rows read", h["rows_read"], "int"),
+            Kpi("Rows kept", h["rows_kept"], "int"),
+            Kpi("Rows dropped", h["rows_dropped"], "int"),
+            Kpi("Guest-order rows", h["guest_rows"], "int", "no customer id"),
+            Kpi("Returned lines", h["returns_lines"], "int", "cancellations linked to customers"),
+            Kpi("Returned value", h["returns_value"], "money0"),
+        ],
+        "ledger_chart": Chart("chart-ledger", charts.ledger_rows(t["ledger"]),
+                              "Input rows kept and dropped, by reason; the table below lists every reason."),
+        "ledger": Table("table-ledger", "Row ledger: every input row, kept or dropped with one reason", (
+            Column("label", "Outcome"), Column("description", "What it means"),
+            Column("rows", "Rows", "int", numeric=True), Column("share_rows", "Share of rows", "pct", numeric=True),
+            Column("revenue", "Value", "money0", numeric=True)), records(t["ledger"])),
+        "mapping": Table("table-mapping", "Columns used (field → column in the file)", (
+            Column("field", "Field"), Column("column", "Column in the file"),
+            Column("description", "Meaning")), records(t["mapping"])),
+        "warnings": list(a.warnings),
+        "source": s,
+    }
+
+
+def methodology(a: Analysis) -> dict:
+    features = a.tables["segment_features"]
+    return {
+        "config": a.config,
+        "feature_labels": features.loc[features["kind"] == "all", "label"].tolist(),
+        "ledger_reasons": records(a.tables["ledger"], ["label", "description"]),
+    }
+
+
+PAGES = (
+    Page("index.html", "Overview", "index.html", "Overview", overview),
+    Page("segments.html", "Segments", "segments.html", "Segments", segments_overview),
+    Page("data-quality.html", "Data quality", "data-quality.html", "Data quality", data_quality),
+    Page("methodology.html", "Methodology", "methodology.html", "Methodology", methodology),
+)
+
+
+def segment_pages(a: Analysis) -> list[Page]:
+    """One page per segment of both kinds, in the segments table's order."""
+    seg = a.tables["segments"]
+    return [Page(segment_href(slug), name, "segment.html", name,
+                 lambda a, slug=slug: segment_page(a, slug))
+            for slug, name in zip(seg["slug"].tolist(), seg["segment"].tolist())]
+
+
+def site_context(a: Analysis) -> dict:
+    """What every page shows: title, navigation, footer."""
+    h = a.headline
+    return {
+        "site_title": a.config.title,
+        "nav": [(p.file, p.nav_label) for p in PAGES],
+        "segment_nav": [(KIND_TITLES[kind], _segment_rows(a, kind)) for kind in KIND_TITLES
+                        if (a.tables["segments"]["kind"] == kind).any()],
+        "period": (h["period_start"], h["period_end"]),
+        "build_date": h["build_date"],
+        "tool": f"{analysis.TOOL_NAME} {analysis.__version__}",
+        "attribution": a.source.attribution,
+    }

@@ -1,0 +1,191 @@
+"""Turn one Analysis into a static site: Jinja2 pages, inline Plotly figures, atomic writer.
+
+write_site() gathers every file in memory first (pages, downloads, assets), then writes them
+into a temporary sibling folder and swaps it into place, so a failed build never leaves a
+half-written site and never touches a folder that is not a site.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import markdown as md
+import plotly.graph_objects as go
+import plotly.io as pio
+import plotly.offline
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from analysis.errors import DataError
+from analysis.result import Analysis
+from report import downloads, pages
+from report.formatters import make_filters
+
+PROJECT = Path(__file__).resolve().parent.parent
+TEMPLATES = PROJECT / "templates"
+COMMITTED_README = PROJECT / "site" / "README.md"
+MARKER = ".segment-report"
+MARKER_TEXT = "This folder is a generated segment-report site; the next build replaces it.\n"
+REPLACEABLE = {"README.md", ".gitkeep"}  # a folder holding only these may become a site
+KEPT_FILES = (".gitkeep",)               # carried over from the folder being replaced
+TOP_MARGIN = 30  # the title is HTML above the chart, so Plotly needs little room on top
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "typesetMath": False}
+DIV_ID = re.compile(r"[a-z][a-z0-9-]*")
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
+# Characters that must not appear raw inside an inline <script>: HTML and JS line terminators.
+SCRIPT_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def markdown_filter(text) -> Markup:
+    """Markdown (our own content/*.md, trusted) to HTML with tables and heading ids."""
+    return Markup(md.markdown(str(text), extensions=["tables", "toc"], output_format="html"))
+
+
+def make_environment(currency: str = "") -> Environment:
+    """The one Jinja environment: autoescape, strict undefined, formatters as filters."""
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
+                      keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(make_filters(currency))
+    env.filters["markdown"] = markdown_filter
+    env.globals["figure_html"] = figure_html
+    return env
+
+
+def script_safe_json(value) -> str:
+    """Compact JSON with sorted keys that can sit inside <script>: <, >, & and U+2028/9 escaped."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return re.sub("[<>&\u2028\u2029]", lambda m: SCRIPT_ESCAPES[m.group(0)], text)
+
+
+def _text(value) -> str:
+    """Plotly text (escaped, may hold <br>) as plain text."""
+    text = re.sub(r"<br\s*/?>", " ", value or "", flags=re.I)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]*>", "", text))).strip()
+
+
+def figure_html(fig: go.Figure, div_id: str) -> Markup:
+    """The chart's title as HTML (it wraps on small screens), a div (role=img, labelled by the
+    title) and the inline script that draws the figure without its Plotly title."""
+    if not DIV_ID.fullmatch(div_id):
+        raise ValueError(f"chart id must be lower-case letters, digits and '-': {div_id!r}")
+    spec = json.loads(pio.to_json(fig, validate=False, engine="json"))  # plain JSON types, NaN -> null
+    layout = spec.get("layout", {})
+    title = layout.pop("title", {}) or {}
+    title_text = _text(title.get("text"))
+    subtitle_text = _text((title.get("subtitle") or {}).get("text"))
+    layout.setdefault("margin", {})["t"] = TOP_MARGIN
+    payload = script_safe_json({"data": spec.get("data", []), "layout": layout})
+    config = script_safe_json(PLOTLY_CONFIG)
+    label = ". ".join(t for t in (title_text, subtitle_text) if t) or "Chart"
+    head = ""
+    if title_text:
+        head = f'<p class="chart-title">{html.escape(title_text)}</p>\n'
+        if subtitle_text:
+            head += f'<p class="chart-subtitle">{html.escape(subtitle_text)}</p>\n'
+    return Markup(
+        f'{head}<div id="{div_id}" class="chart" role="img" aria-label="{html.escape(label, quote=True)}"></div>\n'
+        f'<script>(function(){{var f={payload};'
+        f'Plotly.newPlot("{div_id}",f.data,f.layout,{config});}})();</script>'
+    )
+
+
+def render_pages(a: Analysis) -> dict[str, str]:
+    """Every page rendered to a string, by path inside the site."""
+    env = make_environment(a.config.currency)
+    site = pages.site_context(a)
+    out = {}
+    for page in (*pages.PAGES, *pages.segment_pages(a)):
+        template = env.get_template(page.template)
+        out[page.file] = template.render(**site, **page.build(a), page=page, root=page.root)
+    return out
+
+
+def gather(a: Analysis) -> dict[str, bytes]:
+    """All files of the site, by path inside it. Nothing is written yet."""
+    for slug in a.tables["segments"]["slug"].tolist():
+        if not SLUG.fullmatch(str(slug)):
+            raise DataError(f"segment slug {slug!r} is not a safe file name", column="slug",
+                            fix="slugs must be lower-case letters, digits and '-' (analysis bug)")
+    files = {path: text.encode("utf-8") for path, text in render_pages(a).items()}
+    files.update(downloads.build_downloads(a))
+    files["assets/plotly.min.js"] = plotly.offline.get_plotlyjs().encode("utf-8")
+    files["assets/style.css"] = (TEMPLATES / "assets" / "style.css").read_bytes()
+    files[".nojekyll"] = b""
+    files[MARKER] = MARKER_TEXT.encode("utf-8")
+    if COMMITTED_README.is_file():
+        files["README.md"] = COMMITTED_README.read_bytes()
+    return files
+
+
+def check_replaceable(output: Path) -> None:
+    """Raise DataError unless `output` is missing, empty, a previous site, or only README/.gitkeep."""
+    if not output.exists() and not output.is_symlink():
+        return
+    if not output.is_dir():
+        raise DataError("the output path exists and is not a folder", file=str(output),
+                        fix="choose a folder name for --output")
+    entries = sorted(os.listdir(output))
+    if not entries or MARKER in entries or set(entries) <= REPLACEABLE:
+        return
+    raise DataError(f"refusing to replace a folder that is not a report site (no {MARKER} marker)",
+                    file=str(output), example=", ".join(entries[:5]),
+                    fix="choose a new or empty folder for --output, or remove this one yourself")
+
+
+def _write_tree(files: dict[str, bytes], folder: Path) -> None:
+    folder.mkdir()
+    base = folder.resolve()
+    for rel in sorted(files):
+        target = (folder / rel).resolve()
+        if base not in target.parents:
+            raise DataError(f"refusing to write outside the output folder: {rel!r}", file=str(folder))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(files[rel])
+
+
+def write_site(a: Analysis, output_dir) -> Path:
+    """Build the whole site in memory, write it to `<output>.tmp-<pid>`, then swap it in."""
+    output = Path(os.path.abspath(output_dir))
+    if output.parent == output:
+        raise DataError("refusing to write a site to the file-system root", file=str(output),
+                        fix="choose a folder for --output")
+    check_replaceable(output)
+
+    # Phase 1: gather everything; nothing touches the disk yet.
+    files = gather(a)
+    for name in KEPT_FILES:
+        if (output / name).is_file() and name not in files:
+            files[name] = (output / name).read_bytes()
+
+    # Phase 2: write into a temporary sibling folder.
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.parent / f"{output.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        _write_tree(files, tmp)
+        check_replaceable(output)  # still safe to replace (nothing changed it meanwhile)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+    # Phase 3: swap: old site aside, new one in, old one deleted.
+    old = output.parent / f"{output.name}.old-{os.getpid()}"
+    had_old = output.exists()
+    if had_old:
+        os.rename(output, old)
+    try:
+        os.rename(tmp, output)
+    except BaseException:
+        if had_old:
+            os.rename(old, output)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if had_old:
+        shutil.rmtree(old)
+    return output

@@ -1,0 +1,160 @@
+"""Chart functions: pure table -> Figure, one colour per segment, readable titles and axes."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+from test_report_render import SEGMENTS, XSS_PRODUCT, tiny_tables
+
+from report import charts
+
+COLOR = {name: color for _, name, _, color, _ in SEGMENTS}
+
+
+@pytest.fixture
+def t() -> dict[str, pd.DataFrame]:
+    return tiny_tables()
+
+
+def segment(t, slug: str) -> dict:
+    seg = t["segments"]
+    return seg[seg["slug"] == slug].iloc[0].to_dict()
+
+
+def every_chart(t, currency: str = "£") -> dict[str, go.Figure]:
+    seg = t["segments"]
+    champions = segment(t, "rfm-champions")
+    return {
+        "segment_share_bars": charts.segment_share_bars(seg, "rfm"),
+        "avg_order_value_bars": charts.avg_order_value_bars(seg, currency),
+        "monthly_revenue": charts.monthly_revenue(t["monthly"], currency),
+        "monthly_revenue_by_segment": charts.monthly_revenue_by_segment(t["monthly_by_segment"], seg, currency),
+        "segment_value_scatter": charts.segment_value_scatter(seg, "cluster", currency),
+        "rfm_grid_heatmap": charts.rfm_grid_heatmap(t["rfm_grid"]),
+        "silhouette_by_k": charts.silhouette_by_k(t["cluster_selection"]),
+        "cluster_feature_heatmap": charts.cluster_feature_heatmap(t["segment_features"], seg, currency),
+        "customer_scatter": charts.customer_scatter(t["customer_sample"], seg, 6, currency),
+        "rfm_cluster_crosstab": charts.rfm_cluster_crosstab(t["crosstab"], seg),
+        "segment_top_products": charts.segment_top_products(t["segment_products"], champions, currency),
+        "segment_top_countries": charts.segment_top_countries(t["segment_countries"], champions, currency),
+        "segment_monthly_revenue": charts.segment_monthly_revenue(t["monthly_by_segment"], champions, currency),
+        "segment_vs_all_features": charts.segment_vs_all_features(t["segment_features"], champions, currency),
+        "ledger_rows": charts.ledger_rows(t["ledger"]),
+    }
+
+
+def test_every_chart_has_a_title_and_at_least_one_trace(t):
+    for name, fig in every_chart(t).items():
+        assert isinstance(fig, go.Figure), name
+        assert fig.layout.title.text, name
+        assert len(fig.data) >= 1, name
+
+
+def test_charts_do_not_change_their_input_tables(t):
+    before = {name: frame.copy() for name, frame in t.items()}
+    every_chart(t)
+    for name, frame in t.items():
+        pd.testing.assert_frame_equal(frame, before[name], obj=name)
+
+
+def test_figures_are_built_the_same_way_every_time(t):
+    first = {k: f.to_json() for k, f in every_chart(t).items()}
+    second = {k: f.to_json() for k, f in every_chart(tiny_tables()).items()}
+    assert first == second
+
+
+def test_each_segment_is_drawn_in_its_own_colour(t):
+    seg = t["segments"]
+    bars = charts.segment_share_bars(seg, "rfm")
+    assert list(bars.data[1].marker.color) == [COLOR[n] for n in ("Champions", "At Risk", "Can't Lose Them")]
+    stacked = charts.monthly_revenue_by_segment(t["monthly_by_segment"], seg, "£", "rfm")
+    assert {tr.name: tr.marker.color for tr in stacked.data} == {
+        "Champions": COLOR["Champions"], "At Risk": COLOR["At Risk"], "Can't Lose Them": COLOR["Can't Lose Them"]}
+    scatter = charts.customer_scatter(t["customer_sample"], seg, 6)
+    assert {tr.name: tr.marker.color for tr in scatter.data} == {
+        "Frequent high-spend buyers": COLOR["Frequent high-spend buyers"],
+        "Lapsed one-off buyers": COLOR["Lapsed one-off buyers"]}
+    products = charts.segment_top_products(t["segment_products"], segment(t, "rfm-at-risk"))
+    assert products.data[0].marker.color == COLOR["At Risk"]
+
+
+def test_the_customer_scatter_states_its_sample_size(t):
+    fig = charts.customer_scatter(t["customer_sample"], t["segments"], 6)
+    assert "5 of 6 customers shown" in fig.layout.title.subtitle.text
+    assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
+
+
+def test_the_chosen_number_of_clusters_is_marked(t):
+    fig = charts.silhouette_by_k(t["cluster_selection"])
+    chosen = [tr for tr in fig.data if tr.name == "Chosen k"]
+    assert len(chosen) == 1 and list(chosen[0].x) == [2] and chosen[0].text == ("chosen k = 2",)
+
+
+def test_money_titles_carry_the_currency_and_drop_it_when_there_is_none(t):
+    assert "(£)" in charts.monthly_revenue(t["monthly"], "£").layout.title.text
+    plain = every_chart(t, currency="")
+    for name, fig in plain.items():
+        assert "()" not in fig.layout.title.text, name
+    assert plain["monthly_revenue"].layout.yaxis.tickprefix == ""
+
+
+def test_skewed_values_get_a_log_axis_with_readable_ticks():
+    ledger = pd.DataFrame({"reason": ["kept", "duplicate", "bad_date"], "label": ["Kept", "Duplicate", "Bad"],
+                           "description": ["", "", ""], "rows": [100_000, 3, 0], "share_rows": [0.9, 0.1, 0.0],
+                           "revenue": [0.0, 0.0, 0.0]})
+    fig = charts.ledger_rows(ledger)
+    assert fig.layout.xaxis.type == "log"
+    assert list(fig.data[0].y) == ["Kept", "Duplicate"]  # reasons with no rows are left to the table
+    assert list(fig.data[0].marker.color) == [charts.ACCENT, charts.MUTED]  # kept highlighted
+    assert "100k" in fig.layout.xaxis.ticktext
+
+
+def test_even_values_keep_a_linear_axis(t):
+    assert charts.monthly_revenue(t["monthly"]).layout.yaxis.type in (None, "linear", "-")
+
+
+def test_the_rfm_grid_hover_names_each_cells_segment(t):
+    fig = charts.rfm_grid_heatmap(t["rfm_grid"])
+    heat = fig.data[0]
+    names = {n for row in heat.customdata for n in row if n}
+    assert names == {"Champions", "At Risk", "Can't Lose Them"}
+    assert "%{customdata}" in heat.hovertemplate
+    assert list(heat.y) == ["R1", "R2", "R5"] and list(heat.x) == ["F1", "F3", "F4", "F5"]  # unused scores left out
+
+
+def test_the_feature_profile_shows_z_and_medians_per_cluster(t):
+    fig = charts.cluster_feature_heatmap(t["segment_features"], t["segments"], "£")
+    heat = fig.data[0]
+    assert len(heat.z) == 2 and len(heat.z[0]) == 4  # clusters x features
+    assert heat.zmid == 0 and "£12.00" in heat.text[0]  # monetary median, money formatted
+
+
+def test_segment_vs_all_compares_medians_with_all_customers(t):
+    fig = charts.segment_vs_all_features(t["segment_features"], segment(t, "rfm-champions"), "£")
+    labels = list(fig.data[0].text)
+    assert labels[0] == "10 days vs 50 days"  # recency: segment median vs all customers' median
+    assert labels[2].startswith("£12.00 vs £")
+
+
+def test_product_names_reach_plotly_as_text_not_markup(t):
+    fig = charts.segment_top_products(t["segment_products"], segment(t, "rfm-champions"))
+    assert any("&lt;/script&gt;&lt;img" in y for y in fig.data[0].y)
+    assert not any(XSS_PRODUCT in y for y in fig.data[0].y)
+
+
+def test_the_crosstab_keeps_segment_and_cluster_order_from_the_segments_table(t):
+    fig = charts.rfm_cluster_crosstab(t["crosstab"], t["segments"])
+    heat = fig.data[0]
+    assert list(heat.y) == ["Champions", "At Risk", "Can't Lose Them"]
+    assert list(heat.z[0]) == [2, None]  # Champions: 2 in cluster 1, none in cluster 2
+
+
+def test_an_empty_cluster_selection_still_gives_a_figure():
+    empty = pd.DataFrame(columns=["k", "silhouette", "calinski_harabasz", "davies_bouldin", "inertia", "chosen"])
+    assert isinstance(charts.silhouette_by_k(empty), go.Figure)
+
+
+def test_monthly_charts_name_the_data_period_because_end_months_may_be_partial(t):
+    fig = charts.monthly_revenue(t["monthly"], "£", ("2024-01-03", "2024-03-20"))
+    assert "3 Jan 2024 to 20 Mar 2024; partial months show less" in fig.layout.title.subtitle.text

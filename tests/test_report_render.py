@@ -1,0 +1,547 @@
+"""The site writer: pages, links, escaping, downloads, determinism and safe replacement.
+
+Built from a tiny hand-made Analysis (tables follow schema.TABLES exactly) so the tests run in
+about a second; one test also builds a site end to end from the shared tiny transactions file.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import math
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import analysis
+from analysis.config import make_config
+from analysis.errors import DataError
+from analysis.result import Analysis, Finding, SourceInfo
+from report import pages, render
+
+XSS_PRODUCT = "</script><img src=x onerror=alert(1)>"
+FORMULA_ID = '=HYPERLINK("x")'
+DOI = "https://doi.org/10.24432/C5BW33"
+SEGMENTS = [  # kind, name, slug, colour, customer ids
+    ("rfm", "Champions", "rfm-champions", "#117733", ["c1", "c2"]),
+    ("rfm", "At Risk", "rfm-at-risk", "#CC6677", [FORMULA_ID, "c4"]),
+    ("rfm", "Can't Lose Them", "rfm-can-t-lose-them", "#882255", ["c5", "c6"]),
+    ("cluster", "Frequent high-spend buyers", "cluster-1-frequent-high-spend-buyers", "#0077BB",
+     ["c1", "c2", "c5"]),
+    ("cluster", "Lapsed one-off buyers", "cluster-2-lapsed-one-off-buyers", "#EE7733", [FORMULA_ID, "c4", "c6"]),
+]
+MONTHS = [dt.date(2024, 1, 1), dt.date(2024, 2, 1), dt.date(2024, 3, 1)]
+LEDGER = [("kept", "Kept", 20, 300.0), ("bad_date", "Unparseable date", 0, 0.0),
+          ("bad_number", "Non-numeric amount", 0, 0.0), ("missing_customer", "Guest order", 3, 15.0),
+          ("cancellation", "Cancellation or return", 2, -12.5), ("non_positive_price", "Zero price", 0, 0.0),
+          ("non_product", "Non-product line", 0, 0.0), ("duplicate", "Exact duplicate", 1, 5.0),
+          ("after_as_of", "After the as-of date", 0, 0.0)]
+INPUT_ROWS = sum(r[2] for r in LEDGER)
+
+
+def _strings(values) -> pd.Series:
+    return pd.Series(values, dtype="string")
+
+
+def tiny_tables() -> dict[str, pd.DataFrame]:
+    """Every table of schema.TABLES, small enough to check by eye."""
+    ids = ["c1", "c2", FORMULA_ID, "c4", "c5", "c6"]
+    rfm = {cid: name for kind, name, _, _, members in SEGMENTS if kind == "rfm" for cid in members}
+    cluster = {cid: (i, name) for i, (kind, name, _, _, members) in enumerate(SEGMENTS[3:], start=1)
+               for cid in members}
+    monetary = [900.0, 700.0, 60.0, 45.5, 400.0, 20.0]
+    orders = [9, 7, 2, 1, 4, 1]
+    customers = pd.DataFrame({
+        "customer_id": _strings(ids),
+        "country": _strings(["United Kingdom", "France", "United Kingdom", "Germany", "France", "EIRE"]),
+        "first_order_date": [dt.date(2024, 1, 3)] * 6,
+        "last_order_date": [dt.date(2024, 3, 20)] * 6,
+        "recency_days": pd.Series([2, 5, 40, 60, 70, 80], dtype="int64"),
+        "frequency_orders": pd.Series(orders, dtype="int64"),
+        "monetary": monetary,
+        "avg_order_value": [m / o for m, o in zip(monetary, orders)],
+        "tenure_days": pd.Series([88] * 6, dtype="int64"),
+        "mean_days_between_orders": [9.5, 12.0, 30.0, math.nan, 20.0, math.nan],
+        "items_per_order": [3.0, 2.5, 1.0, 4.0, 2.0, 1.0],
+        "distinct_products": pd.Series([12, 9, 2, 1, 5, 1], dtype="int64"),
+        "returns_lines": pd.Series([1, 0, 0, 1, 0, 0], dtype="int64"),
+        "returns_value": [12.5, 0.0, 0.0, 5.0, 0.0, 0.0],
+        "return_rate": [12.5 / 900, 0.0, 0.0, 5.0 / 45.5, 0.0, 0.0],
+        "r_score": pd.Series([5, 5, 2, 1, 2, 1], dtype="int64"),
+        "f_score": pd.Series([5, 4, 3, 1, 4, 1], dtype="int64"),
+        "m_score": pd.Series([5, 5, 2, 1, 4, 1], dtype="int64"),
+        "rfm_segment": _strings([rfm[c] for c in ids]),
+        "cluster": pd.Series([cluster[c][0] for c in ids], dtype="int64"),
+        "cluster_name": _strings([cluster[c][1] for c in ids]),
+    })
+    total = sum(monetary)
+    seg_rows = []
+    for kind, name, slug, color, members in SEGMENTS:
+        m = customers[customers["customer_id"].isin(members)]
+        revenue, n_orders = float(m["monetary"].sum()), int(m["frequency_orders"].sum())
+        seg_rows.append({
+            "kind": kind, "segment": name, "slug": slug, "color": color, "customers": len(m),
+            "share_customers": len(m) / 6, "revenue": revenue, "share_revenue": revenue / total,
+            "orders": n_orders, "avg_order_value": revenue / n_orders, "revenue_per_customer": revenue / len(m),
+            "median_recency_days": float(m["recency_days"].median()),
+            "median_frequency_orders": float(m["frequency_orders"].median()),
+            "median_monetary": float(m["monetary"].median()), "return_rate": 0.01,
+            "rule": f"rule for {name}" if kind == "rfm" else "behaviour cluster",
+            "description": f"{name}: a tiny group.", "action": f"Do something for {name}.",
+        })
+    segments = pd.DataFrame(seg_rows)
+    products, countries, features, by_month = [], [], [], []
+    features_of = [("recency_days", "Days since last order"), ("frequency_orders", "Orders"),
+                   ("monetary", "Revenue"), ("return_rate", "Return rate")]
+    for f, label in features_of:
+        features.append({"kind": "all", "segment": "All customers", "feature": f, "label": label,
+                         "median": float(customers[f].median()), "z": 0.0})
+    for kind, name, *_ in SEGMENTS:
+        first = XSS_PRODUCT if name == "Champions" else "WHITE MUG"
+        products += [{"kind": kind, "segment": name, "rank": 1, "product_id": "P1", "product_name": first,
+                      "revenue": 500.0, "quantity": 40.0, "customers": 2},
+                     {"kind": kind, "segment": name, "rank": 2, "product_id": "P2", "product_name": "PLATE",
+                      "revenue": 50.0, "quantity": 5.0, "customers": 1}]
+        countries += [{"kind": kind, "segment": name, "rank": 1, "country": "United Kingdom", "customers": 1,
+                       "revenue": 400.0},
+                      {"kind": kind, "segment": name, "rank": 2, "country": "France", "customers": 1,
+                       "revenue": 100.0}]
+        for i, (f, label) in enumerate(features_of):
+            features.append({"kind": kind, "segment": name, "feature": f, "label": label,
+                             "median": 10.0 + i, "z": 0.5 - 0.4 * i})
+        for j, month in enumerate(MONTHS):
+            by_month.append({"month": month, "kind": kind, "segment": name, "revenue": 100.0 + 10 * j,
+                             "customers": 1 + j})
+    edges = []
+    for metric, lows in (("recency_days", [61, 41, 6, 3, 1]), ("frequency_orders", [1, 2, 3, 5, 8]),
+                         ("monetary", [20, 45, 60, 400, 700])):
+        for score, low in enumerate(lows, start=1):
+            empty = metric == "frequency_orders" and score == 2
+            edges.append({"metric": metric, "score": score, "low": math.nan if empty else float(low),
+                          "high": math.nan if empty else float(low), "customers": 0 if empty else 1})
+    ledger = pd.DataFrame([{"reason": r, "label": label, "description": f"what {label} means", "rows": rows,
+                            "share_rows": rows / INPUT_ROWS, "revenue": revenue}
+                           for r, label, rows, revenue in LEDGER])
+    return {
+        "ledger": ledger.astype({"reason": "string", "label": "string", "description": "string"}),
+        "mapping": pd.DataFrame({"field": ["customer_id", "order_ts", "revenue"],
+                                 "column": ["Customer ID", "InvoiceDate", ""],
+                                 "description": ["customer id", "order date", "line amount"]}),
+        "customers": customers,
+        "customer_sample": customers.iloc[:5][list(pd.Index(
+            ["customer_id", "recency_days", "frequency_orders", "monetary", "avg_order_value", "rfm_segment",
+             "cluster_name"]))].reset_index(drop=True),
+        "segments": segments,
+        "segment_products": pd.DataFrame(products),
+        "segment_countries": pd.DataFrame(countries),
+        "segment_features": pd.DataFrame(features),
+        "monthly": pd.DataFrame({"month": MONTHS, "revenue": [700.0, 800.0, 625.5], "orders": [8, 9, 7],
+                                 "customers": [4, 5, 3], "new_customers": [4, 1, 1]}),
+        "monthly_by_segment": pd.DataFrame(by_month),
+        "score_edges": pd.DataFrame(edges),
+        "rfm_grid": pd.DataFrame({"r_score": [5, 5, 2, 1, 2], "f_score": [5, 4, 3, 1, 4],
+                                  "customers": [1, 1, 1, 2, 1], "revenue": [900.0, 700.0, 60.0, 65.5, 400.0],
+                                  "rfm_segment": ["Champions", "Champions", "At Risk", "At Risk",
+                                                  "Can't Lose Them"]}),
+        "rfm_rules": pd.DataFrame({"segment": ["Champions", "Can't Lose Them", "At Risk", "Other"],
+                                   "r_scores": ["4-5", "1-2", "1-2", "-"], "f_scores": ["4-5", "4-5", "3-5", "-"],
+                                   "m_scores": ["4-5", "4-5", "1-5", "-"],
+                                   "rule": ["last order at most 5 days ago", "lapsed big spenders",
+                                            "lapsed repeat buyers", "no rule above matched"],
+                                   "action": ["Reward them.", "Call them.", "Email them.", "Review by hand."]}),
+        "cluster_selection": pd.DataFrame({"k": [2, 3], "silhouette": [0.61, 0.42],
+                                           "calinski_harabasz": [120.5, 98.0], "davies_bouldin": [0.55, 0.8],
+                                           "inertia": [10.0, 7.5], "chosen": [True, False]}),
+        "crosstab": pd.DataFrame({"rfm_segment": ["Champions", "At Risk", "Can't Lose Them", "Can't Lose Them"],
+                                  "cluster_name": ["Frequent high-spend buyers", "Lapsed one-off buyers",
+                                                   "Frequent high-spend buyers", "Lapsed one-off buyers"],
+                                  "customers": [2, 2, 1, 1]}),
+    }
+
+
+def tiny_analysis(**config) -> Analysis:
+    """A hand-made Analysis: 6 customers, 3 RFM segments, 2 clusters, hostile strings included."""
+    headline = {
+        "rows_read": INPUT_ROWS, "rows_kept": 20, "rows_dropped": INPUT_ROWS - 20, "customers": 6,
+        "customers_with_purchases": 6, "orders": 24, "revenue": 2125.5, "avg_order_value": 2125.5 / 24,
+        "revenue_per_customer": 2125.5 / 6, "repeat_customer_share": 4 / 6, "median_days_between_orders": math.nan,
+        "period_start": "2024-01-03", "period_end": "2024-03-20", "as_of": "2024-03-21", "n_clusters": 2,
+        "silhouette": 0.61, "returns_lines": 2, "returns_value": 17.5, "returns_customers": 2, "guest_rows": 3,
+        "build_date": "2024-03-20",
+    }
+    return Analysis(
+        config=make_config(title="Tiny shop", currency="£", **config),
+        source=SourceInfo(path="data/tiny.csv", format="csv", sha256="ab" * 32, rows=INPUT_ROWS,
+                          columns=("Customer ID", "InvoiceDate", "Amount"),
+                          mapping={"customer_id": "Customer ID", "order_ts": "InvoiceDate"},
+                          attribution=f"Data: a tiny shop (CC BY 4.0), {DOI}."),
+        tables=tiny_tables(), headline=headline,
+        findings=(Finding("Champions bring most revenue.", "75%", "segments.html#rfm-segments"),
+                  Finding("Few rows were dropped.", "77%", "data-quality.html#ledger")),
+        warnings=("3 rows had a <b>bad</b> date.",), timings={"read": 0.123},
+    )
+
+
+@pytest.fixture
+def tiny() -> Analysis:
+    return tiny_analysis()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """One site built from the tiny Analysis, shared by the tests that only read it."""
+    return render.write_site(tiny_analysis(), tmp_path_factory.mktemp("built") / "site")
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+class Links(HTMLParser):
+    """Collects href/src values, element ids, headings and chart divs of one page."""
+
+    def __init__(self):
+        super().__init__()
+        self.links, self.ids, self.headings, self.charts, self.scripts = [], set(), [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        for key in ("href", "src"):
+            if a.get(key):
+                self.links.append((tag, a[key]))
+        if "id" in a:
+            self.ids.add(a["id"])
+        if re.fullmatch(r"h[1-6]", tag):
+            self.headings.append(int(tag[1]))
+        if "chart" in (a.get("class") or "").split():
+            self.charts.append(a)
+        if tag == "script":
+            self.scripts.append(a.get("src"))
+
+
+def parse(path: Path) -> Links:
+    parser = Links()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def html_pages(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("*.html"))
+
+
+# --- pages and links -----------------------------------------------------------------------
+
+def test_every_page_is_written_one_per_segment_of_both_kinds(site):
+    expected = {"index.html", "segments.html", "data-quality.html", "methodology.html"}
+    expected |= {f"segments/{slug}.html" for _, _, slug, _, _ in SEGMENTS}
+    assert {str(p.relative_to(site)) for p in html_pages(site)} == expected
+    for name in (".nojekyll", ".segment-report", "assets/style.css", "assets/plotly.min.js",
+                 "downloads/customers.csv", "downloads/segments.csv", "downloads/ledger.csv",
+                 "downloads/summary.json"):
+        assert (site / name).is_file(), name
+    for _, _, slug, _, _ in SEGMENTS:
+        assert (site / "downloads" / "segments" / f"{slug}.csv").is_file()
+
+
+def test_every_link_and_anchor_resolves_relative_to_its_page(site):
+    for page in html_pages(site):
+        for tag, link in parse(page).links:
+            if link.startswith(("http://", "https://", "mailto:")):
+                continue
+            path, _, fragment = link.partition("#")
+            target = (page.parent / path).resolve() if path else page
+            assert target.is_file(), f"{page.relative_to(site)}: {tag} {link} does not exist"
+            assert site.resolve() in target.parents, f"{link} leaves the site"
+            if fragment:
+                assert fragment in parse(target).ids, f"{page.relative_to(site)}: no #{fragment} in {path}"
+
+
+def test_pages_under_segments_link_back_up_with_a_relative_prefix(site):
+    links = [link for _, link in parse(site / "segments" / "rfm-champions.html").links]
+    assert "../assets/style.css" in links and "../index.html" in links
+    assert "../downloads/segments/rfm-champions.csv" in links
+    assert not any(link.startswith("/") for link in links)
+
+
+def test_nav_on_every_page_lists_every_page_and_every_segment(site):
+    for page in html_pages(site):
+        root = "../" if page.parent != site else ""
+        links = {link for _, link in parse(page).links}
+        for file, _label in [(p.file, p.nav_label) for p in pages.PAGES]:
+            assert root + file in links, f"{page.name} misses {file}"
+        for _, _, slug, _, _ in SEGMENTS:
+            assert f"{root}segments/{slug}.html" in links
+
+
+def test_plotly_js_is_written_once_and_every_page_loads_it_relatively(site):
+    bundles = [p for p in site.rglob("*.js")]
+    assert [str(p.relative_to(site)) for p in bundles] == ["assets/plotly.min.js"]
+    for page in html_pages(site):
+        parsed = parse(page)
+        sources = [s for s in parsed.scripts if s]
+        assert len(sources) == 1 and sources[0].endswith("assets/plotly.min.js")
+        assert (page.parent / sources[0]).resolve() == (site / "assets" / "plotly.min.js").resolve()
+
+
+def test_no_script_or_style_is_fetched_from_the_network(site):
+    for page in html_pages(site):
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r'<(script|link|img|iframe)[^>]+(src|href)="(https?:)?//', text), page.name
+        external = [link for tag, link in parse(page).links if link.startswith(("http:", "https:"))]
+        assert set(external) <= {DOI}, external  # only the data citation's DOI
+    assert "cdn.plot.ly" not in (site / "index.html").read_text(encoding="utf-8")
+
+
+def test_footer_shows_period_build_date_tool_version_and_attribution(site):
+    for page in html_pages(site):
+        text = page.read_text(encoding="utf-8")
+        footer = text[text.index('<footer'):]
+        assert "3 Jan 2024 – 20 Mar 2024" in footer and "built 20 Mar 2024" in footer
+        assert f"{analysis.TOOL_NAME} {analysis.__version__}" in footer
+        assert f'<a href="{DOI}" rel="external">{DOI}</a>' in footer
+
+
+def test_key_findings_link_to_their_charts(site):
+    links = [link for _, link in parse(site / "index.html").links]
+    assert "segments.html#rfm-segments" in links and "data-quality.html#ledger" in links
+
+
+def test_every_chart_has_a_title_label_and_a_fixed_unique_id(site):
+    for page in html_pages(site):
+        charts = parse(page).charts
+        ids = [c["id"] for c in charts]
+        assert len(ids) == len(set(ids))
+        for c in charts:
+            assert c.get("role") == "img" and c.get("aria-label", "").strip(), (page.name, c)
+            assert re.fullmatch(r"chart-[a-z0-9-]+", c["id"])
+
+
+def test_headings_start_at_one_h1_and_never_skip_a_level(site):
+    for page in html_pages(site):
+        levels = parse(page).headings
+        assert levels[0] == 1 and levels.count(1) == 1, page.name
+        for before, after in zip(levels, levels[1:]):
+            assert after <= before + 1, f"{page.name}: h{before} then h{after}"
+
+
+def test_methodology_renders_its_markdown_with_tables(site, tiny):
+    text = (site / "methodology.html").read_text(encoding="utf-8")
+    assert "<table>" in text and "1 + the number of edges below" in text
+    assert "Guest order" in text  # the ledger reasons come from the Analysis
+    assert f"from {tiny.config.k_min} to {tiny.config.k_max}" in text  # k range from the config
+
+
+def test_a_segment_page_shows_rule_action_products_and_its_download(site):
+    text = (site / "segments" / "rfm-champions.html").read_text(encoding="utf-8")
+    assert "last order at most 5 days ago" in text and "Reward them." not in text  # rule from rfm_rules
+    assert "Do something for Champions." in text  # action from segments
+    assert "PLATE" in text and "£500" in text
+    assert 'href="../downloads/segments/rfm-champions.csv"' in text
+
+
+def test_values_are_formatted_with_the_currency_and_separators(site):
+    text = (site / "index.html").read_text(encoding="utf-8")
+    assert "£2,126" in text  # revenue, rounded to whole pounds
+    assert "£88.56" in text  # average order value
+    assert "66.7%" in text   # repeat customers
+
+
+def test_a_score_that_no_customer_holds_is_shown_as_empty(site):
+    assert "no customers" in (site / "segments.html").read_text(encoding="utf-8")
+
+
+# --- escaping ------------------------------------------------------------------------------
+
+def test_a_product_name_with_markup_is_shown_literally_never_run(site):
+    text = (site / "segments" / "rfm-champions.html").read_text(encoding="utf-8")
+    assert "<img src=x" not in text
+    assert "&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in text  # the products table
+    assert text.count("</script>") == text.count("<script")  # no script is closed early
+
+
+def test_chart_json_escapes_script_breaking_characters_and_plotly_markup(site):
+    text = (site / "segments" / "rfm-champions.html").read_text(encoding="utf-8")
+    scripts = re.findall(r"<script>\(function\(\)\{var f=(.*?);Plotly\.newPlot", text, flags=re.S)
+    assert scripts
+    for payload in scripts:
+        assert "<" not in payload and ">" not in payload and "&" not in payload
+    figures = [json.loads(p) for p in scripts]
+    labels = [y for f in figures for trace in f["data"] for y in (trace.get("y") or []) if isinstance(y, str)]
+    # Plotly decodes these entities and shows the name as text, never as an <img> element
+    assert any("&lt;/script&gt;&lt;img" in y for y in labels)
+
+
+def test_a_formula_like_customer_id_is_escaped_in_the_page(site):
+    text = (site / "segments.html").read_text(encoding="utf-8")
+    assert '=HYPERLINK(\\"x\\")' in text  # inside chart JSON, quotes escaped
+    assert '=HYPERLINK("x")' not in text
+
+
+def test_warnings_from_the_data_are_escaped(site):
+    assert "3 rows had a &lt;b&gt;bad&lt;/b&gt; date." in (site / "data-quality.html").read_text(encoding="utf-8")
+
+
+def test_figure_html_escapes_line_separators_and_is_deterministic(tiny):
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Bar(x=["a\u2028b</script>"], y=[1]), layout={"title": {"text": "T & <b>U</b>"}})
+    first, second = render.figure_html(fig, "chart-x"), render.figure_html(fig, "chart-x")
+    assert first == second
+    assert "\u2028" not in first and "\\u2028" in first and "</script><" not in first
+    assert 'aria-label="T &amp; U"' in first
+    with pytest.raises(ValueError):
+        render.figure_html(fig, 'x" onload="alert(1)')
+
+
+# --- downloads -----------------------------------------------------------------------------
+
+def read_csv_rows(path: Path) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+
+
+def test_customers_csv_neutralises_formulas_and_keeps_numbers_numeric(site):
+    raw = (site / "downloads" / "customers.csv").read_text(encoding="utf-8")
+    assert "\r" not in raw
+    rows = read_csv_rows(site / "downloads" / "customers.csv")
+    assert list(rows[0])[:4] == ["customer_id", "rfm_segment", "cluster", "cluster_name"]
+    ids = [r["customer_id"] for r in rows]
+    assert "'" + FORMULA_ID in ids and FORMULA_ID not in ids
+    assert all(float(r["monetary"]) > 0 and not r["monetary"].startswith("'") for r in rows)
+    assert rows[0]["frequency_orders"] == "9" and rows[0]["first_order_date"] == "2024-01-03"
+
+
+def test_negative_numbers_in_csv_stay_numbers(site):
+    ledger = {r["reason"]: r for r in read_csv_rows(site / "downloads" / "ledger.csv")}
+    assert ledger["cancellation"]["revenue"] == "-12.5"
+
+
+def test_each_segment_csv_holds_exactly_its_customers(site):
+    rows = read_csv_rows(site / "downloads" / "segments" / "cluster-2-lapsed-one-off-buyers.csv")
+    assert sorted(r["customer_id"] for r in rows) == sorted(["'" + FORMULA_ID, "c4", "c6"])
+    assert {r["cluster_name"] for r in rows} == {"Lapsed one-off buyers"}
+
+
+def test_summary_json_ledger_sums_to_the_input_rows(site):
+    summary = json.loads((site / "downloads" / "summary.json").read_text(encoding="utf-8"))
+    assert sum(summary["ledger"].values()) == summary["input"]["rows"] == summary["headline"]["rows_read"]
+    assert summary["tool"] == {"name": analysis.TOOL_NAME, "version": analysis.__version__}
+    assert summary["input"]["sha256"] == "ab" * 32 and summary["input"]["mapping"]["order_ts"] == "InvoiceDate"
+    assert summary["headline"]["median_days_between_orders"] is None  # NaN -> null
+    assert summary["config"]["currency"] == "£" and summary["attribution"].endswith(f"{DOI}.")
+    assert "timings" not in summary  # run times would break byte-identical builds
+
+
+# --- determinism and safe replacement ------------------------------------------------------
+
+def test_two_writes_of_the_same_analysis_give_byte_identical_trees(tmp_path, tiny):
+    first = tree(render.write_site(tiny, tmp_path / "a"))
+    second = tree(render.write_site(tiny_analysis(), tmp_path / "b"))
+    assert first == second
+    again = tree(render.write_site(tiny, tmp_path / "a"))  # replacing its own earlier build
+    assert again == first
+
+
+def test_a_failed_build_leaves_the_previous_site_untouched(tmp_path, tiny, monkeypatch):
+    out = render.write_site(tiny, tmp_path / "site")
+    before = tree(out)
+
+    def broken(a, slug):
+        raise RuntimeError("template exploded")
+
+    monkeypatch.setattr(pages, "segment_page", broken)
+    with pytest.raises(RuntimeError, match="template exploded"):
+        render.write_site(tiny, out)
+    assert tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]  # no temporary folder left
+
+
+def test_a_failure_while_writing_files_removes_the_half_written_copy(tmp_path, tiny, monkeypatch):
+    out = render.write_site(tiny, tmp_path / "site")
+    before = tree(out)
+    calls = []
+    real = Path.write_bytes
+
+    def flaky(self, data):
+        calls.append(self)
+        if len(calls) == 5:
+            raise OSError("disk full")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", flaky)
+    with pytest.raises(OSError, match="disk full"):
+        render.write_site(tiny, out)
+    monkeypatch.undo()
+    assert tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_refuses_to_replace_a_folder_that_is_not_a_site(tmp_path, tiny):
+    out = tmp_path / "documents"
+    out.mkdir()
+    (out / "thesis.docx").write_text("precious")
+    with pytest.raises(DataError) as err:
+        render.write_site(tiny, out)
+    assert ".segment-report" in str(err.value) and "thesis.docx" in str(err.value) and "fix:" in str(err.value)
+    assert (out / "thesis.docx").read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["documents"]
+
+
+def test_refuses_to_replace_a_file(tmp_path, tiny):
+    out = tmp_path / "site"
+    out.write_text("not a folder")
+    with pytest.raises(DataError):
+        render.write_site(tiny, out)
+    assert out.read_text() == "not a folder"
+
+
+def test_a_folder_holding_only_readme_and_gitkeep_may_be_replaced(tmp_path, tiny):
+    out = tmp_path / "site"
+    out.mkdir()
+    (out / "README.md").write_text("placeholder")
+    (out / ".gitkeep").write_text("")
+    render.write_site(tiny, out)
+    assert (out / "index.html").is_file() and (out / ".gitkeep").is_file()
+
+
+def test_the_site_readme_is_the_committed_one(site):
+    committed = render.COMMITTED_README
+    if committed.is_file():
+        assert (site / "README.md").read_bytes() == committed.read_bytes()
+    else:
+        assert not (site / "README.md").exists()
+
+
+def test_nothing_is_written_outside_the_output_folder(tmp_path, tiny):
+    parent = tmp_path / "deep" / "parent"
+    render.write_site(tiny, parent / "site")
+    assert sorted(p.name for p in parent.iterdir()) == ["site"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deep"]
+
+
+def test_an_unsafe_segment_slug_is_refused_before_anything_is_written(tmp_path):
+    tables = tiny_tables()
+    tables["segments"].loc[0, "slug"] = "../../escape"
+    a = Analysis(config=make_config(), source=tiny_analysis().source, tables=tables,
+                 headline=tiny_analysis().headline)
+    with pytest.raises(DataError, match="slug"):
+        render.write_site(a, tmp_path / "site")
+    assert not (tmp_path / "site").exists() and not list(tmp_path.iterdir())
+
+
+# --- end to end ----------------------------------------------------------------------------
+
+def test_a_site_builds_from_the_tiny_transactions_file(tmp_path, tiny_csv):
+    from analysis.pipeline import run_analysis
+
+    a = run_analysis(make_config(input=tiny_csv, output=tmp_path / "site"))
+    out = render.write_site(a, tmp_path / "site")
+    assert (out / "index.html").is_file()
+    for slug in a.tables["segments"]["slug"]:
+        assert (out / "segments" / f"{slug}.html").is_file()
+    summary = json.loads((out / "downloads" / "summary.json").read_text(encoding="utf-8"))
+    assert sum(summary["ledger"].values()) == summary["input"]["rows"] == 12
