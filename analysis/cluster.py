@@ -1,18 +1,24 @@
-"""Behaviour clusters: k-means on log-transformed, standardised customer features.
+"""Behaviour clusters: k-means or a Gaussian mixture on transformed, standardised customer features.
 
-The number of clusters is chosen by the silhouette score on a sample; model selection
-runs on at most SELECTION_SAMPLE customers and the chosen model assigns every customer,
-so the cost does not grow with the number of transaction lines.
+Model selection compares both methods over a range of k by silhouette (on a sample), BIC (mixture
+only) and bootstrap stability (adjusted Rand index between fits on resamples). Candidates whose
+silhouette is within SILHOUETTE_TOLERANCE of the best are tied; among the tied candidates that are
+stable, the one with the most clusters wins (then the higher silhouette). It runs on at most SELECTION_SAMPLE customers and the
+chosen model assigns every customer, so the cost does not grow with the number of lines.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
-from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import (adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score,
+                             silhouette_score)
+from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 
 # feature -> (label shown to readers, transform): log1p for skewed counts and money.
@@ -23,13 +29,25 @@ CLUSTER_FEATURES = {
     "monetary": ("Revenue", "log"),
     "avg_order_value": ("Average order value", "log"),
     "items_per_order": ("Items per order", "log"),
+    "lines_per_order": ("Products per order", "log"),
     "distinct_products": ("Distinct products", "log"),
     "mean_days_between_orders": ("Days between orders", "log"),
+    "price_index": ("Price paid vs catalogue", "log"),
     "return_rate": ("Return rate", "none"),
 }
-MIN_CUSTOMERS = 20  # fewer customers than this are kept as one group: clusters would be noise
-SELECTION_SAMPLE = 20_000
-SILHOUETTE_SAMPLE = 5_000
+METHODS = ("kmeans", "gmm")
+MIN_CUSTOMERS = 20       # fewer customers than this are kept as one group: clusters would be noise
+SELECTION_SAMPLE = 5_000  # customers used to compare models
+SILHOUETTE_SAMPLE = 3_000
+BOOTSTRAPS = 4           # resamples per candidate for the stability score
+STABILITY_CANDIDATES = 4  # the best candidates by silhouette whose stability is measured
+MIN_STABILITY = 0.8      # candidates below this adjusted Rand index are not chosen when others pass
+# Silhouette favours coarse splits: two real groups that sit close together score a little lower
+# split than merged. Candidates within this distance of the best silhouette count as tied, and
+# among tied, stable candidates the one with more segments is kept (finer segments, same quality).
+SILHOUETTE_TOLERANCE = 0.03
+SELECTION_COLUMNS = ["method", "k", "silhouette", "bic", "stability", "calinski_harabasz", "davies_bouldin",
+                     "chosen"]
 
 
 @dataclass(frozen=True)
@@ -37,66 +55,119 @@ class Clustering:
     labels: np.ndarray          # 1..k per customer, 1 = the cluster with the most revenue
     selection: pd.DataFrame     # schema.TABLES['cluster_selection']
     k: int
+    method: str
     silhouette: float
+    stability: float
     z: pd.DataFrame             # standardised features, one row per customer (for profiles)
 
 
-def feature_matrix(customers: pd.DataFrame) -> pd.DataFrame:
+def feature_matrix(customers: pd.DataFrame, features=CLUSTER_FEATURES) -> pd.DataFrame:
     """Transformed features. One-order customers have no gap between orders: use their tenure,
-    the least time they have gone without reordering."""
+    the least time they have gone without reordering. Missing values take the median."""
     gap = customers["mean_days_between_orders"].fillna(customers["tenure_days"].astype("float64"))
     cols = {}
-    for name, (_label, transform) in CLUSTER_FEATURES.items():
+    for name, (_label, transform) in features.items():
         values = gap if name == "mean_days_between_orders" else customers[name].astype("float64")
+        values = values.fillna(values.median()).fillna(0.0)
         cols[name] = np.log1p(values.clip(lower=0)) if transform == "log" else values
     return pd.DataFrame(cols, index=customers.index)
 
 
-def _sample_index(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
+def standardise(customers: pd.DataFrame, features=CLUSTER_FEATURES) -> pd.DataFrame:
+    scaled = StandardScaler().fit_transform(feature_matrix(customers, features))
+    return pd.DataFrame(np.nan_to_num(scaled), index=customers.index, columns=list(features))
+
+
+def _model(method: str, k: int, seed: int):
+    if method == "kmeans":
+        return KMeans(n_clusters=k, n_init=4, random_state=seed)
+    return GaussianMixture(n_components=k, covariance_type="diag", n_init=2, reg_covar=1e-4, random_state=seed)
+
+
+def _fit(method: str, k: int, x: np.ndarray, seed: int):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return _model(method, k, seed).fit(x)
+
+
+def _sample(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     return np.arange(n) if n <= size else np.sort(rng.choice(n, size=size, replace=False))
 
 
-def choose_clusters(customers: pd.DataFrame, *, seed: int, k_min: int = 2, k_max: int = 8,
-                    k: int | None = None) -> Clustering:
-    """Fit k-means for each k in k_min..k_max (or only `k`) and keep the best silhouette."""
-    z = pd.DataFrame(StandardScaler().fit_transform(feature_matrix(customers)),
-                     index=customers.index, columns=list(CLUSTER_FEATURES))
+def _score(method: str, k: int, x: np.ndarray, sil_idx: np.ndarray, seed: int) -> tuple[dict, object]:
+    model = _fit(method, k, x, seed)
+    labels = model.predict(x)
+    ok = len(np.unique(labels)) > 1
+    row = {
+        "method": method, "k": k,
+        "silhouette": float(silhouette_score(x[sil_idx], labels[sil_idx])) if ok and
+        len(np.unique(labels[sil_idx])) > 1 else np.nan,
+        "bic": float(model.bic(x)) if method == "gmm" else np.nan,
+        "calinski_harabasz": float(calinski_harabasz_score(x, labels)) if ok else np.nan,
+        "davies_bouldin": float(davies_bouldin_score(x, labels)) if ok else np.nan,
+    }
+    return row, model
+
+
+def stability(method: str, k: int, x: np.ndarray, reference: np.ndarray, seed: int) -> float:
+    """Mean adjusted Rand index between the reference labels and fits on bootstrap resamples."""
+    rng = np.random.default_rng(seed + 1)
+    scores = []
+    for b in range(BOOTSTRAPS):
+        idx = rng.integers(0, len(x), len(x))
+        labels = _fit(method, k, x[idx], seed + b + 1).predict(x)
+        scores.append(adjusted_rand_score(reference, labels))
+    return float(np.mean(scores))
+
+
+def choose_clusters(customers: pd.DataFrame, *, seed: int, k_min: int = 3, k_max: int = 8,
+                    k: int | None = None, methods=METHODS, features=CLUSTER_FEATURES,
+                    check_stability: bool = True) -> Clustering:
+    """Compare methods x k on a sample; keep the best silhouette among stable candidates; assign all."""
+    z = standardise(customers, features)
     x = z.to_numpy()
     n = len(x)
     if n < MIN_CUSTOMERS:
-        empty = pd.DataFrame(columns=["k", "silhouette", "calinski_harabasz", "davies_bouldin", "inertia", "chosen"])
-        return Clustering(labels=np.ones(n, dtype="int64"), selection=empty, k=1, silhouette=float("nan"), z=z)
+        empty = pd.DataFrame(columns=SELECTION_COLUMNS)
+        return Clustering(np.ones(n, dtype="int64"), empty, 1, "none", float("nan"), float("nan"), z)
     rng = np.random.default_rng(seed)
-    fit_idx = _sample_index(n, SELECTION_SAMPLE, rng)
-    sil_idx = _sample_index(len(fit_idx), SILHOUETTE_SAMPLE, rng)
-    ks = [k] if k else list(range(k_min, min(k_max, n - 1) + 1))
+    xs = x[_sample(n, SELECTION_SAMPLE, rng)]
+    sil_idx = _sample(len(xs), SILHOUETTE_SAMPLE, rng)
+    ks = [k] if k else [kk for kk in range(k_min, k_max + 1) if kk < len(xs)]
     rows, models = [], {}
-    for kk in ks:
-        if kk >= len(fit_idx):
-            continue
-        model = KMeans(n_clusters=kk, n_init=10, random_state=seed).fit(x[fit_idx])
-        labels = model.labels_
-        sample = x[fit_idx][sil_idx]
-        sample_labels = labels[sil_idx]
-        ok = len(np.unique(sample_labels)) > 1
-        rows.append({
-            "k": kk,
-            "silhouette": float(silhouette_score(sample, sample_labels)) if ok else np.nan,
-            "calinski_harabasz": float(calinski_harabasz_score(x[fit_idx], labels)) if ok else np.nan,
-            "davies_bouldin": float(davies_bouldin_score(x[fit_idx], labels)) if ok else np.nan,
-            "inertia": float(model.inertia_),
-        })
-        models[kk] = model
-    if not rows:
-        raise ValueError(f"too few customers ({n}) to form clusters")
+    for method in methods:
+        for kk in ks:
+            row, models[(method, kk)] = _score(method, kk, xs, sil_idx, seed)
+            rows.append(row)
     selection = pd.DataFrame(rows)
-    best = int(selection.loc[selection["silhouette"].fillna(-1).idxmax(), "k"])
-    selection["chosen"] = selection["k"] == best
-    raw = models[best].predict(x)
-    labels = _relabel_by_revenue(raw, customers["monetary"].to_numpy())
-    return Clustering(labels=labels, selection=selection[
-        ["k", "silhouette", "calinski_harabasz", "davies_bouldin", "inertia", "chosen"]],
-        k=best, silhouette=float(selection.loc[selection["chosen"], "silhouette"].iloc[0]), z=z)
+    selection["stability"] = np.nan
+    best = _select(selection, xs, models, seed) if check_stability else selection["silhouette"].fillna(-1).idxmax()
+    selection["chosen"] = selection.index == best
+    method, kk = selection.loc[best, "method"], int(selection.loc[best, "k"])
+    labels = _relabel_by_revenue(models[(method, kk)].predict(x), customers["monetary"].to_numpy())
+    return Clustering(labels=labels, selection=selection[SELECTION_COLUMNS], k=int(len(np.unique(labels))),
+                      method=method, silhouette=float(selection.loc[best, "silhouette"]),
+                      stability=float(selection.loc[best, "stability"]), z=z)
+
+
+def _select(selection: pd.DataFrame, xs: np.ndarray, models: dict, seed: int):
+    """Index of the chosen row; fills the stability of the tied candidates it examined."""
+    sil = selection["silhouette"].fillna(-1)
+    tied = selection[sil >= sil.max() - SILHOUETTE_TOLERANCE]
+    tied = tied.assign(_sil=sil).sort_values(["k", "_sil"], ascending=False, kind="stable")
+    for i in tied.index[:STABILITY_CANDIDATES]:
+        method, kk = selection.loc[i, "method"], int(selection.loc[i, "k"])
+        selection.loc[i, "stability"] = stability(method, kk, xs, models[(method, kk)].predict(xs), seed)
+        if selection.loc[i, "stability"] >= MIN_STABILITY:
+            return i
+    return sil.idxmax()
+
+
+def baseline_clusters(customers: pd.DataFrame, *, seed: int, k_min: int = 3, k_max: int = 8) -> np.ndarray:
+    """The textbook baseline: k-means on log recency, frequency and monetary, k by silhouette."""
+    rfm = {f: CLUSTER_FEATURES[f] for f in ("recency_days", "frequency_orders", "monetary")}
+    return choose_clusters(customers, seed=seed, k_min=k_min, k_max=k_max, methods=("kmeans",),
+                           features=rfm, check_stability=False).labels
 
 
 def _relabel_by_revenue(raw: np.ndarray, revenue: np.ndarray) -> np.ndarray:

@@ -15,7 +15,10 @@ CUSTOMER_FEATURES = [
     "customer_id", "country", "first_order_date", "last_order_date", "recency_days",
     "frequency_orders", "monetary", "avg_order_value", "tenure_days", "mean_days_between_orders",
     "items_per_order", "distinct_products", "returns_lines", "returns_value", "return_rate",
+    "lines_per_order", "price_index", "low_price_share", "gap_cv", "weekend_share", "evening_share",
+    "share_q1", "share_q2", "share_q3", "share_q4",
 ]
+LOW_PRICE = 0.9  # a line below 90% of the product's median price counts as bought at a low price
 
 
 def orders_table(lines: ibis.Table) -> ibis.Table:
@@ -29,9 +32,35 @@ def orders_table(lines: ibis.Table) -> ibis.Table:
 def _main_country(lines: ibis.Table) -> ibis.Table:
     """Each customer's country with the most revenue (ties: alphabetical), for deterministic output."""
     by = lines.group_by(["customer_id", "country"]).aggregate(revenue=lines.revenue.sum())
-    rank = ibis.row_number().over(group_by=by.customer_id, order_by=[ibis.desc(by.revenue), by.country])
+    rank = ibis.row_number().over(group_by=by.customer_id, order_by=[ibis.desc(by.revenue.round(2)), by.country])
     by = by.mutate(_rank=rank)
     return by.filter(by._rank == 0).select("customer_id", "country")
+
+
+def _price_habits(lines: ibis.Table) -> ibis.Table:
+    """Per customer: price_index (mean of unit price / the product's median price; 1 = catalogue
+    price), low_price_share (share of lines below LOW_PRICE x the median) and the line count."""
+    median = lines.group_by("product_id").aggregate(median_price=lines.unit_price.median())
+    l = lines.left_join(median, "product_id")
+    ratio = l.unit_price / l.median_price
+    return l.group_by("customer_id").aggregate(
+        price_index=ratio.mean(), low_price_share=(ratio < LOW_PRICE).cast("float64").mean(), n_lines=l.count())
+
+
+def _order_habits(orders: ibis.Table) -> ibis.Table:
+    """Per customer: weekend, evening (18:00 or later) and quarter shares of orders, and gap_cv,
+    the coefficient of variation of days between consecutive orders (NULL below 3 orders)."""
+    day = orders.order_ts.date()
+    previous = day.lag().over(group_by=orders.customer_id, order_by=[orders.order_ts, orders.order_id])
+    gap = day.delta(previous, unit="day")
+    o = orders.mutate(gap=gap.cast("float64"), weekend=orders.order_ts.day_of_week.index() >= 5,
+                      evening=orders.order_ts.hour() >= 18, quarter=orders.order_ts.quarter())
+    share = lambda cond: cond.cast("float64").mean()  # noqa: E731
+    return o.group_by("customer_id").aggregate(
+        weekend_share=share(o.weekend), evening_share=share(o.evening),
+        **{f"share_q{q}": share(o.quarter == q) for q in range(1, 5)},
+        gap_mean=o.gap.mean(), gap_std=o.gap.std(how="pop"), n_gaps=o.gap.count(),
+    )
 
 
 def customer_features(lines: ibis.Table, returns: ibis.Table, as_of: dt.date) -> pd.DataFrame:
@@ -40,7 +69,10 @@ def customer_features(lines: ibis.Table, returns: ibis.Table, as_of: dt.date) ->
     recency_days and tenure_days count whole days from the last and first order date to `as_of`;
     mean_days_between_orders is (last - first order date) / (orders - 1), NaN for one order;
     monetary is the revenue of kept lines; return_rate is returned value / monetary, capped at 1
-    (returns can refer to purchases made before the data starts).
+    (returns can refer to purchases made before the data starts). Habits: lines_per_order (basket
+    breadth), price_index and low_price_share (see _price_habits), gap_cv (order regularity; NaN
+    below 3 orders), weekend_share, evening_share (NaN when the data has no times of day) and
+    share_q1..share_q4 (seasonality: share of orders in each calendar quarter).
     """
     orders = orders_table(lines)
     per_customer = orders.group_by("customer_id").aggregate(
@@ -51,15 +83,24 @@ def customer_features(lines: ibis.Table, returns: ibis.Table, as_of: dt.date) ->
     ret = returns.filter(returns.order_ts < ibis.timestamp(dt.datetime.combine(as_of, dt.time())))
     ret = ret.group_by("customer_id").aggregate(returns_lines=ret.count(), returns_value=ret.revenue.sum())
     joined = (per_customer.left_join(products, "customer_id").left_join(_main_country(lines), "customer_id")
-              .left_join(ret, "customer_id"))
+              .left_join(ret, "customer_id").left_join(_price_habits(lines), "customer_id")
+              .left_join(_order_habits(orders), "customer_id"))
     df = joined.select(
         "customer_id", "country", "first_ts", "last_ts", "frequency_orders", "monetary", "items",
-        "distinct_products", "returns_lines", "returns_value",
+        "distinct_products", "returns_lines", "returns_value", "n_lines", "price_index", "low_price_share",
+        "weekend_share", "evening_share", "share_q1", "share_q2", "share_q3", "share_q4",
+        "gap_mean", "gap_std", "n_gaps",
     ).execute()
-    return derive(df, as_of)
+    return derive(df, as_of, has_times=_has_times(lines))
 
 
-def derive(df: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+def _has_times(lines: ibis.Table) -> bool:
+    """Whether order timestamps carry a time of day (not all at midnight)."""
+    ts = lines.order_ts
+    return bool(lines.filter((ts.hour() != 0) | (ts.minute() != 0)).limit(1).count().execute())
+
+
+def derive(df: pd.DataFrame, as_of: dt.date, has_times: bool = True) -> pd.DataFrame:
     """Derived per-customer columns from the aggregated ones (pure pandas, small)."""
     first = pd.to_datetime(df["first_ts"]).dt.normalize()
     last = pd.to_datetime(df["last_ts"]).dt.normalize()
@@ -86,4 +127,14 @@ def derive(df: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
         "returns_value": df["returns_value"].fillna(0.0).astype("float64").round(2),
     })
     out["return_rate"] = (out["returns_value"] / out["monetary"].where(out["monetary"] > 0)).clip(0, 1).fillna(0.0)
+    # Habits: rounded so parallel float noise cannot change clusters between runs.
+    out["lines_per_order"] = (df["n_lines"].astype("float64") / freq).round(6)
+    out["price_index"] = df["price_index"].astype("float64").round(6)
+    out["low_price_share"] = df["low_price_share"].astype("float64").round(6)
+    gaps_ok = (df["n_gaps"].fillna(0) >= 2) & (df["gap_mean"] > 0)
+    out["gap_cv"] = (df["gap_std"] / df["gap_mean"]).where(gaps_ok).astype("float64").round(6)
+    out["weekend_share"] = df["weekend_share"].astype("float64").round(6)
+    out["evening_share"] = df["evening_share"].astype("float64").round(6) if has_times else np.nan
+    for q in range(1, 5):
+        out[f"share_q{q}"] = df[f"share_q{q}"].astype("float64").round(6)
     return out.sort_values("customer_id", kind="stable").reset_index(drop=True)[CUSTOMER_FEATURES]

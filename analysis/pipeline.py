@@ -143,6 +143,7 @@ def _headline(customers, cleaned, rows_read: int, clustering, period) -> dict:
         "period_start": period["start"].date().isoformat(), "period_end": period_end.isoformat(),
         "as_of": cleaned.as_of.isoformat(), "date_format": cleaned.date_format,
         "n_clusters": clustering.k, "silhouette": clustering.silhouette,
+        "cluster_method": clustering.method, "cluster_stability": clustering.stability,
         "returns_lines": int(customers["returns_lines"].sum()),
         "returns_value": float(customers["returns_value"].sum()),
         "returns_customers": int((customers["returns_lines"] > 0).sum()),

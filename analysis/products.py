@@ -11,8 +11,9 @@ def segment_products(joined: ibis.Table, top_n: int) -> pd.DataFrame:
     agg = joined.group_by(["kind", "segment", "product_id"]).aggregate(
         product_name=joined.product_name.min(), revenue=joined.revenue.sum(),
         quantity=joined.quantity.sum(), customers=joined.customer_id.nunique())
+    # Rank on cents: parallel sums differ in the last bits between runs, which must not reorder ties.
     rank = ibis.row_number().over(group_by=[agg.kind, agg.segment],
-                                  order_by=[ibis.desc(agg.revenue), agg.product_id])
+                                  order_by=[ibis.desc(agg.revenue.round(2)), agg.product_id])
     agg = agg.mutate(rank=rank + 1)
     out = agg.filter(agg["rank"] <= top_n).execute()
     out["product_id"] = out["product_id"].fillna("(none)")

@@ -19,6 +19,8 @@ RFM_COLORS = ["#117733", "#44AA99", "#882255", "#CC6677", "#88CCEE", "#332288", 
 CLUSTER_COLORS = ["#0077BB", "#EE7733", "#009988", "#CC3311", "#33BBEE", "#EE3377", "#BBBBBB",
                   "#000000", "#882255", "#44AA99", "#999933", "#AA4499"]
 
+SMALL_SEGMENT = 0.02  # clusters below this share of customers are flagged as small
+
 # (feature, direction) -> phrase used in a cluster's name; direction +1 means above average.
 PHRASES = {
     ("monetary", 1): "high-spend", ("monetary", -1): "low-spend",
@@ -30,6 +32,8 @@ PHRASES = {
     ("distinct_products", 1): "broad-range", ("distinct_products", -1): "narrow-range",
     ("mean_days_between_orders", 1): "slow-repeat", ("mean_days_between_orders", -1): "fast-repeat",
     ("return_rate", 1): "high-return", ("return_rate", -1): "low-return",
+    ("lines_per_order", 1): "many-product", ("lines_per_order", -1): "single-product",
+    ("price_index", 1): "full-price", ("price_index", -1): "bargain",
 }
 
 
@@ -39,7 +43,8 @@ def slugify(text: str) -> str:
 
 # Order in which chosen phrases are read, so names come out as "Lapsed big-basket buyers".
 PHRASE_ORDER = ["tenure_days", "recency_days", "frequency_orders", "mean_days_between_orders", "monetary",
-                "avg_order_value", "items_per_order", "distinct_products", "return_rate"]
+                "avg_order_value", "items_per_order", "lines_per_order", "distinct_products", "price_index",
+                "return_rate"]
 
 
 def cluster_names(labels: np.ndarray, z: pd.DataFrame, frequency: pd.Series) -> dict[int, str]:
@@ -101,9 +106,11 @@ def describe_cluster(name: str, p: dict, members: pd.DataFrame, money: str) -> s
     gap = members["mean_days_between_orders"].median()
     habit = (f"order every {gap:,.0f} days" if p["median_frequency_orders"] > 1 and pd.notna(gap)
              else "most ordered once")
+    small = (f" Small segment (under {SMALL_SEGMENT:.0%} of customers): act on it only if its value "
+             f"justifies a campaign of its own." if p["share_customers"] < SMALL_SEGMENT else "")
     return (f"{name}: {p['share_customers']:.0%} of customers, {p['share_revenue']:.0%} of revenue, "
             f"{habit}, last order a median {p['median_recency_days']:,.0f} days ago, "
-            f"average order {money}{p['avg_order_value']:,.2f}.")
+            f"average order {money}{p['avg_order_value']:,.2f}.{small}")
 
 
 def segment_profiles(customers: pd.DataFrame, rules: pd.DataFrame, money: str = "") -> pd.DataFrame:

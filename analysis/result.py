@@ -43,6 +43,7 @@ class Analysis:
     headline keys: rows_read, rows_kept, rows_dropped, customers, customers_with_purchases, orders,
     revenue, avg_order_value, revenue_per_customer, repeat_customer_share, median_days_between_orders,
     period_start, period_end, as_of, build_date (ISO dates), date_format, n_clusters, silhouette,
+    cluster_method, cluster_stability,
     returns_lines, returns_value, returns_customers, guest_rows.
     """
 

@@ -111,6 +111,8 @@ TABLES = {
         "customer_id", "country", "first_order_date", "last_order_date", "recency_days",
         "frequency_orders", "monetary", "avg_order_value", "tenure_days", "mean_days_between_orders",
         "items_per_order", "distinct_products", "returns_lines", "returns_value", "return_rate",
+        "lines_per_order", "price_index", "low_price_share", "gap_cv", "weekend_share", "evening_share",
+        "share_q1", "share_q2", "share_q3", "share_q4",
         "r_score", "f_score", "m_score", "rfm_segment", "cluster", "cluster_name",
     ],
     "customer_sample": ["customer_id", "recency_days", "frequency_orders", "monetary",
@@ -130,8 +132,8 @@ TABLES = {
     "score_edges": ["metric", "score", "low", "high", "customers"],
     "rfm_grid": ["r_score", "f_score", "customers", "revenue", "rfm_segment"],
     "rfm_rules": ["segment", "r_scores", "f_scores", "m_scores", "rule", "action"],
-    "cluster_selection": ["k", "silhouette", "calinski_harabasz", "davies_bouldin", "inertia",
-                          "chosen"],
+    "cluster_selection": ["method", "k", "silhouette", "bic", "stability", "calinski_harabasz",
+                          "davies_bouldin", "chosen"],
     "crosstab": ["rfm_segment", "cluster_name", "customers"],
 }
 

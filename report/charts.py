@@ -207,24 +207,29 @@ def rfm_grid_heatmap(rfm_grid: pd.DataFrame) -> go.Figure:
     return fig
 
 
+METHOD_LABELS = {"kmeans": "k-means", "gmm": "Gaussian mixture"}
+METHOD_COLORS = {"kmeans": ACCENT, "gmm": "#EE7733"}
+
+
 def silhouette_by_k(cluster_selection: pd.DataFrame) -> go.Figure:
-    """Silhouette score for each number of clusters tried, the chosen k marked."""
-    sel = cluster_selection.sort_values("k")
-    k, sil = floats(sel["k"]), floats(sel["silhouette"])
-    chosen = sel["chosen"].astype(bool).to_numpy()
-    fig = figure("Choosing the number of clusters: silhouette score by k",
-                  "Higher is better; the chosen k is marked", height=380)
-    fig.add_trace(go.Scatter(x=k, y=sil, mode="lines+markers", line=dict(color=ACCENT), marker=dict(size=8),
-                             name="Silhouette", hovertemplate="k = %{x}<br>silhouette %{y:.3f}<extra></extra>"))
-    if chosen.any():
+    """Silhouette score for each method and number of clusters tried, the chosen model marked."""
+    fig = figure("Choosing the model: silhouette score by method and k",
+                 "Higher is better; the chosen model is marked with a star", height=380)
+    for method, sel in cluster_selection.sort_values(["method", "k"]).groupby("method", sort=True):
+        label = METHOD_LABELS.get(method, method)
         fig.add_trace(go.Scatter(
-            x=k[chosen], y=sil[chosen], mode="markers+text", name="Chosen k",
+            x=floats(sel["k"]), y=floats(sel["silhouette"]), mode="lines+markers", name=label,
+            line=dict(color=METHOD_COLORS.get(method, INK)), marker=dict(size=8),
+            hovertemplate=f"{label}, k = %{{x}}<br>silhouette %{{y:.3f}}<extra></extra>"))
+    chosen = cluster_selection[cluster_selection["chosen"].astype(bool)]
+    if len(chosen):
+        fig.add_trace(go.Scatter(
+            x=floats(chosen["k"]), y=floats(chosen["silhouette"]), mode="markers+text", name="Chosen",
             marker=dict(size=18, color="#E69F00", symbol="star", line=dict(color=INK, width=1)),
-            text=[f"chosen k = {int(v)}" for v in k[chosen]], textposition="top center",
-            hovertemplate="chosen k = %{x}<br>silhouette %{y:.3f}<extra></extra>"))
+            text=[f"chosen: {METHOD_LABELS.get(m, m)}, k = {int(k)}" for m, k in zip(chosen["method"], chosen["k"])],
+            textposition="top center", hovertemplate="chosen k = %{x}<br>silhouette %{y:.3f}<extra></extra>"))
     fig.update_xaxes(title_text="Number of clusters (k)", dtick=1)
     fig.update_yaxes(title_text="Silhouette score (-1 to 1)")
-    fig.update_layout(showlegend=False)
     return fig
 
 

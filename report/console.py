@@ -30,7 +30,9 @@ def summary(a: Analysis) -> str:
         seg = a.segments(kind)
         rows = [[s.segment, f"{s.customers:,}", f"{s.share_customers:.1%}", money(s.revenue),
                  f"{s.share_revenue:.1%}", f"{cur}{s.avg_order_value:,.2f}"] for s in seg.itertuples()]
-        extra = (f" (k = {h['n_clusters']} chosen by silhouette {h['silhouette']:.3f})"
+        method = {"kmeans": "k-means", "gmm": "Gaussian mixture"}.get(h["cluster_method"], h["cluster_method"])
+        extra = (f" ({method}, k = {h['n_clusters']} chosen by silhouette {h['silhouette']:.3f}, "
+                 f"stability {h['cluster_stability']:.2f})"
                  if kind == "cluster" else "")
         lines += [f"{title}{extra}:",
                   *_table(rows, ["segment", "customers", "share", "revenue", "share", "avg order"]), ""]

@@ -170,7 +170,7 @@ def segments_overview(a: Analysis) -> dict:
     score_edges = [{"metric": m, "title": title, "fmt": fmt, "note": note,
                     "rows": records(edges[edges["metric"] == m].sort_values("score"))}
                    for m, title, fmt, note in metric_info if (edges["metric"] == m).any()]
-    selection = t["cluster_selection"].sort_values("k")
+    selection = t["cluster_selection"].sort_values(["method", "k"])
     return {
         "rfm": _segment_rows(a, "rfm"),
         "clusters": _segment_rows(a, "cluster"),
@@ -216,13 +216,16 @@ def segments_overview(a: Analysis) -> dict:
         "silhouette_chart": Chart("chart-silhouette", charts.silhouette_by_k(selection),
                                   "Silhouette score for each number of clusters tried.") if len(selection) else None,
         "n_clusters": h["n_clusters"],
-        "selection": Table("table-cluster-selection", "Cluster quality per number of clusters (k)", (
+        "selection": Table("table-cluster-selection", "Model quality per method and number of clusters (k)", (
+            Column("method_label", "Method"),
             Column("k", "k", "int", numeric=True),
             Column("silhouette", "Silhouette (higher is better)", "num3", numeric=True),
+            Column("stability", "Stability, bootstrap ARI (higher is better)", "num3", numeric=True),
+            Column("bic", "BIC (lower is better)", "int", numeric=True),
             Column("calinski_harabasz", "Calinski–Harabasz (higher is better)", "int", numeric=True),
             Column("davies_bouldin", "Davies–Bouldin (lower is better)", "num3", numeric=True),
-            Column("inertia", "Inertia", "int", numeric=True),
-            Column("chosen", "Chosen", "yes")), records(selection)),
+            Column("chosen", "Chosen", "yes")),
+            records(selection.assign(method_label=selection["method"].map(charts.METHOD_LABELS)))),
         "crosstab_chart": Chart("chart-crosstab", charts.rfm_cluster_crosstab(t["crosstab"], seg),
                                 "How many customers of each RFM segment fall in each behaviour cluster.",
                                 Table("table-crosstab", "RFM segment by behaviour cluster", (

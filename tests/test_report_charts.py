@@ -87,8 +87,8 @@ def test_the_customer_scatter_states_its_sample_size(t):
 
 def test_the_chosen_number_of_clusters_is_marked(t):
     fig = charts.silhouette_by_k(t["cluster_selection"])
-    chosen = [tr for tr in fig.data if tr.name == "Chosen k"]
-    assert len(chosen) == 1 and list(chosen[0].x) == [2] and chosen[0].text == ("chosen k = 2",)
+    chosen = [tr for tr in fig.data if tr.name == "Chosen"]
+    assert len(chosen) == 1 and list(chosen[0].x) == [2] and chosen[0].text == ("chosen: k-means, k = 2",)
 
 
 def test_money_titles_carry_the_currency_and_drop_it_when_there_is_none(t):
@@ -151,7 +151,8 @@ def test_the_crosstab_keeps_segment_and_cluster_order_from_the_segments_table(t)
 
 
 def test_an_empty_cluster_selection_still_gives_a_figure():
-    empty = pd.DataFrame(columns=["k", "silhouette", "calinski_harabasz", "davies_bouldin", "inertia", "chosen"])
+    empty = pd.DataFrame(columns=["method", "k", "silhouette", "bic", "stability", "calinski_harabasz",
+                                  "davies_bouldin", "chosen"])
     assert isinstance(charts.silhouette_by_k(empty), go.Figure)
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 import analysis
+from analysis.schema import TABLES
 from analysis.config import make_config
 from analysis.errors import DataError
 from analysis.result import Analysis, Finding, SourceInfo
@@ -68,6 +69,10 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
         "tenure_days": pd.Series([88] * 6, dtype="int64"),
         "mean_days_between_orders": [9.5, 12.0, 30.0, math.nan, 20.0, math.nan],
         "items_per_order": [3.0, 2.5, 1.0, 4.0, 2.0, 1.0],
+        **{c: [1.0, 1.2, 0.9, 1.0, 1.1, 1.0] for c in ("lines_per_order", "price_index")},
+        **{c: [0.0, 0.1, 0.2, 0.0, 0.5, 1.0] for c in ("low_price_share", "weekend_share", "evening_share")},
+        "gap_cv": [0.2, 0.4, math.nan, math.nan, 0.3, math.nan],
+        **{f"share_q{q}": [0.25] * 6 for q in range(1, 5)},
         "distinct_products": pd.Series([12, 9, 2, 1, 5, 1], dtype="int64"),
         "returns_lines": pd.Series([1, 0, 0, 1, 0, 0], dtype="int64"),
         "returns_value": [12.5, 0.0, 0.0, 5.0, 0.0, 0.0],
@@ -132,7 +137,7 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
         "mapping": pd.DataFrame({"field": ["customer_id", "order_ts", "revenue"],
                                  "column": ["Customer ID", "InvoiceDate", ""],
                                  "description": ["customer id", "order date", "line amount"]}),
-        "customers": customers,
+        "customers": customers[TABLES["customers"]],
         "customer_sample": customers.iloc[:5][list(pd.Index(
             ["customer_id", "recency_days", "frequency_orders", "monetary", "avg_order_value", "rfm_segment",
              "cluster_name"]))].reset_index(drop=True),
@@ -154,9 +159,10 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
                                    "rule": ["last order at most 5 days ago", "lapsed big spenders",
                                             "lapsed repeat buyers", "no rule above matched"],
                                    "action": ["Reward them.", "Call them.", "Email them.", "Review by hand."]}),
-        "cluster_selection": pd.DataFrame({"k": [2, 3], "silhouette": [0.61, 0.42],
+        "cluster_selection": pd.DataFrame({"method": ["kmeans", "kmeans"], "k": [2, 3], "silhouette": [0.61, 0.42],
+                                           "bic": [math.nan, math.nan], "stability": [0.97, math.nan],
                                            "calinski_harabasz": [120.5, 98.0], "davies_bouldin": [0.55, 0.8],
-                                           "inertia": [10.0, 7.5], "chosen": [True, False]}),
+                                           "chosen": [True, False]}),
         "crosstab": pd.DataFrame({"rfm_segment": ["Champions", "At Risk", "Can't Lose Them", "Can't Lose Them"],
                                   "cluster_name": ["Frequent high-spend buyers", "Lapsed one-off buyers",
                                                    "Frequent high-spend buyers", "Lapsed one-off buyers"],
