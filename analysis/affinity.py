@@ -1,0 +1,191 @@
+"""What sets a segment's basket apart, and which first purchases lead to a second order.
+
+Transaction-level work runs on the engine over the kept lines (clean.Cleaned.lines: customer_id,
+order_id, order_ts, product_id, product_name, category, revenue, ...); what comes back is one row
+per (segment, product), (segment, category) or first-order key, and the rest is small pandas.
+
+Segment assignments come in the long shape of trends.with_segments: one row per customer and kind
+(customer_id, kind in schema.SEGMENT_KINDS, segment); `assignments_from(customers)` builds it from
+the customers table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+NONE = "(none)"  # shown for a NULL product id or category
+AFFINITY_COLUMNS = ["kind", "segment", "rank", "product_id", "product_name", "segment_revenue_share",
+                    "all_revenue_share", "lift", "customers"]
+MIX_COLUMNS = ["kind", "segment", "category", "revenue", "share"]
+PREDICTOR_COLUMNS = ["key", "name", "customers", "repeat_customers", "repeat_rate", "overall_repeat_rate",
+                     "lift", "p_value"]
+
+
+def assignments_from(customers: pd.DataFrame) -> pd.DataFrame:
+    """Long assignments (customer_id, kind, segment) from the customers table's rfm_segment and
+    cluster_name: two rows per customer, kind 'rfm' then 'cluster'."""
+    return pd.concat([
+        pd.DataFrame({"customer_id": customers["customer_id"], "kind": "rfm", "segment": customers["rfm_segment"]}),
+        pd.DataFrame({"customer_id": customers["customer_id"], "kind": "cluster",
+                      "segment": customers["cluster_name"]}),
+    ], ignore_index=True).astype("string")
+
+
+def _segments(assignments: pd.DataFrame) -> ibis.Table:
+    return ibis.memtable(assignments[["customer_id", "kind", "segment"]].astype("string"))
+
+
+def segment_affinity(lines: ibis.Table, assignments: pd.DataFrame, top_n: int = 10,
+                     min_customers: int = 5) -> pd.DataFrame:
+    """Per (kind, segment), the products its customers buy more often than customers in general.
+
+    Columns AFFINITY_COLUMNS; rank 1 = highest lift; at most `top_n` per segment.
+    lift is customer-based: (share of the segment's customers who bought the product) /
+    (share of all customers of that kind who bought it); 2.0 means twice as likely to buy it.
+    Only products with lift > 1 bought by at least `min_customers` of the segment are listed.
+    customers: the segment's customers who bought the product. segment_revenue_share: the product's
+    share of the segment's revenue; all_revenue_share: its share of all revenue (both 0..1).
+    "All customers" are those in `assignments` (long shape: customer_id, kind, segment).
+    """
+    # One row per customer and product first, so that counting buyers is a plain count; joined to
+    # one row per customer (a segment column per kind), then stacked by kind.
+    pairs = lines.group_by(["customer_id", "product_id"]).aggregate(revenue=lines.revenue.sum())
+    kinds = list(dict.fromkeys(assignments["kind"]))
+    wide = assignments.pivot(index="customer_id", columns="kind", values="segment")
+    wide = ibis.memtable(wide[kinds].set_axis([f"_s{i}" for i in range(len(kinds))], axis=1).reset_index()
+                         .astype("string"))
+    j = pairs.join(wide, "customer_id")
+    stacked = ibis.union(*[j.select(kind=ibis.literal(kind), segment=j[f"_s{i}"], product_id=j.product_id,
+                                    revenue=j.revenue) for i, kind in enumerate(kinds)], distinct=False)
+    stacked = stacked.filter(stacked.segment.notnull())
+    agg = stacked.group_by(["kind", "segment", "product_id"]).aggregate(
+        revenue=stacked.revenue.sum(), customers=stacked.count()).execute()
+    if agg.empty:
+        return pd.DataFrame(columns=AFFINITY_COLUMNS)
+    names = lines.group_by("product_id").aggregate(product_name=lines.product_name.min()).execute()
+    names = names.assign(product_id=names["product_id"].fillna(NONE)).set_index("product_id")["product_name"]
+    agg["product_id"] = agg["product_id"].fillna(NONE)
+    agg["revenue"] = agg["revenue"].astype("float64").round(2)  # parallel sums carry float noise
+    agg["customers"] = agg["customers"].astype("int64")
+    sizes = assignments.groupby(["kind", "segment"]).size()
+    totals = assignments.groupby("kind").size()
+    # Each customer is in one segment per kind, so summing over a kind's segments gives all customers.
+    overall = agg.groupby(["kind", "product_id"]).agg(all_customers=("customers", "sum"),
+                                                      all_revenue=("revenue", "sum"))
+    agg = agg.join(overall, on=["kind", "product_id"])
+    seg_key = pd.MultiIndex.from_frame(agg[["kind", "segment"]])
+    seg_revenue = agg.groupby(["kind", "segment"])["revenue"].sum()
+    kind_revenue = agg.groupby("kind")["revenue"].sum()
+    agg["lift"] = ((agg["customers"] / sizes.reindex(seg_key).to_numpy())
+                   / (agg["all_customers"] / totals.reindex(agg["kind"]).to_numpy()))
+    agg["segment_revenue_share"] = agg["revenue"] / seg_revenue.reindex(seg_key).to_numpy()
+    agg["all_revenue_share"] = agg["all_revenue"] / kind_revenue.reindex(agg["kind"]).to_numpy()
+    agg["product_name"] = agg["product_id"].map(names).fillna(agg["product_id"])
+    out = agg[(agg["customers"] >= min_customers) & (agg["lift"] > 1)]
+    out = out.sort_values(["kind", "segment", "lift", "customers", "product_id"],
+                          ascending=[True, True, False, False, True])
+    out = out.assign(rank=out.groupby(["kind", "segment"]).cumcount() + 1)
+    return out[out["rank"] <= top_n].reset_index(drop=True)[AFFINITY_COLUMNS]
+
+
+def category_mix(lines: ibis.Table, assignments: pd.DataFrame) -> pd.DataFrame:
+    """Per (kind, segment), revenue by product category. Columns MIX_COLUMNS.
+
+    revenue in the data's currency; share = the category's share of the segment's revenue (0..1,
+    summing to 1 per segment). Lines without a category count as '(none)'. When no line has a
+    category the frame is empty. Sorted by kind, segment, then revenue (largest first).
+    """
+    per = lines.group_by(["customer_id", "category"]).aggregate(revenue=lines.revenue.sum())
+    j = per.join(_segments(assignments), "customer_id")
+    out = j.group_by(["kind", "segment", "category"]).aggregate(revenue=j.revenue.sum()).execute()
+    if out.empty or out["category"].isna().all():
+        return pd.DataFrame(columns=MIX_COLUMNS)
+    out["category"] = out["category"].fillna(NONE)
+    out["revenue"] = out["revenue"].astype("float64").round(2)
+    out["share"] = out["revenue"] / out.groupby(["kind", "segment"])["revenue"].transform("sum")
+    out = out.sort_values(["kind", "segment", "revenue", "category"], ascending=[True, True, False, True])
+    return out.reset_index(drop=True)[MIX_COLUMNS]
+
+
+def first_orders(lines: ibis.Table) -> ibis.Table:
+    """One row per customer: the first order's id and timestamp (ties on time: lowest order id)
+    and `repeat`, whether the customer placed any other order."""
+    orders = lines.group_by(["customer_id", "order_id"]).aggregate(order_ts=lines.order_ts.min())
+    w = ibis.window(group_by=orders.customer_id, order_by=[orders.order_ts, orders.order_id])
+    orders = orders.mutate(_n=ibis.row_number().over(w),
+                           _orders=orders.order_id.count().over(ibis.window(group_by=orders.customer_id)))
+    first = orders.filter(orders._n == 0)
+    return first.select("customer_id", "order_id", "order_ts", repeat=first._orders > 1)
+
+
+def first_purchase_predictors(lines: ibis.Table, by: str = "category", min_customers: int = 30,
+                              min_days: int = 90, end: dt.date | None = None) -> pd.DataFrame:
+    """Which category (or product) in a customer's first order goes with ordering again.
+
+    Columns PREDICTOR_COLUMNS: key (category, or product id with by="product"), name (the category,
+    or the product name), customers (whose first order held the key), repeat_customers (of those,
+    who placed any later order), repeat_rate = repeat_customers / customers, overall_repeat_rate
+    (all eligible customers, each counted once), lift = repeat_rate / overall_repeat_rate, p_value.
+
+    Eligible customers: first order dated at least `min_days` days before `end` (default the last
+    order date in the lines), so everyone had that long to come back. A first order holding several
+    categories (products) counts its customer once for each. Keys held by fewer than
+    `min_customers` customers are left out. p_value: two-sided two-proportion z-test (pooled) of
+    the key's customers against the other eligible customers; 1.0 when the rates cannot differ
+    (everyone or no one repeated), NaN when there are no other customers. Sorted best predictor
+    first: lift, then p_value, then key. Empty when no line has the key or no one is eligible.
+    """
+    if by not in ("category", "product"):
+        raise ValueError(f"by must be 'category' or 'product', not {by!r}")
+    if end is None:
+        last = lines.order_ts.max().execute()
+        if pd.isna(last):
+            return pd.DataFrame(columns=PREDICTOR_COLUMNS)
+        end = pd.Timestamp(last).date()
+    cutoff = ibis.timestamp(dt.datetime.combine(end - dt.timedelta(days=min_days - 1), dt.time()))
+    first = first_orders(lines)
+    first = first.filter(first.order_ts < cutoff)
+    key_col, name_col = ("category", "category") if by == "category" else ("product_id", "product_name")
+    early = lines.filter(lines.order_ts < cutoff)  # first orders are before the cutoff
+    j = early.join(first.select("customer_id", "order_id", "repeat"), ["customer_id", "order_id"])
+    keyed = j.group_by(["customer_id", j[key_col].name("key")]).aggregate(
+        name=j[name_col].min(), repeat=j.repeat.any(), everyone=ibis.literal(False))
+    # Everyone eligible, once each, goes through the same query: one pass over the first orders.
+    everyone = first.select("customer_id", key=ibis.null("string"), name=ibis.null("string"),
+                            repeat=first.repeat, everyone=ibis.literal(True))
+    both = keyed.union(everyone, distinct=False)
+    agg = both.group_by(["everyone", "key"]).aggregate(
+        name=both.name.min(), customers=both.count(), repeat_customers=both.repeat.cast("int64").sum()).execute()
+    is_all = agg["everyone"].astype(bool)
+    per_key = agg[~is_all].drop(columns="everyone")
+    if not is_all.any() or per_key["key"].isna().all():
+        return pd.DataFrame(columns=PREDICTOR_COLUMNS)
+    n_all, r_all = int(agg.loc[is_all, "customers"].iloc[0]), int(agg.loc[is_all, "repeat_customers"].iloc[0])
+    out = per_key.assign(key=per_key["key"].fillna(NONE)).astype({"customers": "int64", "repeat_customers": "int64"})
+    out["name"] = out["name"].fillna(out["key"])
+    out = out[out["customers"] >= min_customers].copy()
+    out["repeat_rate"] = out["repeat_customers"] / out["customers"]
+    out["overall_repeat_rate"] = r_all / n_all
+    out["lift"] = out["repeat_rate"] / out["overall_repeat_rate"]
+    out["p_value"] = two_proportion_p(out["repeat_customers"].to_numpy(), out["customers"].to_numpy(), r_all, n_all)
+    out = out.sort_values(["lift", "p_value", "key"], ascending=[False, True, True])
+    return out.reset_index(drop=True)[PREDICTOR_COLUMNS]
+
+
+def two_proportion_p(hits: np.ndarray, n: np.ndarray, hits_all: int, n_all: int) -> np.ndarray:
+    """Two-sided p-value of a pooled z-test: rate hits/n in a group against the rest of n_all
+    (hits_all - hits of n_all - n). 1.0 when the pooled rate is 0 or 1, NaN when the rest is empty."""
+    hits, n = hits.astype("float64"), n.astype("float64")
+    rest = n_all - n
+    pooled = hits_all / n_all if n_all else np.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        diff = hits / n - (hits_all - hits) / rest
+        se = np.sqrt(pooled * (1 - pooled) * (1 / n + 1 / rest))
+        p = 2 * stats.norm.sf(np.abs(diff / se))
+    p = np.where(se == 0, 1.0, p)
+    return np.where(rest > 0, p, np.nan)

@@ -1,0 +1,146 @@
+"""Acquisition cohorts, repeat purchase and new vs returning revenue (engine work on the kept lines).
+
+Each function takes the kept lines (an Ibis table with the canonical columns), aggregates on the
+engine, and returns small pandas tables: one row per cohort and month, per month, or per bin.
+An order's date is its first line's (features.orders_table); months are calendar months, shown
+as their first day; a customer's cohort is the month of their first order.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from analysis.features import orders_table
+
+# Time to second order: (label, first day, last day) per bin; None = no upper bound.
+SECOND_ORDER_BINS = (
+    ("0-7", 0, 7), ("8-30", 8, 30), ("31-60", 31, 60), ("61-90", 61, 90),
+    ("91-180", 91, 180), ("181-365", 181, 365), (">365", 366, None),
+)
+
+
+def cohort_retention(lines: ibis.Table) -> pd.DataFrame:
+    """Monthly acquisition cohorts and the share of each that orders again in each later month.
+
+    One row per cohort and month since its first month, up to the last month in the data (months
+    with no orders from the cohort are rows of zeros), sorted by cohort_month, months_since_first:
+    cohort_month (date, first day), months_since_first (0 = the acquisition month), customers
+    (distinct cohort members with an order that month), cohort_size (customers acquired that month),
+    retention (customers / cohort_size, 0..1; 1 at month 0), revenue (the cohort's revenue that
+    month, rounded to cents).
+    """
+    acts = _customer_months(lines)
+    agg = acts.group_by(["first_month", "month"]).aggregate(
+        customers=acts.count(), revenue=acts.revenue.sum()).execute()
+    cohorts = np.sort(agg["first_month"].unique()).astype(np.int64)
+    last = int(agg["month"].max()) if len(agg) else 0
+    grid = pd.DataFrame(
+        [(c, k) for c in cohorts.tolist() for k in range(last - c + 1)], columns=["first_month", "k"],
+    )
+    agg = agg.assign(k=agg["month"] - agg["first_month"]).astype({"first_month": "int64", "k": "int64"})
+    out = grid.merge(agg[["first_month", "k", "customers", "revenue"]], on=["first_month", "k"], how="left")
+    out["customers"] = out["customers"].fillna(0).astype("int64")
+    out["revenue"] = out["revenue"].fillna(0.0).astype("float64").round(2)   # parallel sums carry float noise
+    size = out.loc[out["k"] == 0].set_index("first_month")["customers"]
+    out["cohort_size"] = out["first_month"].map(size).astype("int64")
+    out["retention"] = out["customers"] / out["cohort_size"]
+    out["cohort_month"] = _month_start(out["first_month"])
+    out = out.rename(columns={"k": "months_since_first"})
+    return out[["cohort_month", "months_since_first", "customers", "cohort_size", "retention", "revenue"]]
+
+
+class RepeatSummary(NamedTuple):
+    """Repeat purchase: headline figures and the time-to-second-order histogram (see repeat_summary)."""
+
+    figures: dict
+    histogram: pd.DataFrame
+
+
+def repeat_summary(lines: ibis.Table) -> RepeatSummary:
+    """How many customers come back, and how soon they place a second order.
+
+    figures: customers (with a kept order), repeat_customers (with 2 or more orders), repeat_rate
+    (repeat_customers / customers, 0..1), days_to_second_q1, days_to_second_median,
+    days_to_second_q3 (calendar days from the first order's date to the second's, over repeat
+    customers, linear interpolation; NaN without repeat customers).
+    histogram: one row per SECOND_ORDER_BINS bin, in order: bin (label, e.g. "8-30"), low_days,
+    high_days (inclusive whole days; <NA> for the open last bin), customers, share (of repeat
+    customers, 0..1). Two orders on the same date are 0 days apart.
+    """
+    per = _days_to_second_order(lines)
+    bins = {f"bin{i}": per.count(where=(per.days >= low) & (per.days <= high) if high is not None
+                                  else per.days >= low)
+            for i, (_label, low, high) in enumerate(SECOND_ORDER_BINS)}
+    fig = per.aggregate(   # one pass: figures and histogram together
+        customers=per.count(), repeat_customers=per.days.count(), q1=per.days.quantile(0.25),
+        median=per.days.quantile(0.5), q3=per.days.quantile(0.75), **bins).execute().iloc[0]
+    customers, repeat_customers = int(fig["customers"]), int(fig["repeat_customers"])
+    figures = {
+        "customers": customers, "repeat_customers": repeat_customers,
+        "repeat_rate": repeat_customers / customers if customers else float("nan"),
+        **{f"days_to_second_{q}": float(fig[q]) if repeat_customers else float("nan")
+           for q in ("q1", "median", "q3")},
+    }
+    hist = pd.DataFrame(SECOND_ORDER_BINS, columns=["bin", "low_days", "high_days"])
+    hist["high_days"] = hist["high_days"].astype("Int64")
+    hist["customers"] = np.array([int(fig[name]) for name in bins], dtype=np.int64)
+    hist["share"] = hist["customers"] / repeat_customers if repeat_customers else 0.0
+    return RepeatSummary(figures, hist)
+
+
+def new_vs_returning(lines: ibis.Table) -> pd.DataFrame:
+    """Revenue and active customers per month, split by whether the customer is new that month.
+
+    One row per month with orders, sorted: month (date, first day), new_revenue (from customers
+    whose first order is in that month, all their orders that month), returning_revenue (from
+    customers who first ordered in an earlier month), new_customers, returning_customers (distinct
+    customers with an order that month). Revenue in the data's currency, rounded to cents;
+    new_revenue + returning_revenue is the month's revenue.
+    """
+    acts = _customer_months(lines)
+    new = acts.month == acts.first_month
+    out = acts.group_by("month").aggregate(
+        new_revenue=acts.revenue.sum(where=new), returning_revenue=acts.revenue.sum(where=~new),
+        new_customers=acts.count(where=new), returning_customers=acts.count(where=~new),
+    ).execute().sort_values("month", kind="stable").reset_index(drop=True)
+    for col in ("new_revenue", "returning_revenue"):
+        out[col] = out[col].astype("float64").fillna(0.0).round(2)
+    for col in ("new_customers", "returning_customers"):
+        out[col] = out[col].fillna(0).astype("int64")
+    out["month"] = _month_start(out["month"])
+    return out[["month", "new_revenue", "returning_revenue", "new_customers", "returning_customers"]]
+
+
+def _customer_months(lines: ibis.Table) -> ibis.Table:
+    """One row per customer and month with an order: customer_id, month, revenue and the customer's
+    first month (months counted from year 0, so that month differences are integer subtraction)."""
+    orders = orders_table(lines)
+    orders = orders.mutate(month=orders.order_ts.year() * 12 + orders.order_ts.month() - 1)
+    acts = orders.group_by(["customer_id", "month"]).aggregate(revenue=orders.revenue.sum())
+    first = acts.group_by("customer_id").aggregate(first_month=acts.month.min())
+    return acts.join(first, "customer_id").select("customer_id", "month", "first_month", "revenue")
+
+
+def _days_to_second_order(lines: ibis.Table) -> ibis.Table:
+    """One row per customer: days, the calendar days from the first order's date to the second's
+    (0 for two orders on the first date; null for one-order customers)."""
+    orders = orders_table(lines)
+    orders = orders.mutate(day=orders.order_ts.date())
+    first = orders.group_by("customer_id").aggregate(first_day=orders.day.min())
+    j = orders.join(first, "customer_id")
+    # one join and aggregate rather than ranking every order by date
+    per = j.group_by("customer_id").aggregate(
+        first_day=j.first_day.min(), on_first_day=j.count(where=j.day == j.first_day),
+        next_day=j.day.min(where=j.day > j.first_day))
+    return per.select("customer_id", days=ibis.ifelse(per.on_first_day >= 2, 0,
+                                                      per.next_day.delta(per.first_day, unit="day")))
+
+
+def _month_start(index: pd.Series) -> pd.Series:
+    """Months since year 0 -> datetime.date of the month's first day."""
+    index = index.astype("int64")
+    return pd.to_datetime(pd.DataFrame({"year": index // 12, "month": index % 12 + 1, "day": 1})).dt.date

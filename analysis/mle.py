@@ -1,0 +1,75 @@
+"""Maximum likelihood on log-parameters, shared by the BG/NBD and Gamma-Gamma models.
+
+Every parameter of both models is positive, so the optimiser works on log(parameter) with
+box bounds, starts from several points and keeps the best. Problems are reported as a
+ConvergenceWarning (and recorded on the result), never silently.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits  # installed with scikit-learn
+
+LOG_BOUND = 9.0          # parameters (on the fitting scale) stay within exp(+-9) = 1.2e-4 .. 8.1e3
+AGREE_TOL = 1e-6         # starts whose mean log-likelihood is this close to the best one "agree"
+
+Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
+
+
+class ConvergenceWarning(UserWarning):
+    """A model fit did not converge, or a parameter ended on its bound."""
+
+
+@dataclass(frozen=True)
+class Optimum:
+    """Best of several local fits: params (natural scale), mean log-likelihood, diagnostics."""
+
+    params: np.ndarray
+    mean_log_likelihood: float
+    converged: bool
+    starts_agreeing: int
+    at_bound: tuple[str, ...]
+    message: str
+
+
+def maximise(neg_mean_ll: Objective, starts: list[tuple[float, ...]], names: tuple[str, ...]) -> Optimum:
+    """Minimise `neg_mean_ll(log_params) -> (value, gradient)` with L-BFGS-B from each start
+    (natural scale). Converged means at least one start reported success; the best successful
+    start wins (the best of all when none succeeded)."""
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * len(names)
+    runs = []
+    # L-BFGS-B's BLAS work is on tiny matrices, where threads only add wake-up latency (one run
+    # on 946 customers: 160 ms threaded vs 2 ms single-threaded on a busy 2-core machine).
+    with np.errstate(all="ignore"), threadpool_limits(1, user_api="blas"):
+        for start in starts:
+            res = minimize(neg_mean_ll, np.log(np.asarray(start, dtype=float)), jac=True, method="L-BFGS-B",
+                           bounds=bounds, options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9})
+            if np.isfinite(res.fun):
+                runs.append(res)
+    if not runs:
+        return Optimum(np.full(len(names), np.nan), np.nan, False, 0, (), "log-likelihood not finite at any start")
+    ok = [r for r in runs if r.success] or runs
+    best = min(ok, key=lambda r: r.fun)
+    agreeing = int(sum(abs(r.fun - best.fun) <= AGREE_TOL * max(1.0, abs(best.fun)) for r in runs))
+    at_bound = tuple(n for n, v in zip(names, best.x) if abs(v) >= LOG_BOUND - 1e-3)
+    return Optimum(np.exp(best.x), -float(best.fun), bool(best.success), agreeing, at_bound, str(best.message))
+
+
+def report_problems(model: str, opt: Optimum) -> tuple[str, ...]:
+    """Warn (ConvergenceWarning) about a failed or boundary fit; returns the messages."""
+    problems = []
+    if not opt.converged:
+        problems.append(f"{model} fit did not converge ({opt.message}); its parameters are the best found "
+                        "and predictions may be unreliable")
+    if opt.at_bound:
+        problems.append(f"{model} parameter(s) {', '.join(opt.at_bound)} ended on the optimiser's bound: the "
+                        "likelihood is flat that way, typically because there are few repeat customers or (BG/NBD "
+                        "a near 0, b large) the data show almost no drop-out; predictions use the values reached")
+    for message in problems:
+        warnings.warn(message, ConvergenceWarning, stacklevel=3)
+    return tuple(problems)

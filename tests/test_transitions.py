@@ -1,0 +1,220 @@
+"""Segments at an earlier date, the transition matrix, movers and revenue at risk, worked out by hand;
+then the planted lapsed_big customers of the generated data slipping into lapsing segments."""
+
+import datetime as dt
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import segment
+from analysis.clean import clean
+from analysis.features import customer_features
+from analysis.schema import detect_columns
+from analysis.source import open_source
+from analysis.transitions import (LAPSING, MATRIX_COLUMNS, MOVER_COLUMNS, RISK_COLUMNS, RISK_SEGMENT_COLUMNS,
+                                  SEGMENTS_AT_COLUMNS, days_to_second_order, movers, revenue_at_risk,
+                                  segments_at, transition_matrix)
+from data.generate_sample import generate, write_csv
+
+T1, T2 = dt.date(2024, 7, 1), dt.date(2025, 1, 1)
+# One line of 100 per order unless said. Before T1 (5 customers, so each distinct value scores its rank):
+#   A 5 orders, last 06-30 (1 day)   -> R5 F5 M5 (500)  Champions
+#   B 4 orders, last 06-20 (11 days) -> R3 F4 M4 (400)  Loyal
+#   C 3 orders, last 01-31 (152)     -> R1 F3 M3 (300)  At Risk
+#   D 2 orders, last 03-01 (122)     -> R2 F2 M2 (200)  Hibernating
+#   E 1 order,  06-25 (6 days)       -> R4 F1 M1 (100)  Promising
+# After T1: A orders 12-01, D 11-15, F (new) 09-01 for 150. At T2 (6 customers; edges are the 2nd-5th values):
+#   recency A 31, D 47, F 122, E 190, B 195, C 336 -> edges 47 122 190 195 -> A5 D5 F4 E3 B2 C1
+#   orders  E 1, F 1, C 3, D 3, B 4, A 6           -> edges 1 3 3 4       -> E1 F1 C2 D2 B4 A5
+#   money   E 100, F 150, C 300, D 300, B 400, A 600 -> edges 150 300 300 400 -> E1 F1 C2 D2 B4 A5
+#   A Champions, B Can't Lose Them, C Lost, D Potential Loyalists, E About to Sleep, F Promising
+ORDERS = {
+    "A": ["2024-02-01", "2024-03-01", "2024-04-01", "2024-05-01", "2024-06-30", "2024-12-01"],
+    "B": ["2024-03-10", "2024-04-10", "2024-05-10", "2024-06-20"],
+    "C": ["2023-11-30", "2023-12-31", "2024-01-31"],
+    "D": ["2024-02-01", "2024-03-01", "2024-11-15"],
+    "E": ["2024-06-25"],
+    "F": ["2024-09-01"],
+}
+
+
+@pytest.fixture(scope="module")
+def history():
+    rows = [(f"{c}{i}", c, pd.Timestamp(d) + pd.Timedelta(hours=10), 150.0 if c == "F" else 100.0)
+            for c, dates in ORDERS.items() for i, d in enumerate(dates)]
+    df = pd.DataFrame(rows, columns=["order_id", "customer_id", "order_ts", "revenue"])
+    df = df.assign(product_id="P1", product_name="MUG", category="Kitchen", quantity=1.0,
+                   unit_price=df["revenue"], country="United Kingdom")
+    df = df.astype({c: "string" for c in ["order_id", "customer_id", "product_id", "product_name", "category",
+                                          "country"]})
+    con = ibis.duckdb.connect()
+    lines = con.create_table("lines", ibis.memtable(df))
+    returns = con.create_table("returns", ibis.memtable(pd.DataFrame({
+        "customer_id": pd.Series(dtype="string"), "order_id": pd.Series(dtype="string"),
+        "order_ts": pd.Series(dtype="datetime64[us]"), "revenue": pd.Series(dtype="float64")})))
+    return lines, returns
+
+
+def test_segments_at_an_earlier_date_use_only_the_lines_before_it(history):
+    before = segments_at(*history, T1)
+    assert list(before.columns) == SEGMENTS_AT_COLUMNS
+    assert before["customer_id"].tolist() == list("ABCDE")  # F's first order is after T1
+    assert before["rfm_segment"].tolist() == ["Champions", "Loyal", "At Risk", "Hibernating", "Promising"]
+    assert before["monetary"].tolist() == [500.0, 400.0, 300.0, 200.0, 100.0]  # A's 12-01 order not yet
+
+
+def test_segments_at_the_later_date_score_on_that_dates_own_quintile_edges(history):
+    after = segments_at(*history, T2)
+    assert after["rfm_segment"].tolist() == ["Champions", "Can't Lose Them", "Lost", "Potential Loyalists",
+                                             "About to Sleep", "Promising"]
+    # and it is exactly what the segmentation stage gives on the same lines and date
+    customers = customer_features(*history, T2)
+    expected = segment.assign_segments(segment.rfm_scores(customers)[0])
+    assert after["rfm_segment"].tolist() == expected.tolist()
+
+
+def test_transition_matrix_counts_customers_and_revenue_since_the_earlier_date(history):
+    got = transition_matrix(segments_at(*history, T1), segments_at(*history, T2))
+    assert list(got.columns) == MATRIX_COLUMNS
+    # rows best to worst by the earlier segment, customers new since T1 first; revenue_after = spent T1..T2
+    assert [tuple(r) for r in got.itertuples(index=False)] == [
+        ("(new)", "Promising", 1, 150.0),
+        ("Champions", "Champions", 1, 100.0),
+        ("Loyal", "Can't Lose Them", 1, 0.0),
+        ("Promising", "About to Sleep", 1, 0.0),
+        ("At Risk", "Lost", 1, 0.0),
+        ("Hibernating", "Potential Loyalists", 1, 100.0),
+    ]
+
+
+def test_before_the_first_order_there_are_no_segments_and_everyone_later_is_new(history):
+    before = segments_at(*history, dt.date(2023, 1, 1))
+    assert before.empty and list(before.columns) == SEGMENTS_AT_COLUMNS
+    got = transition_matrix(before, segments_at(*history, T1))
+    assert set(got["from_segment"]) == {"(new)"} and got["customers"].sum() == 5
+    assert got["revenue_after"].sum() == 1500.0  # all spending before T1
+
+
+def test_transition_matrix_adds_up_customers_in_the_same_cell_and_counts_customers_gone():
+    before = pd.DataFrame({"customer_id": ["a", "b", "c"], "rfm_segment": ["Loyal", "Loyal", "Lost"],
+                           "monetary": [10.0, 20.0, 5.0]})
+    after = pd.DataFrame({"customer_id": ["a", "b", "d"], "rfm_segment": ["At Risk", "At Risk", "New"],
+                          "monetary": [15.0, 27.5, 8.0]})
+    got = transition_matrix(before, after)
+    assert [tuple(r) for r in got.itertuples(index=False)] == [
+        ("(new)", "New", 1, 8.0), ("Loyal", "At Risk", 2, 12.5), ("Lost", "(gone)", 1, 0.0)]
+
+
+def test_transition_matrix_needs_monetary_on_both_sides():
+    frame = pd.DataFrame({"customer_id": ["a"], "rfm_segment": ["Loyal"]})
+    with pytest.raises(ValueError, match="'before' lacks columns \\['monetary'\\]"):
+        transition_matrix(frame, frame.assign(monetary=1.0))
+
+
+def test_movers_are_customers_who_slipped_into_a_lapsing_segment_biggest_spenders_first(history):
+    now = customer_features(*history, T2)
+    got = movers(segments_at(*history, T1), segments_at(*history, T2), now)
+    assert list(got.columns) == MOVER_COLUMNS
+    # B Loyal -> Can't Lose Them (400, last order 195 days ago); E Promising -> About to Sleep (100, 190 days).
+    # Not C (At Risk -> Lost: already lapsing), D (got better), A (stayed) or F (new).
+    assert [tuple(r) for r in got.itertuples(index=False)] == [
+        ("B", "Loyal", "Can't Lose Them", 400.0, 195), ("E", "Promising", "About to Sleep", 100.0, 190)]
+
+
+def test_which_segments_count_as_lapsing_is_a_parameter(history):
+    now = customer_features(*history, T2)
+    got = movers(segments_at(*history, T1), segments_at(*history, T2), now, lapsing={"Lost"})
+    assert got["customer_id"].tolist() == ["C"]
+
+
+def test_days_to_second_order_count_calendar_days_for_repeat_customers_only(history):
+    got = days_to_second_order(history[0])
+    assert got.to_dict() == {"A": 29, "B": 31, "C": 31, "D": 29}  # E and F ordered once
+
+
+# Five customers by hand. Repeat: at risk past 2 x their mean gap. One order (and B2, whose two orders
+# fell on one day): past the 90th percentile of days to a second order, here of 10, 20, ..., 100 = 91.
+RISK_CUSTOMERS = pd.DataFrame({
+    "customer_id": ["A", "B", "C", "D", "E"],
+    "recency_days": [50, 61, 100, 20, 200],
+    "frequency_orders": [3, 3, 1, 1, 2],
+    "mean_days_between_orders": [30.0, 30.0, np.nan, np.nan, 0.0],
+    "monetary": [730.0, 1460.0, 50.0, 60.0, 100.0],
+    "tenure_days": [365, 730, 100, 20, 200],
+    "rfm_segment": ["Loyal", "Loyal", "Lost", "New", "Hibernating"],
+    "cluster_name": ["K1", "K1", "K2", "K2", "K2"],
+})
+SEGMENTS = pd.DataFrame({"kind": ["rfm"] * 4 + ["cluster"] * 2,
+                         "segment": ["Loyal", "New", "Hibernating", "Lost", "K1", "K2"],
+                         "action": ["upsell", "onboard", "reactivate", "suppress", "act 1", "act 2"]})
+SECOND = pd.Series(range(10, 101, 10), index=[f"r{i}" for i in range(10)])
+
+
+def test_at_risk_compares_days_since_the_last_order_with_the_customers_usual_gap():
+    per_customer, _ = revenue_at_risk(RISK_CUSTOMERS, SEGMENTS, SECOND)
+    assert list(per_customer.columns) == RISK_COLUMNS
+    got = per_customer.set_index("customer_id")
+    # A: 50 <= 2 x 30, late by 20 days but not at risk; B: 61 > 60; C: 100 > 91; D: 20 <= 91; E: 200 > 91
+    assert got["at_risk"].tolist() == [False, True, True, False, True]
+    assert got["expected_gap_days"].tolist() == pytest.approx([30, 30, 91, 91, 91])
+    assert got["overdue_days"].tolist() == pytest.approx([20, 31, 9, 0, 109])
+
+
+def test_annual_value_is_spend_per_day_of_tenure_and_only_at_risk_customers_put_it_at_risk():
+    per_customer, _ = revenue_at_risk(RISK_CUSTOMERS, SEGMENTS, SECOND)
+    got = per_customer.set_index("customer_id")
+    # A 730 / 365 x 365; B 1460 / 730 x 365; C 50 / 100 x 365; D 60 / max(20, 30) x 365; E 100 / 200 x 365
+    assert got["annual_value"].tolist() == pytest.approx([730, 730, 182.5, 730, 182.5])
+    assert got["value_at_risk"].tolist() == pytest.approx([0, 730, 182.5, 0, 182.5])
+
+
+def test_value_at_risk_per_segment_of_both_kinds_largest_first_with_the_action():
+    _, per_segment = revenue_at_risk(RISK_CUSTOMERS, SEGMENTS, SECOND)
+    assert list(per_segment.columns) == RISK_SEGMENT_COLUMNS
+    rows = [tuple(r) for r in per_segment[["kind", "segment", "customers", "customers_at_risk", "value_at_risk",
+                                           "action"]].itertuples(index=False)]
+    assert rows == [("rfm", "Loyal", 2, 1, 730.0, "upsell"), ("rfm", "Hibernating", 1, 1, 182.5, "reactivate"),
+                    ("rfm", "Lost", 1, 1, 182.5, "suppress"), ("rfm", "New", 1, 0, 0.0, "onboard"),
+                    ("cluster", "K1", 2, 1, 730.0, "act 1"), ("cluster", "K2", 3, 2, 365.0, "act 2")]
+    # of the 1,095 at risk in all
+    assert per_segment["share_of_value_at_risk"].tolist() == pytest.approx([2 / 3, 1 / 6, 1 / 6, 0, 2 / 3, 1 / 3])
+
+
+def test_without_days_to_second_order_one_order_customers_are_judged_by_repeat_customers_gaps():
+    per_customer, _ = revenue_at_risk(RISK_CUSTOMERS, SEGMENTS)
+    # the 90th percentile of the repeat customers' mean gaps 30, 30, 0 is 30: C (100 days) and D (20) follow it
+    got = per_customer.set_index("customer_id")
+    assert got.loc[["C", "D"], "expected_gap_days"].tolist() == pytest.approx([30, 30])
+    assert got.loc[["C", "D"], "at_risk"].tolist() == [True, False]
+
+
+# The generated data: lapsed_big customers (3-8 orders at high prices) buy only in the first 45% of
+# the two years (to 2024-11-25), the regular groups keep ordering at their own rhythm throughout.
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    tx, truth = generate(1500, seed=3)
+    path = tmp_path_factory.mktemp("planted") / "planted.csv"
+    write_csv(tx, path)
+    con = ibis.duckdb.connect()
+    src = open_source(path, con)
+    cleaned = clean(src.table, detect_columns(list(src.columns)), con, shown="planted", as_of=None)
+    return cleaned, truth
+
+
+def test_planted_lapsed_big_customers_end_in_lapsing_segments_and_lead_the_movers(planted):
+    cleaned, truth = planted
+    lapsed = truth.index[truth == "lapsed_big"]
+    end = segments_at(cleaned.lines, cleaned.returns, cleaned.as_of)
+    window_end = segments_at(cleaned.lines, cleaned.returns, dt.date(2024, 11, 25))
+    year_before = segments_at(cleaned.lines, cleaned.returns, cleaned.as_of - dt.timedelta(days=365))
+    lapsing_at = lambda frame: frame.set_index("customer_id")["rfm_segment"].reindex(lapsed).isin(LAPSING)  # noqa: E731
+    assert lapsing_at(end).mean() >= 0.95  # at the end: At Risk / Can't Lose Them / Hibernating / Lost
+    assert lapsing_at(window_end).mean() <= 0.6  # while still buying, most were not
+    assert lapsing_at(year_before).mean() < lapsing_at(end).mean()
+    now = customer_features(cleaned.lines, cleaned.returns, cleaned.as_of)
+    moved = movers(year_before, end, now)
+    groups = truth.reindex(moved["customer_id"])
+    assert (groups.iloc[:10] == "lapsed_big").all()  # the biggest spenders who slipped
+    assert set(groups) <= {"lapsed_big", "one_off"}  # regular buyers never slip
