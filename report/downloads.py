@@ -8,8 +8,11 @@ floats at STABLE_DIGITS significant digits, '\\n' line endings, sorted JSON keys
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
 import json
 import math
+import os
+import platform
 from typing import Mapping
 
 import numpy as np
@@ -23,6 +26,8 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # noise in the last bits (a parallel engine's sums) never changes the bytes.
 STABLE_DIGITS = 10
 FIRST_CUSTOMER_COLUMNS = ["customer_id", "rfm_segment", "cluster", "cluster_name"]
+# Distributions whose versions can change the numbers or the pages (recorded in summary.json).
+RECORDED_PACKAGES = ("pandas", "numpy", "duckdb", "ibis-framework", "scikit-learn", "plotly", "jinja2")
 
 
 def _neutralise_text(value):
@@ -84,18 +89,43 @@ def plain(value):
     return str(value)
 
 
+def package_versions() -> dict[str, str | None]:
+    """Python's version and each RECORDED_PACKAGES distribution's (None when not installed).
+
+    They differ between machines, so they are written to summary.json only, never to a page.
+    """
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in RECORDED_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def recorded_config(a: Analysis) -> dict:
+    """The options used, with the output folder reduced to its name: where a site is built must
+    not change its bytes (and a home folder's path is nobody's business)."""
+    config = a.config.as_dict()
+    if config.get("output") is not None:
+        config["output"] = os.path.basename(os.path.abspath(str(a.config.output)))
+    return config
+
+
 def summary(a: Analysis) -> dict:
-    """summary.json: input fingerprint, ledger, headline figures, config, warnings, tool version."""
+    """summary.json: input fingerprint, ledger, headline figures, options, warnings, tool and
+    package versions."""
     ledger = a.tables["ledger"]
     s = a.source
     return plain({
         "tool": {"name": analysis.TOOL_NAME, "version": analysis.__version__},
+        "versions": package_versions(),
         "input": {"path": s.path, "format": s.format, "sha256": s.sha256, "rows": s.rows,
                   "columns": list(s.columns), "mapping": dict(s.mapping)},
         "attribution": s.attribution,
         "ledger": dict(zip(ledger["reason"].tolist(), ledger["rows"].tolist())),
         "headline": dict(a.headline),
-        "config": a.config.as_dict(),
+        "config": recorded_config(a),
         "findings": [{"text": f.text, "figure": f.figure, "link": f.link} for f in a.findings],
         "warnings": list(a.warnings),
     })
