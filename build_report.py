@@ -67,6 +67,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--k-max", type=int, metavar="K", help="largest number of clusters tried (default: 8)")
     p.add_argument("--title", help="report title (default: 'Customer segments')")
     p.add_argument("--currency", metavar="SYMBOL", help="currency symbol shown with amounts, e.g. £ or $ (default: none)")
+    p.add_argument("--clv-horizon", type=int, metavar="DAYS",
+                   help="horizon of customer lifetime value in days (default: 365)")
+    p.add_argument("--discount-rate", type=float, metavar="RATE",
+                   help="monthly discount rate for lifetime value (default: 0.01, i.e. 1%% a month)")
     p.add_argument("--top-n", type=int, metavar="N", help="products and countries listed per segment (default: 10)")
     p.add_argument("--config", metavar="FILE",
                    help="options file in TOML (default: report.toml in the current folder, if present); "

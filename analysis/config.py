@@ -49,6 +49,9 @@ class Config:
     title: str = _opt("Customer segments", "report title", "--title")
     currency: str = _opt("", "currency symbol for display, e.g. £ or $", "--currency")
     top_n: int = _opt(10, "products and countries listed per segment", "--top-n")
+    clv_horizon: int = _opt(365, "customer lifetime value horizon in days", "--clv-horizon")
+    discount_rate: float = _opt(0.01, "monthly discount rate for lifetime value, e.g. 0.01 for 1% a month",
+                                "--discount-rate")
     segment_map: tuple[Rule, ...] = _opt((), "RFM segment rules replacing the standard map (report.toml only)")
 
     @property
@@ -130,7 +133,15 @@ def make_config(**options) -> Config:
     for canon, _col in given.get("column_map", ()):
         if canon not in CANONICAL:
             problems.append(f"{where}--map: unknown field '{canon}' (known: {', '.join(CANONICAL)})")
-    for key in ("seed", "clusters", "k_min", "k_max", "top_n"):
+    if "discount_rate" in given:
+        if not isinstance(given["discount_rate"], (int, float)) or not 0 <= given["discount_rate"] < 1:
+            problems.append(f"{where}discount_rate must be a monthly rate between 0 and 1, got {given['discount_rate']!r}")
+            given.pop("discount_rate")
+        else:
+            given["discount_rate"] = float(given["discount_rate"])
+    if isinstance(given.get("clv_horizon"), int) and not 30 <= given["clv_horizon"] <= 3650:
+        problems.append(f"{where}clv_horizon must be between 30 and 3650 days, got {given['clv_horizon']}")
+    for key in ("seed", "clusters", "k_min", "k_max", "top_n", "clv_horizon"):
         if key in given and (not isinstance(given[key], int) or isinstance(given[key], bool)):
             problems.append(f"{where}{key} must be a whole number, got {given[key]!r}")
             given.pop(key)

@@ -12,7 +12,7 @@ from typing import Callable
 
 import ibis
 
-from analysis import cluster, features, insights, products, profiles, segment, trends
+from analysis import cluster, features, insights, products, profiles, segment, stages, trends
 from analysis.clean import clean
 from analysis.config import Config, display_path
 from analysis.result import Analysis, SourceInfo
@@ -79,6 +79,26 @@ def run_analysis(config: Config, progress: Progress | None = None) -> Analysis:
                 tables["segment_products"] = products.segment_products(joined, config.top_n)
                 period = cleaned.lines.aggregate(start=cleaned.lines.order_ts.min(),
                                                  end=cleaned.lines.order_ts.max()).execute().iloc[0]
+            extra: dict = {}
+            with stage("statistics"):
+                more, figures = stages.statistics(customers, config.seed)
+                tables.update(more), extra.update(figures)
+            with stage("cohorts"):
+                more, figures = stages.cohort_tables(cleaned.lines)
+                tables.update(more), extra.update(figures)
+            with stage("products"):
+                more, figures = stages.product_tables(cleaned.lines, customers, config.top_n)
+                tables.update(more), extra.update(figures)
+            with stage("changes"):
+                more, figures, risk = stages.change_tables(cleaned.lines, cleaned.returns, customers,
+                                                           tables["segments"], cleaned.as_of, segment_map)
+                tables.update(more), extra.update(figures)
+            with stage("value"):
+                more, figures, value, value_warnings = stages.value_tables(
+                    cleaned.lines, customers, cleaned.as_of, config.clv_horizon, config.discount_rate, config.seed)
+                tables.update(more), extra.update(figures)
+            customers = customers.merge(value, on="customer_id", how="left").merge(risk, on="customer_id", how="left")
+            tables["customers"] = customers[TABLES["customers"]]
         finally:
             con.disconnect()
 
@@ -86,7 +106,7 @@ def run_analysis(config: Config, progress: Progress | None = None) -> Analysis:
     tables["mapping"] = _mapping_table(mapping)
     tables["score_edges"] = segment.score_edges_table(customers, score_frame)
     tables["rfm_rules"] = rules
-    headline = _headline(customers, cleaned, src.rows, clustering, period)
+    headline = _headline(customers, cleaned, src.rows, clustering, period) | extra
     found = insights.findings(customers, tables["segments"], cleaned.ledger, headline, config.currency)
     return Analysis(
         config=config,
@@ -94,7 +114,8 @@ def run_analysis(config: Config, progress: Progress | None = None) -> Analysis:
                           columns=src.columns, mapping=mapping, attribution=src.attribution,
                           profile=profile["name"] if profile else "", encoding=src.encoding),
         tables={name: tables[name] for name in TABLES}, headline=headline, findings=found,
-        warnings=cleaned.warnings + _cluster_warnings(clustering, len(customers)), timings=timings,
+        warnings=cleaned.warnings + _cluster_warnings(clustering, len(customers)) + value_warnings,
+        timings=timings,
     )
 
 
@@ -108,7 +129,7 @@ def _cluster_warnings(clustering, n_customers: int) -> tuple[str, ...]:
 def _profile_tables(customers, clustering, rules, score_frame, config) -> dict:
     segments = profiles.segment_profiles(customers, rules, config.currency)
     return {
-        "customers": customers[TABLES["customers"]],
+
         "segments": segments,
         "segment_countries": products.segment_countries(customers, config.top_n),
         "segment_features": profiles.segment_features(customers, clustering.z),

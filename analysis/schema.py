@@ -114,6 +114,8 @@ TABLES = {
         "lines_per_order", "price_index", "low_price_share", "gap_cv", "weekend_share", "evening_share",
         "share_q1", "share_q2", "share_q3", "share_q4",
         "r_score", "f_score", "m_score", "rfm_segment", "cluster", "cluster_name",
+        "p_alive", "expected_purchases_90", "expected_purchases_365", "clv", "one_time_later_share",
+        "at_risk", "value_at_risk",
     ],
     "customer_sample": ["customer_id", "recency_days", "frequency_orders", "monetary",
                         "avg_order_value", "rfm_segment", "cluster_name"],
@@ -135,6 +137,34 @@ TABLES = {
     "cluster_selection": ["method", "k", "silhouette", "bic", "stability", "calinski_harabasz",
                           "davies_bouldin", "chosen"],
     "crosstab": ["rfm_segment", "cluster_name", "customers"],
+    # statistics (analysis/stats.py): kind is 'rfm' or 'cluster'
+    "segment_tests": ["kind", "feature", "label", "groups", "n", "h_statistic", "p_value", "epsilon_squared"],
+    "segment_distributions": ["kind", "segment", "feature", "n", "min", "q1", "median", "q3", "max",
+                              "lower_fence", "upper_fence", "mean"],
+    "segment_means": ["kind", "segment", "feature", "mean", "ci_low", "ci_high", "n"],
+    "pairwise_revenue": ["feature", "a", "b", "n_a", "n_b", "median_a", "median_b", "u_statistic", "p_value",
+                         "p_holm", "effect"],
+    "pareto": ["top_share", "revenue_share"],
+    "lorenz": ["customer_share", "revenue_share"],
+    # cohorts (analysis/cohorts.py)
+    "cohorts": ["cohort_month", "months_since_first", "customers", "cohort_size", "retention", "revenue"],
+    "second_order": ["bin", "low_days", "high_days", "customers", "share"],
+    "new_vs_returning": ["month", "new_revenue", "returning_revenue", "new_customers", "returning_customers"],
+    # products (analysis/affinity.py)
+    "segment_affinity": ["kind", "segment", "rank", "product_id", "product_name", "segment_revenue_share",
+                         "all_revenue_share", "lift", "customers"],
+    "category_mix": ["kind", "segment", "category", "revenue", "share"],
+    "first_purchase": ["key", "name", "customers", "repeat_customers", "repeat_rate", "overall_repeat_rate",
+                       "lift", "p_value", "by"],
+    # changes (analysis/transitions.py)
+    "transitions": ["from_segment", "to_segment", "customers", "revenue_after"],
+    "movers": ["customer_id", "from_segment", "to_segment", "monetary", "recency_days"],
+    "revenue_at_risk": ["kind", "segment", "customers", "customers_at_risk", "value_at_risk",
+                        "share_of_value_at_risk", "action"],
+    # customer value (analysis/clv.py): feature is 'clv' or 'p_alive'
+    "segment_value": ["kind", "segment", "feature", "mean", "ci_low", "ci_high", "n"],
+    "holdout": ["frequency_group", "customers", "actual_mean", "predicted_mean", "actual_total",
+                "predicted_total"],
 }
 
 SEGMENT_KINDS = ("rfm", "cluster")
