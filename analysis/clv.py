@@ -76,13 +76,14 @@ def summary_from_lines(lines: ibis.Table, as_of: dt.date, cutoff: dt.date | None
 def _finish_summary(df: pd.DataFrame, with_holdout: bool) -> pd.DataFrame:
     """Engine aggregates -> SUMMARY_COLUMNS (+ holdout_purchases), typed and sorted."""
     frequency = df["n_days"].astype("int64") - 1
-    repeat_revenue = df["revenue"].astype("float64") - df["first_revenue"].astype("float64")
+    # Engine sums carry float noise in the last bits; cents keep the fits identical run to run.
+    repeat_revenue = (df["revenue"].astype("float64") - df["first_revenue"].astype("float64")).round(2)
     out = pd.DataFrame({
         "customer_id": df["customer_id"].astype("string"),
         "frequency": frequency,
         "recency": (df["T"] - df["last_age"]).astype("int64"),
         "T": df["T"].astype("int64"),
-        "monetary_value": (repeat_revenue / frequency.where(frequency > 0)).fillna(0.0).astype("float64"),
+        "monetary_value": (repeat_revenue / frequency.where(frequency > 0)).fillna(0.0).astype("float64").round(6),
         "days_to_second": (df["T"] - df["second_age"]).astype("float64"),
     })
     if with_holdout:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -20,9 +23,78 @@ def top_share(customers: pd.DataFrame, fraction: float) -> float:
     return float(values[:n].sum() / total) if total else 0.0
 
 
+def _finite(value) -> bool:
+    return value is not None and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _days(value: float) -> str:
+    return f"{value:,.0f} day" + ("" if round(value) == 1 else "s")
+
+
+def _worst_at_risk(customers: pd.DataFrame, segments: pd.DataFrame, tables: Mapping | None) -> dict | None:
+    """The RFM segment with the most value at risk, with its action (from revenue_at_risk when given)."""
+    if tables is not None and "revenue_at_risk" in tables:
+        risk = tables["revenue_at_risk"]
+        risk = risk[(risk["kind"] == "rfm") & (risk["value_at_risk"] > 0)]
+        if risk.empty:
+            return None
+        row = risk.sort_values("value_at_risk", ascending=False, kind="stable").iloc[0]
+        return {"segment": row["segment"], "value": float(row["value_at_risk"]), "action": row["action"]}
+    if "value_at_risk" not in customers:
+        return None
+    by = customers.groupby("rfm_segment", observed=True)["value_at_risk"].sum()
+    by = by[by > 0]
+    if by.empty:
+        return None
+    name = by.sort_values(ascending=False, kind="stable").index[0]
+    action = segments.loc[(segments["kind"] == "rfm") & (segments["segment"] == name), "action"]
+    return {"segment": name, "value": float(by[name]), "action": action.iloc[0] if len(action) else ""}
+
+
+def _value_findings(customers, segments, headline: dict, currency: str, tables: Mapping | None) -> list[Finding]:
+    """Findings on revenue at risk, segment moves, first purchases and customer value."""
+    out = []
+    worst = _worst_at_risk(customers, segments, tables)
+    if headline.get("customers_at_risk") and worst:
+        out.append(Finding(
+            f"{headline['customers_at_risk']:,} customers are overdue for their next order, worth "
+            f"{_money(headline['value_at_risk'], currency)} a year; most of it in {worst['segment']} "
+            f"({_money(worst['value'], currency)}). {worst['action']}",
+            _money(headline["value_at_risk"], currency), "changes.html#at-risk"))
+    if tables is not None and "movers" in tables and headline.get("change_from"):
+        movers = len(tables["movers"])
+        since = pd.Timestamp(headline["change_from"])
+        out.append(Finding(
+            f"{movers:,} customer{'' if movers == 1 else 's'} moved from an active RFM segment into a lapsing one since "
+            f"{since.day} {since:%b %Y}." + (" The list is in movers.csv." if movers else ""),
+            f"{movers:,}", "changes.html#movers"))
+    if tables is not None and "first_purchase" in tables and len(tables["first_purchase"]):
+        fp = tables["first_purchase"]
+        best = fp[(fp["p_value"] < 0.05) & (fp["lift"] > 1)].sort_values("lift", ascending=False, kind="stable")
+        if len(best):
+            b = best.iloc[0]
+            out.append(Finding(
+                f"Customers whose first order held '{b['name']}' ordered again {b['repeat_rate']:.0%} of the time, "
+                f"against {b['overall_repeat_rate']:.0%} overall (p = {b['p_value']:.2g}).",
+                f"{b['repeat_rate']:.0%}", "products.html#first-purchase"))
+    if _finite(headline.get("clv_total")) and headline.get("bgnbd"):
+        trust = (f"; checked on the last 90 days, the purchase model is off by {headline['holdout_mae']:.2f} "
+                 "purchase days per customer on average" if _finite(headline.get("holdout_mae")) else "")
+        out.append(Finding(
+            f"Customers are predicted to spend {_money(headline['clv_total'], currency)} over the next "
+            f"{headline['clv_horizon_days']} days (discounted){trust}.",
+            _money(headline["clv_total"], currency), "value.html#holdout"))
+    return out
+
+
 def findings(customers: pd.DataFrame, segments: pd.DataFrame, ledger: pd.DataFrame, headline: dict,
-             currency: str) -> tuple[Finding, ...]:
-    """Plain-language findings from the computed tables (no new statistics beyond simple shares)."""
+             currency: str, tables: Mapping[str, pd.DataFrame] | None = None) -> tuple[Finding, ...]:
+    """Plain-language findings from the computed tables (no new statistics beyond simple shares).
+
+    tables: the Analysis tables computed so far (pareto, revenue_at_risk, movers, first_purchase are
+    used when present); without them the findings that need them are left out or derived from
+    the customers table.
+    """
     out = []
     rfm = segments[segments["kind"] == "rfm"]
     best = rfm.sort_values("share_revenue", ascending=False).iloc[0]
@@ -30,8 +102,12 @@ def findings(customers: pd.DataFrame, segments: pd.DataFrame, ledger: pd.DataFra
         f"{best['segment']} are {best['share_customers']:.0%} of customers but bring "
         f"{best['share_revenue']:.0%} of revenue.", f"{best['share_revenue']:.0%}", "segments.html#rfm-segments"))
     share20 = top_share(customers, 0.2)
-    out.append(Finding(f"The top 20% of customers bring {share20:.0%} of revenue.", f"{share20:.0%}",
-                       "index.html#segment-distribution"))
+    if tables is not None and "pareto" in tables:
+        row = tables["pareto"][np.isclose(tables["pareto"]["top_share"], 0.2)]
+        share20 = float(row["revenue_share"].iloc[0]) if len(row) else share20
+    gini = f" (Gini {headline['gini']:.2f})" if _finite(headline.get("gini")) else ""
+    out.append(Finding(f"The top 20% of customers bring {share20:.0%} of revenue{gini}.", f"{share20:.0%}",
+                       "segments.html#concentration"))
     risk = rfm[rfm["segment"].isin(["At Risk", "Can't Lose Them"])]
     if len(risk) and risk["customers"].sum():
         out.append(Finding(
@@ -39,11 +115,17 @@ def findings(customers: pd.DataFrame, segments: pd.DataFrame, ledger: pd.DataFra
             f"quiet; they spent {_money(risk['revenue'].sum(), currency)} "
             f"({risk['revenue'].sum() / headline['revenue']:.0%} of revenue): win them back first.",
             _money(risk["revenue"].sum(), currency), "segments.html#rfm-segments"))
-    repeat = headline["repeat_customer_share"]
-    gap = (f"; the median time between their orders is {headline['median_days_between_orders']:,.0f} days"
-           if repeat > 0 else "")
-    out.append(Finding(f"{repeat:.0%} of customers ordered more than once{gap}.", f"{repeat:.0%}",
-                       "index.html#revenue-over-time"))
+    repeat = headline.get("repeat_rate", headline["repeat_customer_share"])
+    second = headline.get("repeat_days_to_second_median")
+    if _finite(second) and repeat > 0:
+        gap = f"; half of them placed their second order within {_days(second)} of the first"
+        link = "cohorts.html#repeat"
+    else:
+        gap = (f"; the median time between their orders is {headline['median_days_between_orders']:,.0f} days"
+               if repeat > 0 else "")
+        link = "index.html#revenue-over-time"
+    out.append(Finding(f"{repeat:.0%} of customers ordered more than once{gap}.", f"{repeat:.0%}", link))
+    out += _value_findings(customers, segments, headline, currency, tables)
     clusters = segments[segments["kind"] == "cluster"]
     top = clusters.sort_values("share_revenue", ascending=False).iloc[0]
     if headline["n_clusters"] > 1:

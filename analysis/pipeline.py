@@ -107,7 +107,8 @@ def run_analysis(config: Config, progress: Progress | None = None) -> Analysis:
     tables["score_edges"] = segment.score_edges_table(customers, score_frame)
     tables["rfm_rules"] = rules
     headline = _headline(customers, cleaned, src.rows, clustering, period) | extra
-    found = insights.findings(customers, tables["segments"], cleaned.ledger, headline, config.currency)
+    found = insights.findings(customers, tables["segments"], cleaned.ledger, headline, config.currency,
+                              tables=tables)
     return Analysis(
         config=config,
         source=SourceInfo(path=shown, format=src.format, sha256=src.sha256, rows=src.rows,

@@ -12,6 +12,19 @@ def _table(rows: list[list[str]], header: list[str]) -> list[str]:
     return ["  " + fmt(header), *("  " + fmt(r) for r in rows)]
 
 
+def _model_lines(h, money) -> list[str]:
+    """One line with the fitted BG/NBD parameters (time in days) and the holdout error."""
+    bg = h.get("bgnbd")
+    if not bg:
+        return ["Customer value: models not fitted (too few repeat customers)."]
+    unit = h.get("clv_time_unit", "days")
+    mae = h.get("holdout_mae")
+    check = (f", holdout MAE {mae:.3f} purchase days per customer (cutoff {h.get('holdout_cutoff')})"
+             if isinstance(mae, float) and mae == mae else ", no holdout check")
+    return [f"Customer value: BG/NBD r {bg['r']:.3f}, alpha {bg['alpha']:.3f} {unit}, a {bg['a']:.3f}, "
+            f"b {bg['b']:.3f}{check}; CLV over {h.get('clv_horizon_days')} days {money(h.get('clv_total', 0.0))}"]
+
+
 def summary(a: Analysis) -> str:
     h, cur = a.headline, a.config.currency
     money = lambda v: f"{cur}{v:,.0f}"  # noqa: E731
@@ -36,6 +49,7 @@ def summary(a: Analysis) -> str:
                  if kind == "cluster" else "")
         lines += [f"{title}{extra}:",
                   *_table(rows, ["segment", "customers", "share", "revenue", "share", "avg order"]), ""]
+    lines += [*_model_lines(h, money), ""]
     lines.append("Key findings:")
     lines += [f"  - {f.text}" for f in a.findings]
     for w in a.warnings:

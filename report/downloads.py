@@ -70,6 +70,49 @@ def segment_customers(a: Analysis, kind: str, segment: str) -> pd.DataFrame:
     return customers[customers[column] == segment]
 
 
+AT_RISK_COLUMNS = ["customer_id", "rfm_segment", "cluster", "cluster_name", "value_at_risk", "monetary",
+                   "recency_days", "frequency_orders", "mean_days_between_orders", "p_alive", "clv"]
+VALUE_COLUMNS = ["customer_id", "rfm_segment", "cluster", "cluster_name", "clv", "p_alive",
+                 "expected_purchases_90", "expected_purchases_365", "monetary", "frequency_orders", "recency_days"]
+# RFM vs P(alive) disagreements: thresholds for listing, not statistics (P(alive) comes from the model).
+ALIVE_HIGH, ALIVE_LOW = 0.8, 0.5
+
+
+def at_risk_customers(a: Analysis) -> pd.DataFrame:
+    """Customers flagged at risk, highest value at risk first (ties: customer id)."""
+    c = a.tables["customers"]
+    part = c[c["at_risk"].fillna(False).astype(bool)]
+    return part.sort_values(["value_at_risk", "customer_id"], ascending=[False, True], kind="stable")[AT_RISK_COLUMNS]
+
+
+def top_clv_customers(a: Analysis) -> pd.DataFrame:
+    """Every customer with a CLV, highest first (ties: customer id)."""
+    c = a.tables["customers"]
+    part = c[c["clv"].notna()]
+    return part.sort_values(["clv", "customer_id"], ascending=[False, True], kind="stable")[VALUE_COLUMNS]
+
+
+def alive_disagreements(a: Analysis) -> pd.DataFrame:
+    """Repeat customers whose RFM segment and BG/NBD P(alive) disagree: in a lapsing RFM segment yet
+    P(alive) >= ALIVE_HIGH ('model: still active'), or outside one yet P(alive) < ALIVE_LOW ('model:
+    likely gone'). One-order customers are left out: the model gives them P(alive) = 1."""
+    from analysis.transitions import LAPSING
+
+    c = a.tables["customers"]
+    repeat = c[(c["frequency_orders"] > 1) & c["p_alive"].notna()]
+    lapsing = repeat["rfm_segment"].isin(LAPSING)
+    active = repeat[lapsing & (repeat["p_alive"] >= ALIVE_HIGH)].assign(disagreement="model: still active")
+    gone = repeat[~lapsing & (repeat["p_alive"] < ALIVE_LOW)].assign(disagreement="model: likely gone")
+    out = pd.concat([gone, active], ignore_index=True)
+    out = out.sort_values(["disagreement", "monetary", "customer_id"], ascending=[True, False, True], kind="stable")
+    return out[["customer_id", "disagreement", *VALUE_COLUMNS[1:]]]
+
+
+def movers_table(a: Analysis) -> pd.DataFrame:
+    """Customers who slipped into a lapsing RFM segment, most revenue first (as the analysis sorts them)."""
+    return a.tables["movers"]
+
+
 def plain(value):
     """A JSON-ready copy: numpy scalars to Python, NaN/inf to None, dates to ISO, mappings to dicts."""
     if isinstance(value, Mapping):
@@ -125,10 +168,25 @@ def summary(a: Analysis) -> dict:
         "attribution": s.attribution,
         "ledger": dict(zip(ledger["reason"].tolist(), ledger["rows"].tolist())),
         "headline": dict(a.headline),
+        "models": models(a),
         "config": recorded_config(a),
         "findings": [{"text": f.text, "figure": f.figure, "link": f.link} for f in a.findings],
         "warnings": list(a.warnings),
     })
+
+
+def models(a: Analysis) -> dict:
+    """The fitted customer-value models with their units, as recorded in the headline."""
+    h = a.headline
+    bg, gg = h.get("bgnbd"), h.get("gamma_gamma")
+    return {
+        "bgnbd": {**bg, "time_unit": h.get("clv_time_unit")} if bg else None,
+        "gamma_gamma": {**gg, "money": a.config.currency or None} if gg else None,
+        "clv": {"horizon_days": h.get("clv_horizon_days"), "discount_rate_monthly": h.get("discount_rate_monthly"),
+                "total": h.get("clv_total")},
+        "holdout": {"mae": h.get("holdout_mae"), "cutoff": h.get("holdout_cutoff")},
+        "spend_frequency_correlation": h.get("spend_frequency_correlation"),
+    }
 
 
 def build_downloads(a: Analysis) -> dict[str, bytes]:
@@ -137,6 +195,10 @@ def build_downloads(a: Analysis) -> dict[str, bytes]:
         "downloads/customers.csv": to_csv_bytes(customers_table(a)),
         "downloads/segments.csv": to_csv_bytes(a.tables["segments"]),
         "downloads/ledger.csv": to_csv_bytes(a.tables["ledger"]),
+        "downloads/movers.csv": to_csv_bytes(movers_table(a)),
+        "downloads/at_risk.csv": to_csv_bytes(at_risk_customers(a)),
+        "downloads/top_clv.csv": to_csv_bytes(top_clv_customers(a)),
+        "downloads/p_alive_disagreements.csv": to_csv_bytes(alive_disagreements(a)),
     }
     seg = a.tables["segments"]
     for kind, name, slug in zip(seg["kind"].tolist(), seg["segment"].tolist(), seg["slug"].tolist()):

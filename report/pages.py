@@ -7,84 +7,20 @@ column specs naming the filter that formats each column. Nothing here computes a
 
 from __future__ import annotations
 
-import math
-import re
-from dataclasses import dataclass, field
-from typing import Callable
-
-import pandas as pd
-import plotly.graph_objects as go
-
 import analysis
 from analysis.result import Analysis
-from report import charts
-
-HEX_COLOR = re.compile(r"#[0-9A-Fa-f]{3}(?:[0-9A-Fa-f]{3})?")
-KIND_TITLES = {"rfm": "RFM segments", "cluster": "Behaviour clusters"}
-KIND_LABELS = {"rfm": "RFM segment", "cluster": "Behaviour cluster"}
-
-
-@dataclass(frozen=True)
-class Column:
-    key: str
-    label: str
-    fmt: str = "text"          # a filter name from report.formatters
-    link: str | None = None    # row key holding a root-relative address to link the cell to
-    numeric: bool = False      # right-aligned
-    nowrap: bool = False       # short codes and names kept on one line
-
-
-@dataclass(frozen=True)
-class Table:
-    id: str
-    caption: str
-    columns: tuple[Column, ...]
-    rows: list[dict]
-
-
-@dataclass(frozen=True)
-class Chart:
-    id: str                    # fixed div id: deterministic output
-    figure: go.Figure
-    note: str = ""             # text alternative / how to read it
-    table: Table | None = None  # the numbers behind the chart, shown on request
-    wide: bool = False         # needs a minimum width: scrolls sideways on phones instead of squeezing
-
-
-@dataclass(frozen=True)
-class Kpi:
-    label: str
-    value: object
-    fmt: str
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Page:
-    file: str                  # path inside the site
-    title: str
-    template: str
-    nav_label: str
-    build: Callable[..., dict] = field(repr=False)
-
-    @property
-    def root(self) -> str:
-        return "../" * self.file.count("/")
-
-
-def records(frame: pd.DataFrame, columns: list[str] | None = None) -> list[dict]:
-    """Rows as plain dicts (NaN/NA -> None) for templates."""
-    frame = frame if columns is None else frame[columns]
-    out = []
-    for row in frame.to_dict("records"):
-        out.append({k: (None if _is_missing(v) else v) for k, v in row.items()})
-    return out
-
-
-def _is_missing(value) -> bool:
-    if value is None or value is pd.NA:
-        return True
-    return isinstance(value, float) and math.isnan(value)
+from report import charts, pages_more
+from report.page_parts import (  # noqa: F401  (re-exported: templates and tests use pages.Column etc.)
+    HEX_COLOR,
+    KIND_LABELS,
+    KIND_TITLES,
+    Chart,
+    Column,
+    Kpi,
+    Page,
+    Table,
+    records,
+)
 
 
 def segment_href(slug: str) -> str:
@@ -132,6 +68,12 @@ def overview(a: Analysis) -> dict:
             Kpi("Average order value", h["avg_order_value"], "money", "revenue per order"),
             Kpi("Repeat customers", h["repeat_customer_share"], "pct", "ordered more than once"),
             Kpi("Period", (h["period_start"], h["period_end"]), "period", "first to last kept order"),
+            Kpi("Gini of revenue", h["gini"], "num", "0 = equal spend, 1 = one customer has it all"),
+            Kpi("Top 20% of customers", _pareto_share(t["pareto"], 0.2), "pct", "their share of revenue"),
+            Kpi("Customers at risk", h["customers_at_risk"], "int", "overdue for their next order"),
+            Kpi("Value at risk", h["value_at_risk"], "money0", "their spend over a year"),
+            Kpi(f"Customer value, next {h['clv_horizon_days']} days", h["clv_total"], "money0",
+                "predicted (BG/NBD + Gamma–Gamma)"),
         ],
         "findings": list(a.findings),
         "share_chart": Chart("chart-segment-share", charts.segment_share_bars(seg, "rfm"),
@@ -158,6 +100,12 @@ def overview(a: Analysis) -> dict:
             charts.monthly_revenue_by_segment(t["monthly_by_segment"], seg, cur, "rfm", period),
             "Monthly revenue split by the RFM segment each customer is in today."),
     }
+
+
+def _pareto_share(pareto, top_share: float):
+    """The Pareto table's revenue share for one top share of customers (None when not listed)."""
+    row = pareto[(pareto["top_share"] - top_share).abs() < 1e-9]
+    return float(row["revenue_share"].iloc[0]) if len(row) else None
 
 
 def segments_overview(a: Analysis) -> dict:
@@ -232,6 +180,7 @@ def segments_overview(a: Analysis) -> dict:
                                     Column("rfm_segment", "RFM segment"), Column("cluster_name", "Cluster"),
                                     Column("customers", "Customers", "int", numeric=True)),
                                     records(t["crosstab"])), wide=True),
+        **pages_more.segment_statistics(a),
     }
 
 
@@ -343,6 +292,10 @@ def methodology(a: Analysis) -> dict:
 PAGES = (
     Page("index.html", "Overview", "index.html", "Overview", overview),
     Page("segments.html", "Segments", "segments.html", "Segments", segments_overview),
+    Page("cohorts.html", "Cohorts and retention", "cohorts.html", "Cohorts", pages_more.cohorts),
+    Page("products.html", "Products", "products.html", "Products", pages_more.products),
+    Page("changes.html", "Changes and risk", "changes.html", "Changes", pages_more.changes),
+    Page("value.html", "Customer value", "value.html", "Value", pages_more.value),
     Page("data-quality.html", "Data quality", "data-quality.html", "Data quality", data_quality),
     Page("methodology.html", "Methodology", "methodology.html", "Methodology", methodology),
 )

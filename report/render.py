@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 import markdown as md
+import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 import plotly.offline
@@ -46,11 +47,47 @@ def markdown_filter(text) -> Markup:
     return Markup(md.markdown(str(text), extensions=["tables", "toc"], output_format="html"))
 
 
+def fmt_pvalue(value) -> str:
+    """A p-value: '0.032', '< 0.001', or scientific for the very small ones shown in tables ('2.3e-14')."""
+    from report.formatters import MISSING, _missing
+
+    if _missing(value):
+        return MISSING
+    v = float(value)
+    if v == 0:
+        return "< 1e-300"
+    return f"{v:.2g}" if v < 0.001 else f"{v:.3f}"
+
+
+def fmt_month(value) -> str:
+    """A month (date, first day) as 'Jan 2024'."""
+    from report.formatters import MISSING, _missing
+
+    if _missing(value) or value == "":
+        return MISSING
+    return f"{pd.Timestamp(str(value)[:10]):%b %Y}"
+
+
+def fmt_dayrange(value) -> str:
+    """(low, high) days as '22 to 54 days'."""
+    from report.formatters import MISSING, _missing, fmt_num
+
+    low, high = value
+    if _missing(low) or _missing(high):
+        return MISSING
+    return f"{fmt_num(low, 1)} to {fmt_num(high, 1)} days"
+
+
+EXTRA_FILTERS = {"pvalue": fmt_pvalue, "month": fmt_month, "dayrange": fmt_dayrange}
+
+
 def make_environment(currency: str = "") -> Environment:
     """The one Jinja environment: autoescape, strict undefined, formatters as filters."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
                       keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(make_filters(currency))
+    env.filters.update(EXTRA_FILTERS)
+    env.filters["fmt"] = lambda value, name: env.filters[name](value)  # so table columns can name the extras
     env.filters["markdown"] = markdown_filter
     env.globals["figure_html"] = figure_html
     return env

@@ -83,6 +83,13 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
         "rfm_segment": _strings([rfm[c] for c in ids]),
         "cluster": pd.Series([cluster[c][0] for c in ids], dtype="int64"),
         "cluster_name": _strings([cluster[c][1] for c in ids]),
+        "p_alive": [0.99, 0.95, 0.30, 1.0, 0.40, 1.0],
+        "expected_purchases_90": [2.0, 1.5, 0.2, 0.1, 0.5, 0.1],
+        "expected_purchases_365": [8.0, 6.0, 0.8, 0.4, 2.0, 0.4],
+        "clv": [1200.0, 850.0, 30.0, 12.5, 160.0, 8.0],
+        "one_time_later_share": [math.nan, math.nan, math.nan, 0.05, math.nan, 0.02],
+        "at_risk": [False, False, True, True, True, True],
+        "value_at_risk": [0.0, 0.0, 240.0, 182.0, 1600.0, 80.0],
     })
     total = sum(monetary)
     seg_rows = []
@@ -163,11 +170,102 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
                                            "bic": [math.nan, math.nan], "stability": [0.97, math.nan],
                                            "calinski_harabasz": [120.5, 98.0], "davies_bouldin": [0.55, 0.8],
                                            "chosen": [True, False]}),
+        **new_tables(SEGMENTS),
         "crosstab": pd.DataFrame({"rfm_segment": ["Champions", "At Risk", "Can't Lose Them", "Can't Lose Them"],
                                   "cluster_name": ["Frequent high-spend buyers", "Lapsed one-off buyers",
                                                    "Frequent high-spend buyers", "Lapsed one-off buyers"],
                                   "customers": [2, 2, 1, 1]}),
     }
+
+
+KEY_FEATURES = [("recency_days", "Days since last order"), ("frequency_orders", "Orders"),
+                ("monetary", "Revenue"), ("avg_order_value", "Average order value")]
+
+
+def new_tables(segments) -> dict[str, pd.DataFrame]:
+    """The statistics, cohort, product, change and value tables, hand-made and tiny."""
+    tests, dist, means, value, affinity, mix, risk = [], [], [], [], [], [], []
+    for kind in ("rfm", "cluster"):
+        names = [name for k, name, *_ in segments if k == kind]
+        for i, (f, label) in enumerate(KEY_FEATURES):
+            tests.append({"kind": kind, "feature": f, "label": label, "groups": len(names), "n": 6,
+                          "h_statistic": 4.5 - i, "p_value": [0.03, 1e-12, 0.2, 0.0][i], "epsilon_squared": 0.4})
+        for j, name in enumerate(names):
+            for f, _ in KEY_FEATURES:
+                base = 10.0 * (j + 1)
+                dist.append({"kind": kind, "segment": name, "feature": f, "n": 2, "min": base, "q1": base + 1,
+                             "median": base + 2, "q3": base + 3, "max": base + 6, "lower_fence": base,
+                             "upper_fence": base + 6, "mean": base + 2.5})
+                means.append({"kind": kind, "segment": name, "feature": f, "mean": base + 2.5, "ci_low": base + 1,
+                              "ci_high": base + 4, "n": 2})
+            for f, m in (("clv", 400.0 / (j + 1)), ("p_alive", 0.9 - 0.2 * j)):
+                value.append({"kind": kind, "segment": name, "feature": f, "mean": m, "ci_low": m * 0.8,
+                              "ci_high": m * 1.2, "n": 2})
+            first = XSS_PRODUCT if name == "Champions" else "RED MUG"
+            affinity += [{"kind": kind, "segment": name, "rank": 1, "product_id": "P1", "product_name": first,
+                          "segment_revenue_share": 0.3, "all_revenue_share": 0.1, "lift": 3.0, "customers": 2},
+                         {"kind": kind, "segment": name, "rank": 2, "product_id": "P9", "product_name": "TEA TOWEL",
+                          "segment_revenue_share": 0.1, "all_revenue_share": 0.08, "lift": 1.5, "customers": 1}]
+            mix += [{"kind": kind, "segment": name, "category": "Kitchen", "revenue": 300.0, "share": 0.75},
+                    {"kind": kind, "segment": name, "category": "Garden", "revenue": 100.0, "share": 0.25}]
+            risk.append({"kind": kind, "segment": name, "customers": 2, "customers_at_risk": j,
+                         "value_at_risk": 500.0 * j, "share_of_value_at_risk": j / 3,
+                         "action": f"Act on {name}."})
+    cohort_rows = []
+    for c, cohort in enumerate(MONTHS):
+        size = 4 - c
+        for m in range(len(MONTHS) - c):
+            customers = size if m == 0 else size - 1
+            cohort_rows.append({"cohort_month": cohort, "months_since_first": m, "customers": customers,
+                                "cohort_size": size, "retention": customers / size, "revenue": 100.0 * customers})
+    return {
+        "segment_tests": pd.DataFrame(tests),
+        "segment_distributions": pd.DataFrame(dist),
+        "segment_means": pd.DataFrame(means),
+        "pairwise_revenue": pd.DataFrame([{
+            "feature": "monetary", "a": "Frequent high-spend buyers", "b": "Lapsed one-off buyers", "n_a": 3,
+            "n_b": 3, "median_a": 700.0, "median_b": 45.5, "u_statistic": 9.0, "p_value": 0.05, "p_holm": 0.05,
+            "effect": 1.0}]),
+        "pareto": pd.DataFrame({"top_share": [0.01, 0.05, 0.1, 0.2, 0.5],
+                                "revenue_share": [0.42, 0.42, 0.42, 0.61, 0.92]}),
+        "lorenz": pd.DataFrame({"customer_share": [0.0, 0.5, 1.0], "revenue_share": [0.0, 0.08, 1.0]}),
+        "cohorts": pd.DataFrame(cohort_rows),
+        "second_order": pd.DataFrame({"bin": _strings(["0-7", "8-30", ">30"]), "low_days": [0, 8, 31],
+                                      "high_days": pd.array([7, 30, None], dtype="Int64"),
+                                      "customers": [1, 2, 1], "share": [0.25, 0.5, 0.25]}),
+        "new_vs_returning": pd.DataFrame({"month": MONTHS, "new_revenue": [700.0, 100.0, 50.0],
+                                          "returning_revenue": [0.0, 700.0, 575.5], "new_customers": [4, 1, 1],
+                                          "returning_customers": [0, 4, 2]}),
+        "segment_affinity": pd.DataFrame(affinity),
+        "category_mix": pd.DataFrame(mix),
+        "first_purchase": pd.DataFrame({
+            "key": ["Kitchen", "Garden"], "name": ["Kitchen", "Garden"], "customers": [4, 3],
+            "repeat_customers": [3, 1], "repeat_rate": [0.75, 1 / 3], "overall_repeat_rate": [4 / 6, 4 / 6],
+            "lift": [1.125, 0.5], "p_value": [0.01, 0.4], "by": ["category", "category"]}),
+        "transitions": pd.DataFrame({
+            "from_segment": _strings(["(new)", "Champions", "Champions", "Can't Lose Them"]),
+            "to_segment": _strings(["Champions", "Champions", "At Risk", "Can't Lose Them"]),
+            "customers": [1, 1, 1, 2], "revenue_after": [50.0, 300.0, 0.0, 20.0]}),
+        "movers": pd.DataFrame({"customer_id": _strings([FORMULA_ID]), "from_segment": _strings(["Champions"]),
+                                "to_segment": _strings(["At Risk"]), "monetary": [60.0], "recency_days": [40]}),
+        "revenue_at_risk": pd.DataFrame(risk),
+        "segment_value": pd.DataFrame(value),
+        "holdout": pd.DataFrame({"frequency_group": _strings(["0", "1", "7+"]), "customers": [2, 2, 2],
+                                 "actual_mean": [0.0, 0.5, 3.0], "predicted_mean": [0.2, 0.6, 2.7],
+                                 "actual_total": [0, 1, 6], "predicted_total": [0.4, 1.2, 5.4]}),
+    }
+
+
+NEW_HEADLINE = {
+    "cluster_method": "kmeans", "cluster_stability": 0.97, "gini": 0.55, "repeat_customers": 4,
+    "repeat_rate": 4 / 6, "repeat_days_to_second_q1": 9.0, "repeat_days_to_second_median": 20.0,
+    "repeat_days_to_second_q3": 31.5, "first_purchase_by": "category", "change_from": "2023-12-22",
+    "change_days": 90, "customers_at_risk": 4, "value_at_risk": 2102.0, "clv_horizon_days": 365,
+    "discount_rate_monthly": 0.01, "clv_time_unit": "days",
+    "bgnbd": {"r": 0.5, "alpha": 31.0, "a": 0.09, "b": 4.9, "log_likelihood": -1234.5},
+    "gamma_gamma": None, "spend_frequency_correlation": math.nan, "holdout_mae": 0.25,
+    "holdout_cutoff": "2023-12-22", "clv_total": 2260.5,
+}
 
 
 def tiny_analysis(**config) -> Analysis:
@@ -178,7 +276,7 @@ def tiny_analysis(**config) -> Analysis:
         "revenue_per_customer": 2125.5 / 6, "repeat_customer_share": 4 / 6, "median_days_between_orders": math.nan,
         "period_start": "2024-01-03", "period_end": "2024-03-20", "as_of": "2024-03-21", "n_clusters": 2,
         "silhouette": 0.61, "returns_lines": 2, "returns_value": 17.5, "returns_customers": 2, "guest_rows": 3,
-        "build_date": "2024-03-20",
+        "build_date": "2024-03-20", **NEW_HEADLINE,
     }
     return Analysis(
         config=make_config(title="Tiny shop", currency="£", **config),
@@ -188,7 +286,9 @@ def tiny_analysis(**config) -> Analysis:
                           attribution=f"Data: a tiny shop (CC BY 4.0), {DOI}."),
         tables=tiny_tables(), headline=headline,
         findings=(Finding("Champions bring most revenue.", "75%", "segments.html#rfm-segments"),
-                  Finding("Few rows were dropped.", "77%", "data-quality.html#ledger")),
+                  Finding("Few rows were dropped.", "77%", "data-quality.html#ledger"),
+                  Finding("4 customers are overdue.", "£2,102", "changes.html#at-risk"),
+                  Finding("Predicted value.", "£2,260", "value.html#holdout")),
         warnings=("3 rows had a <b>bad</b> date.",), timings={"read": 0.123},
     )
 
@@ -243,12 +343,14 @@ def html_pages(folder: Path) -> list[Path]:
 # --- pages and links -----------------------------------------------------------------------
 
 def test_every_page_is_written_one_per_segment_of_both_kinds(site):
-    expected = {"index.html", "segments.html", "data-quality.html", "methodology.html"}
+    expected = {"index.html", "segments.html", "cohorts.html", "products.html", "changes.html", "value.html",
+                "data-quality.html", "methodology.html"}
     expected |= {f"segments/{slug}.html" for _, _, slug, _, _ in SEGMENTS}
     assert {str(p.relative_to(site)) for p in html_pages(site)} == expected
     for name in (".nojekyll", ".segment-report", "assets/style.css", "assets/plotly.min.js",
                  "downloads/customers.csv", "downloads/segments.csv", "downloads/ledger.csv",
-                 "downloads/summary.json"):
+                 "downloads/summary.json", "downloads/movers.csv", "downloads/at_risk.csv",
+                 "downloads/top_clv.csv", "downloads/p_alive_disagreements.csv"):
         assert (site / name).is_file(), name
     for _, _, slug, _, _ in SEGMENTS:
         assert (site / "downloads" / "segments" / f"{slug}.csv").is_file()
@@ -551,3 +653,95 @@ def test_a_site_builds_from_the_tiny_transactions_file(tmp_path, tiny_csv):
         assert (out / "segments" / f"{slug}.html").is_file()
     summary = json.loads((out / "downloads" / "summary.json").read_text(encoding="utf-8"))
     assert sum(summary["ledger"].values()) == summary["input"]["rows"] == 12
+
+
+# --- the new pages: statistics, cohorts, products, changes, customer value -----------------
+
+NEW_PAGE_CHARTS = {
+    "segments.html": ["chart-box-rfm", "chart-box-cluster", "chart-means-rfm", "chart-means-cluster",
+                      "chart-pairwise-revenue", "chart-pareto", "chart-lorenz"],
+    "cohorts.html": ["chart-second-order", "chart-retention", "chart-cohort-revenue", "chart-new-returning"],
+    "products.html": ["chart-affinity-rfm", "chart-affinity-cluster", "chart-category-mix-rfm",
+                      "chart-category-mix-cluster", "chart-first-purchase"],
+    "changes.html": ["chart-transitions", "chart-at-risk-rfm", "chart-at-risk-cluster"],
+    "value.html": ["chart-clv-rfm", "chart-clv-cluster", "chart-holdout"],
+}
+
+
+def test_each_new_page_is_in_the_navigation_and_shows_its_charts(site):
+    for page, ids in NEW_PAGE_CHARTS.items():
+        parsed = parse(site / page)
+        assert [c["id"] for c in parsed.charts if c["id"] in ids] == ids, page
+        assert {"index.html", "cohorts.html", "products.html", "changes.html", "value.html"} <= {
+            link for tag, link in parsed.links if tag == "a"}, page
+
+
+def test_every_new_chart_has_a_caption_and_its_numbers(site):
+    for page, ids in NEW_PAGE_CHARTS.items():
+        text = (site / page).read_text(encoding="utf-8")
+        for chart_id in ids:
+            block = text[text.index(f'id="{chart_id}"'):]
+            block = block[:block.index("</figure>")]
+            assert "<figcaption>" in block and "Show the numbers" in block, (page, chart_id)
+
+
+def test_templates_never_compute_a_number():
+    expressions = re.compile(r"{{(.*?)}}|{%(.*?)%}", flags=re.S)
+    quoted = re.compile(r"'[^']*'|\"[^\"]*\"")
+    aggregates = re.compile(r"\|\s*(sum|max|min|round|length|count|abs)\b")
+    for template in sorted(render.TEMPLATES.rglob("*.html")) + sorted(render.TEMPLATES.rglob("*.md")):
+        for match in expressions.finditer(template.read_text(encoding="utf-8")):
+            code = quoted.sub("''", match.group(1) or match.group(2)).strip("-").strip()
+            assert not re.search(r"[-+*/%]", code), (template.name, match.group(0))
+            assert not aggregates.search(code), (template.name, match.group(0))
+
+
+def test_the_segments_page_reports_the_tests_and_the_gini(site):
+    text = (site / "segments.html").read_text(encoding="utf-8")
+    assert "Kruskal–Wallis" in text and "1e-12" in text.replace("1.0e-12", "1e-12")  # p formatted
+    assert "&lt; 1e-300" in text  # a p-value of exactly 0
+    assert "<strong>0.55</strong>" in text  # Gini from the headline
+
+
+def test_the_changes_page_lists_movers_and_the_at_risk_customers_by_value(site):
+    text = (site / "changes.html").read_text(encoding="utf-8")
+    assert 'href="downloads/movers.csv"' in text and 'href="downloads/at_risk.csv"' in text
+    rows = read_csv_rows(site / "downloads" / "at_risk.csv")
+    assert [r["customer_id"] for r in rows] == ["c5", "'" + FORMULA_ID, "c4", "c6"]  # value at risk, largest first
+    assert list(rows[0])[:4] == ["customer_id", "rfm_segment", "cluster", "cluster_name"]
+    assert {"value_at_risk", "recency_days", "p_alive", "clv"} <= set(rows[0])
+    movers = read_csv_rows(site / "downloads" / "movers.csv")
+    assert [r["customer_id"] for r in movers] == ["'" + FORMULA_ID]
+
+
+def test_the_value_page_states_the_model_units_the_one_time_caveat_and_the_clv_formula(site):
+    text = (site / "value.html").read_text(encoding="utf-8")
+    assert "probability alive 1 until they buy again" in text and "one_time_later_share" in text
+    assert "(1 + 1.0%)<sup>month</sup>" in text and "365 days" in text
+    assert "α (alpha)" in text and ">days<" in text  # alpha's unit
+    assert "<strong>0.25</strong>" in text  # holdout MAE
+    rows = read_csv_rows(site / "downloads" / "top_clv.csv")
+    assert [r["customer_id"] for r in rows][:2] == ["c1", "c2"] and float(rows[0]["clv"]) == 1200.0
+
+
+def test_summary_json_records_the_models_with_units_and_missing_values_as_null(site):
+    summary = json.loads((site / "downloads" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["models"]["bgnbd"]["time_unit"] == "days" and summary["models"]["bgnbd"]["r"] == 0.5
+    assert summary["models"]["gamma_gamma"] is None and summary["headline"]["gamma_gamma"] is None
+    assert summary["headline"]["spend_frequency_correlation"] is None  # NaN -> null
+    assert summary["models"]["holdout"] == {"mae": 0.25, "cutoff": "2023-12-22"}
+    assert summary["headline"]["gini"] == 0.55 and summary["headline"]["value_at_risk"] == 2102.0
+
+
+def test_customers_csv_carries_the_value_and_risk_columns(site):
+    rows = read_csv_rows(site / "downloads" / "customers.csv")
+    assert {"p_alive", "clv", "one_time_later_share", "at_risk", "value_at_risk"} <= set(rows[0])
+
+
+def test_the_category_mix_is_replaced_by_a_note_when_there_are_no_categories(tmp_path):
+    tables = tiny_tables()
+    tables["category_mix"] = tables["category_mix"].iloc[0:0]
+    base = tiny_analysis()
+    a = Analysis(config=base.config, source=base.source, tables=tables, headline=base.headline)
+    text = render.render_pages(a)["products.html"]
+    assert "chart-category-mix" not in text and "no product category column" in text
