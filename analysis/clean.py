@@ -80,59 +80,103 @@ def check_mapping(mapping: dict[str, str], columns: tuple[str, ...], shown: str)
 
 
 def canonical(table: ibis.Table, mapping: dict[str, str], date_format: DateFormat | None,
-              decimal: str = ".") -> ibis.Table:
+              decimal: str = ".", keep: tuple[str, ...] = ()) -> ibis.Table:
     """Typed canonical columns plus `_bad_number`: the first amount field on the row that is
-    unreadable or not finite (NULL when all are fine)."""
+    unreadable or not finite (NULL when all are fine), and the columns named in `keep`.
+
+    Each field is parsed once, in an inner projection; revenue, price and the flags are worked
+    out from the parsed values in an outer one."""
     col = {f: table[c] for f, c in mapping.items()}
-    cust = parse.text(col["customer_id"]).re_replace(r"^(-?\d+)\.0+$", r"\1")
-    ts = parse.timestamp(col["order_ts"], date_format)
-    amounts = {f: parse.number(col[f], decimal) for f in ("quantity", "unit_price", "revenue") if f in col}
-    quantity = amounts.get("quantity", ibis.literal(1.0))
-    price = amounts.get("unit_price")
-    revenue = amounts["revenue"] if "revenue" in amounts else quantity * price
+    cust = parse.text(col["customer_id"])
+    # '12345.0' (ids exported as floats) -> '12345'; the pattern needs a '.', so test for one first.
+    cust = ibis.ifelse(cust.contains("."), cust.re_replace(r"^(-?\d+)\.0+$", r"\1"), cust)
+    text = {f: (parse.text(col[f]) if f in col else ibis.null("string"))
+            for f in ("order_id", "product_id", "product_name", "category", "country", "currency")}
+    amounts = [f for f in ("quantity", "unit_price", "revenue") if f in col]
+    parsed = table.select(
+        *keep, _cust=cust, _ts=parse.timestamp(col["order_ts"], date_format),
+        **{f"_t_{f}": v for f, v in text.items()},
+        **{f"_n_{f}": parse.number(col[f], decimal) for f in amounts},
+    )
+    amount = {f: parsed[f"_n_{f}"] for f in amounts}
+    quantity = amount.get("quantity", ibis.literal(1.0))
+    price = amount.get("unit_price")
+    revenue = amount["revenue"] if "revenue" in amount else quantity * price
     if price is None:
         price = ibis.ifelse(quantity != 0, revenue / quantity, ibis.null("float64"))
     # Without order ids each customer-day is one order; the made-up id starts with the date so it
     # can never look like a credit note (C + digits).
-    order_id = parse.text(col["order_id"]) if "order_id" in col else ts.date().cast("string").concat("|", cust)
-    text = {f: (parse.text(col[f]) if f in col else ibis.null("string"))
-            for f in ("product_id", "product_name", "category", "country", "currency")}
-    bad_number = ibis.cases(*[(v.isnull() | v.isnan() | v.isinf(), f) for f, v in amounts.items()],
+    order_id = parsed["_t_order_id"] if "order_id" in col else \
+        parsed._ts.date().cast("string").concat("|", parsed._cust)
+    bad_number = ibis.cases(*[(v.isnull() | v.isnan() | v.isinf(), f) for f, v in amount.items()],
                             else_=ibis.null("string"))
-    return table.mutate(
-        order_id=order_id, customer_id=cust, order_ts=ts, product_id=text["product_id"],
-        product_name=text["product_name"], category=text["category"], quantity=quantity,
-        unit_price=price, revenue=revenue, country=text["country"], _currency=text["currency"],
-        _bad_number=bad_number,
+    return parsed.select(
+        *keep, order_id=order_id, customer_id=parsed._cust, order_ts=parsed._ts,
+        product_id=parsed._t_product_id, product_name=parsed._t_product_name, category=parsed._t_category,
+        quantity=quantity, unit_price=price, revenue=revenue, country=parsed._t_country,
+        _currency=parsed._t_currency, _bad_number=bad_number,
     )
 
 
-def _reason(c: ibis.Table, only_currency: str | None) -> ibis.Value:
+# Reasons are stored as small integer codes: CODES[name] (kept = 0, then REASONS in order).
+CODES = {code: i for i, code in enumerate([KEPT[0], *(r[0] for r in REASONS)])}
+
+
+def _code(c: ibis.Table, only_currency: str | None) -> ibis.Value:
+    """The first reason (before duplicates, which need the whole table) that drops the row, as
+    a code; NULL when none applies."""
     code = c.product_id.upper()
     name = c.product_name.lower()
     non_product = (code.isin(NON_PRODUCT_CODES) | name.isin(NON_PRODUCT_NAMES)).fill_null(False)
     for prefix in NON_PRODUCT_CODE_PREFIXES:
         non_product = non_product | code.startswith(prefix).fill_null(False)
-    cancelled = (c.order_id.re_search(r"^[Cc][0-9]").fill_null(False) | (c.quantity < 0) | (c.revenue < 0))
+    credit_note = ibis.ifelse(c.order_id.startswith("C") | c.order_id.startswith("c"),
+                              c.order_id.re_search(r"^[Cc][0-9]"), False).fill_null(False)
+    cancelled = credit_note | (c.quantity < 0) | (c.revenue < 0)
     other_currency = (c._currency.upper() != only_currency.upper()).fill_null(True) if only_currency \
         else ibis.literal(False)
     return ibis.cases(
-        (c.order_ts.isnull(), "bad_date"),
-        (c._bad_number.notnull(), "bad_number"),
-        (other_currency, "other_currency"),
-        (c.customer_id.isnull(), "missing_customer"),
-        (cancelled, "cancellation"),
-        ((c.unit_price <= 0) | (c.quantity == 0) | (c.revenue == 0), "non_positive_price"),
-        (non_product, "non_product"),
-        (c._dup > 0, "duplicate"),
-        else_=ibis.null("string"),
-    )
+        (c.order_ts.isnull(), CODES["bad_date"]),
+        (c._bad_number.notnull(), CODES["bad_number"]),
+        (other_currency, CODES["other_currency"]),
+        (c.customer_id.isnull(), CODES["missing_customer"]),
+        (cancelled, CODES["cancellation"]),
+        ((c.unit_price <= 0) | (c.quantity == 0) | (c.revenue == 0), CODES["non_positive_price"]),
+        (non_product, CODES["non_product"]),
+        else_=ibis.null("int8"),
+    ).cast("int8")
 
 
-def _example(lines: ibis.Table, reason: str, alias: str):
-    """One raw value of an input column (by its neutral alias) on a row dropped for `reason`."""
-    ex = lines.filter(lines._reason == reason).select(v=lines[alias].cast("string")).limit(1).execute()
-    return None if ex.empty else ex.v.iloc[0]
+def _row_hash(table: ibis.Table, columns) -> ibis.Value:
+    """A 64-bit hash of the whole raw row (exact duplicates share it)."""
+    return ibis.struct({a: table[a] for a in columns}).hash()
+
+
+def _with_duplicates(lines: ibis.Table, con) -> ibis.Table:
+    """`lines` plus `_dup` (0 for the first copy of a row, 1, 2, ... for repeats).
+
+    Rows are grouped by the hash of the raw row; only groups with more than one row can hold
+    duplicates, and those few rows get a row number within their group. The groups are
+    confirmed identical on every typed column (a hash collision between different rows would
+    show there); if one is not, duplicates are worked out exactly over the raw columns instead."""
+    multi = lines.group_by("_h").aggregate(_n=lines.count())
+    multi = con.create_table("_multi", multi.filter(multi._n > 1).select("_h"), temp=True)
+    cands = lines.semi_join(multi, "_h")
+    typed = ibis.struct({c: cands[c] for c in (*LINE_COLUMNS, "_currency", "_bad_number", "_base")})
+    impure = cands.group_by("_h").aggregate(k=typed.nunique()).filter(lambda t: t.k > 1)
+    if int(impure.count().execute()):
+        return None
+    cands = con.create_table(
+        "_dups", cands.mutate(_dup=ibis.row_number().over(group_by=cands._h)), temp=True)
+    single = lines.anti_join(multi, "_h").mutate(_dup=ibis.literal(0, "int64"))
+    return single.union(cands.select(*single.columns))
+
+
+def _example(source: ibis.Table, bad: ibis.Value, value: ibis.Value):
+    """One raw value (the smallest, so that it is the same on every run) of an input column on
+    the rows where `bad` holds, read back from the source."""
+    ex = source.filter(bad).aggregate(v=value.cast("string").min()).execute()
+    return None if ex.empty or pd.isna(ex.v.iloc[0]) else ex.v.iloc[0]
 
 
 def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of: dt.date | None,
@@ -150,22 +194,35 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
     if fill_order_fields and "order_id" in inner:
         renamed = _fill_from_order(renamed, inner)
     currencies = _check_currencies(renamed, inner, mapping, only_currency, shown)
-    dup = ibis.row_number().over(group_by=[renamed[a] for a in raw])
-    c = canonical(renamed.mutate(_dup=dup), inner, date_format, decimal)
-    c = c.select(*LINE_COLUMNS, "_currency", "_bad_number", "_dup", *sorted(set(inner.values())))
-    c = c.mutate(_reason=_reason(c, only_currency))
-    lines = con.create_table("_lines", c, temp=True)
+    # One pass over the input: typed columns, the first reason that drops the row, a hash of
+    # the raw row for duplicates. Raw text is not kept; examples are read back from the source.
+    c = canonical(renamed.mutate(_h=_row_hash(renamed, raw)), inner, date_format, decimal, keep=("_h",))
+    c = c.mutate(_base=_code(c, only_currency))
+    c = c.select(*LINE_COLUMNS, "_currency", "_bad_number", "_base", "_h")
+    base = con.create_table("_lines", c, temp=True)
+    lines = _with_duplicates(base, con)
+    if lines is None:  # a hash collision between different rows: number the copies exactly
+        dup = ibis.row_number().over(group_by=[renamed[a] for a in raw])
+        exact = canonical(renamed.mutate(_dup=dup), inner, date_format, decimal, keep=("_dup",))
+        exact = exact.mutate(_base=_code(exact, only_currency))
+        lines = con.create_table("_lines_exact", exact.select(*LINE_COLUMNS, "_currency", "_bad_number", "_base",
+                                                              "_dup"), temp=True)
+    dropped = lines._base.fill_null(ibis.ifelse(lines._dup > 0, ibis.literal(CODES["duplicate"], "int8"),
+                                                ibis.null("int8")))
+    lines = lines.mutate(_code=dropped)
 
-    n = int(lines.count().execute())
-    _refuse_unreadable(lines, n, mapping, inner, date_format, shown)
+    n = int(base.count().execute())
+    bad = _bad_rows(renamed, inner, date_format, decimal)
+    _refuse_unreadable(lines, n, mapping, inner, date_format, shown, renamed, bad)
     if as_of is None:
-        last = lines.filter(lines._reason.isnull()).order_ts.max().execute()
+        last = base.filter(base._base.isnull()).order_ts.max().execute()
         as_of = pd.Timestamp(last).date() + dt.timedelta(days=1) if pd.notna(last) else dt.date.max
     cutoff = ibis.timestamp(dt.datetime.combine(as_of, dt.time())) if as_of < dt.date.max else None
     after = (lines.order_ts >= cutoff) if cutoff is not None else ibis.literal(False)
-    lines = lines.mutate(_reason=lines._reason.fill_null(ibis.ifelse(after, "after_as_of", KEPT[0])))
+    lines = lines.mutate(_code=lines._code.fill_null(
+        ibis.ifelse(after, ibis.literal(CODES["after_as_of"], "int8"), ibis.literal(CODES[KEPT[0]], "int8"))))
     ledger = _ledger(lines, n)
-    warnings = _warnings(lines, ledger, mapping, inner, date_format)
+    warnings = _warnings(lines, ledger, mapping, inner, date_format, renamed, bad)
     if strict:
         _refuse_strict(lines, ledger, shown)
 
@@ -174,16 +231,27 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
         raise DataError(f"no rows left after cleaning: {top['rows']:,} of {n:,} dropped as '{top['label']}'",
                         file=shown, column=mapping.get("customer_id"), rows=n,
                         fix="check the column mapping shown with --map, and the --as-of date")
-    kept = con.create_table("kept_lines", lines.filter(lines._reason == KEPT[0]).select(*LINE_COLUMNS), temp=True)
-    ret = lines.filter(lines._reason == "cancellation")
-    returns = con.create_table(
-        "returns", ret.select(ret.customer_id, ret.order_id, ret.order_ts, revenue=-ret.revenue), temp=True)
-    purchasers = lines.filter(~lines._reason.isin(["bad_date", "bad_number", "other_currency",
-                                                   "missing_customer", "cancellation"]))
+    # The kept lines and the returns are views over the one stored table, not copies.
+    kept = lines.filter(lines._code == CODES[KEPT[0]]).select(*LINE_COLUMNS)
+    ret = base.filter(base._base == CODES["cancellation"])
+    returns = ret.select(ret.customer_id, ret.order_id, ret.order_ts, revenue=-ret.revenue)
+    purchasers = base.filter(base._base.isnull() | ~base._base.isin(
+        [CODES[r] for r in ("bad_date", "bad_number", "other_currency", "missing_customer", "cancellation")]))
     n_purchasers = int(purchasers.customer_id.nunique().execute())
     return Cleaned(lines=kept, returns=returns, ledger=ledger, as_of=as_of, customers_with_purchases=n_purchasers,
                    date_format=date_format.format if date_format else "typed", warnings=tuple(warnings),
                    currencies=currencies)
+
+
+def _bad_rows(table: ibis.Table, inner: dict[str, str], date_format, decimal: str) -> dict:
+    """Per reason and field, the condition on a source row that makes it unreadable (for examples)."""
+    ts = parse.timestamp(table[inner["order_ts"]], date_format)
+    out = {"order_ts": ts.isnull()}
+    for f in ("quantity", "unit_price", "revenue"):
+        if f in inner:
+            v = parse.number(table[inner[f]], decimal)
+            out[f] = ts.notnull() & (v.isnull() | v.isnan() | v.isinf())
+    return out
 
 
 def _fill_from_order(table: ibis.Table, inner: dict[str, str]) -> ibis.Table:
@@ -216,9 +284,9 @@ def _check_currencies(table, inner, mapping, only_currency, shown) -> tuple[str,
     return codes
 
 
-def _refuse_unreadable(lines, n, mapping, inner, date_format, shown) -> None:
+def _refuse_unreadable(lines, n, mapping, inner, date_format, shown, source, bad_rows) -> None:
     for reason, field in (("bad_date", "order_ts"), ("bad_number", None)):
-        bad = int(lines.filter(lines._reason == reason).count().execute())
+        bad = int(lines.filter(lines._code == CODES[reason]).count().execute())
         if bad <= MAX_BAD_SHARE * n:
             continue
         fld = field or _worst_amount(lines)
@@ -229,13 +297,13 @@ def _refuse_unreadable(lines, n, mapping, inner, date_format, shown) -> None:
         else:
             fix = f"{FIX_MAP.format(field=fld)}; for amounts like 1,50 add --decimal ,"
         raise DataError(f"{bad / n:.0%} of {'dates could not be read' if field else 'values are not numbers'}",
-                        file=shown, column=mapping[fld], rows=bad, example=_example(lines, reason, inner[fld]),
-                        fix=fix)
+                        file=shown, column=mapping[fld], rows=bad,
+                        example=_example(source, bad_rows[fld], source[inner[fld]]), fix=fix)
 
 
 def _worst_amount(lines: ibis.Table) -> str:
     """The amount field most often unreadable on rows dropped as bad_number."""
-    bad = lines.filter(lines._reason == "bad_number")
+    bad = lines.filter(lines._code == CODES["bad_number"])
     counts = bad.group_by("_bad_number").aggregate(n=bad.count()).order_by([ibis.desc("n"), "_bad_number"])
     return str(counts.limit(1).execute()["_bad_number"].iloc[0])
 
@@ -245,7 +313,8 @@ def _refuse_strict(lines, ledger, shown) -> None:
     if bad.empty:
         return
     first = bad.iloc[0]
-    row = lines.filter(lines._reason == first["reason"]).select(*LINE_COLUMNS[:4]).limit(1).execute().iloc[0]
+    rows = lines.filter(lines._code == CODES[first["reason"]]).select(*LINE_COLUMNS[:4])
+    row = rows.order_by(*LINE_COLUMNS[:4]).limit(1).execute().iloc[0]
     listed = ", ".join(f"{r.label}: {r.rows:,}" for r in bad.itertuples())
     raise DataError(f"--strict: {int(bad['rows'].sum()):,} rows would be dropped ({listed})", file=shown,
                     rows=int(bad["rows"].sum()), example=f"{first['label']}: order {row['order_id']}, "
@@ -253,11 +322,11 @@ def _refuse_strict(lines, ledger, shown) -> None:
 
 
 def _ledger(lines: ibis.Table, n: int) -> pd.DataFrame:
-    counts = lines.group_by("_reason").aggregate(rows=lines.count(), revenue=lines.revenue.sum()).execute()
-    counts = counts.set_index("_reason")
+    counts = lines.group_by("_code").aggregate(rows=lines.count(), revenue=lines.revenue.sum()).execute()
+    counts = counts.set_index("_code")
     rows = []
     for code, label, description in [KEPT, *REASONS]:
-        got = counts.loc[code] if code in counts.index else None
+        got = counts.loc[CODES[code]] if CODES[code] in counts.index else None
         rows.append({
             "reason": code, "label": label, "description": description,
             "rows": int(got["rows"]) if got is not None else 0,
@@ -270,7 +339,7 @@ def _ledger(lines: ibis.Table, n: int) -> pd.DataFrame:
 
 
 def _warnings(lines: ibis.Table, ledger: pd.DataFrame, mapping: dict[str, str],
-              inner: dict[str, str], date_format: DateFormat | None) -> list[str]:
+              inner: dict[str, str], date_format: DateFormat | None, source: ibis.Table, bad_rows: dict) -> list[str]:
     out = []
     if date_format and date_format.others:
         out.append(f"Dates in column '{mapping['order_ts']}' come in {len(date_format.formats)} formats "
@@ -284,13 +353,13 @@ def _warnings(lines: ibis.Table, ledger: pd.DataFrame, mapping: dict[str, str],
     by = ledger.set_index("reason")["rows"]
     if by["bad_date"]:
         out.append(f"{by['bad_date']:,} rows dropped because column '{mapping['order_ts']}' could not be read "
-                   f"as a date, e.g. {_example(lines, 'bad_date', inner['order_ts'])!r}.")
+                   f"as a date, e.g. {_example(source, bad_rows['order_ts'], source[inner['order_ts']])!r}.")
     if by["bad_number"]:
         fld = _worst_amount(lines)
         out.append(f"{by['bad_number']:,} rows dropped because an amount is not a number, "
-                   f"e.g. {_example(lines, 'bad_number', inner[fld])!r} in column '{mapping[fld]}'.")
-    kept = lines.filter(lines._reason == KEPT[0])
-    median = kept.revenue.approx_median().execute()
+                   f"e.g. {_example(source, bad_rows[fld], source[inner[fld]])!r} in column '{mapping[fld]}'.")
+    kept = lines.filter(lines._code == CODES[KEPT[0]])
+    median = kept.revenue.median().execute()  # exact: the approximate one depends on the scan order
     if median and median > 0:
         big = kept.filter(kept.revenue > OUTLIER_FACTOR * median)
         n_big = int(big.count().execute())

@@ -13,6 +13,7 @@ import glob
 import gzip
 import hashlib
 import io
+import os
 import re
 import tempfile
 import zipfile
@@ -28,6 +29,10 @@ PARQUET_SUFFIXES = {".parquet", ".pq"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 HEAD_BYTES = 1 << 16
 DELIMITERS = [",", ";", "\t", "|"]
+# The engine's memory budget (DuckDB buffer manager): beyond it, joins, sorts, aggregates and
+# the stored lines spill to a folder in the build's temporary directory instead of growing RSS.
+ENGINE_MEMORY_MB = 4096
+ENGINE_MEMORY_SHARE = 0.6  # never more than this share of the machine's RAM
 FIX_FORMAT = "give a .csv/.tsv/.txt file (optionally .gz or .zip), a .parquet or an .xlsx file"
 
 # Public data sets recognised by their header and row count, so reports built from them cite them.
@@ -264,11 +269,30 @@ def _read_excel(con, files: list[Path], sheet: str | None, shown: str) -> ibis.T
     return con.create_table("_excel", ibis.memtable(df), temp=True)
 
 
+def engine_settings(con, workdir: Path) -> None:
+    """DuckDB settings for a build: a memory budget with spilling to `workdir`, no promise of
+    insertion order (every result whose order matters is sorted), no progress bar."""
+    if getattr(con, "name", "") != "duckdb":
+        return
+    spill = Path(workdir) / "engine-spill"
+    spill.mkdir(parents=True, exist_ok=True)
+    budget = ENGINE_MEMORY_MB
+    try:
+        budget = min(budget, ENGINE_MEMORY_SHARE * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20)
+    except (ValueError, OSError, AttributeError):
+        pass
+    con.raw_sql(f"SET temp_directory = '{str(spill).replace(chr(39), chr(39) * 2)}'")
+    con.raw_sql(f"SET memory_limit = '{max(256, int(budget))}MB'")
+    con.raw_sql("SET preserve_insertion_order = false")
+    con.raw_sql("SET enable_progress_bar = false")
+
+
 def open_source(spec, con, workdir: Path | None = None, shown: str | None = None, encoding: str | None = None,
                 sheet: str | None = None) -> Source:
     """Open `spec` (file, folder or glob) on connection `con`; `workdir` holds unpacked or re-encoded copies."""
     shown = shown or str(spec)
     workdir = Path(workdir or tempfile.mkdtemp(prefix="segment-report-"))
+    engine_settings(con, workdir)
     files = resolve_files(spec, shown)
     kinds = {_kind(p, shown) for p in files}
     if len(kinds) > 1:
