@@ -163,6 +163,9 @@ TABLES = {
                         "share_of_value_at_risk", "action"],
     # customer value (analysis/clv.py): feature is 'clv' or 'p_alive'
     "segment_value": ["kind", "segment", "feature", "mean", "ci_low", "ci_high", "n"],
+    "value_distribution": ["measure", "bin", "low", "high", "customers", "share"],
+    "alive_threshold": ["kind", "segment", "repeat_customers", "typical_repeat_days", "p_alive_now",
+                        "days_since_last_now", "below_half_after_days"],
     "holdout": ["frequency_group", "customers", "actual_mean", "predicted_mean", "actual_total",
                 "predicted_total"],
 }

@@ -11,12 +11,15 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from analysis import affinity, clv, cohorts, stats, transitions
+from analysis import affinity, bgnbd, clv, cohorts, stats, transitions
 
 KEY_FEATURES = {"recency_days": "Days since last order", "frequency_orders": "Orders",
                 "monetary": "Revenue", "avg_order_value": "Average order value"}
 KINDS = (("rfm", "rfm_segment"), ("cluster", "cluster_name"))
 CHANGE_DAYS = 90  # segment membership is compared with this many days before the as-of date
+CLV_EDGES = [0, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, np.inf]
+P_ALIVE_EDGES = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0 + 1e-9]
+WAIT_GRID = np.arange(0, 3651)  # days of further silence tried when looking for the 50% point
 
 
 def _by_kind(fn, customers: pd.DataFrame, *args, **kwargs) -> pd.DataFrame:
@@ -93,7 +96,12 @@ def value_tables(lines, customers: pd.DataFrame, as_of: dt.date, horizon: int, d
         "clv": v[f"clv_{horizon}"], "one_time_later_share": v["one_time_later_share"],
     })
     merged = customers[["customer_id", "rfm_segment", "cluster_name"]].merge(per_customer, on="customer_id")
-    tables = {"segment_value": _by_kind(stats.bootstrap_means, merged, ["clv", "p_alive"], seed=seed)}
+    tables = {"segment_value": _by_kind(stats.bootstrap_means, merged, ["clv", "p_alive"], seed=seed),
+              "value_distribution": pd.concat([distribution(per_customer["clv"], CLV_EDGES, "clv"),
+                                               distribution(per_customer["p_alive"], P_ALIVE_EDGES, "p_alive")],
+                                              ignore_index=True),
+              "alive_threshold": alive_threshold(v.merge(customers[["customer_id", "rfm_segment", "cluster_name"]],
+                                                         on="customer_id"), value.bgnbd)}
     holdout = value.holdout
     tables["holdout"] = holdout.by_frequency if holdout else pd.DataFrame(
         columns=["frequency_group", "customers", "actual_mean", "predicted_mean", "actual_total", "predicted_total"])
@@ -108,3 +116,39 @@ def value_tables(lines, customers: pd.DataFrame, as_of: dt.date, horizon: int, d
         "clv_total": float(np.nansum(per_customer["clv"])),
     }
     return tables, figures, per_customer, tuple(value.warnings)
+
+
+def distribution(values: pd.Series, edges: list[float], measure: str) -> pd.DataFrame:
+    """Customers per bin [low, high) of `values` (NaN left out): measure, bin, low, high, customers, share."""
+    v = values.dropna().to_numpy(dtype=float)
+    counts, _ = np.histogram(v, bins=np.asarray(edges, dtype=float))
+    low, high = np.asarray(edges[:-1], dtype=float), np.asarray(edges[1:], dtype=float)
+    return pd.DataFrame({"measure": measure, "bin": np.arange(len(counts)), "low": low,
+                         "high": np.where(np.isinf(high), np.nan, np.minimum(high, 1.0) if measure == "p_alive" else high),
+                         "customers": counts.astype("int64"),
+                         "share": counts / len(v) if len(v) else np.zeros(len(counts))})
+
+
+def alive_threshold(summary: pd.DataFrame, fit) -> pd.DataFrame:
+    """When to intervene: for each segment's typical repeat customer (median repeat purchase days x,
+    days from first to last purchase t_x and age T, among its repeat customers), their probability
+    alive now and after how many days without a purchase (counted from their last purchase) BG/NBD
+    puts it below 50%. One-time buyers are left out: the model keeps them at 1 until they repeat."""
+    rows = []
+    for kind, col in KINDS:
+        for segment, members in summary.groupby(col, sort=True):
+            repeat = members[members["frequency"] > 0]
+            row = {"kind": kind, "segment": segment, "repeat_customers": len(repeat), "typical_repeat_days": np.nan,
+                   "p_alive_now": np.nan, "days_since_last_now": np.nan, "below_half_after_days": np.nan}
+            if fit is not None and len(repeat):
+                x, t_x, T = (float(repeat[c].median()) for c in ("frequency", "recency", "T"))
+                x = float(np.floor(x + 0.5))  # the model counts whole repeat purchase days
+                curve = bgnbd.p_alive(fit, np.full(len(WAIT_GRID), x), np.full(len(WAIT_GRID), t_x), T + WAIT_GRID)
+                now = float(bgnbd.p_alive(fit, np.array([x]), np.array([t_x]), np.array([T]))[0])
+                # days since last purchase when it first drops below 50% (NaN: not within 10 years)
+                below = np.flatnonzero(curve < 0.5)
+                after = (T - t_x) + (float(WAIT_GRID[below[0]]) if len(below) else np.nan)
+                row.update(typical_repeat_days=x, p_alive_now=now, days_since_last_now=T - t_x,
+                           below_half_after_days=after)
+            rows.append(row)
+    return pd.DataFrame(rows)

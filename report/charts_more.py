@@ -419,3 +419,21 @@ def holdout_bars(holdout: pd.DataFrame, cutoff: str | None) -> go.Figure:
     fig.update_xaxes(type="category", title_text="Repeat purchase days before the cutoff")
     fig.update_yaxes(title_text="Mean purchase days in the holdout")
     return fig
+
+
+def value_histogram(distribution: pd.DataFrame, measure: str, currency: str = "") -> go.Figure:
+    """Customers per bin of CLV or probability alive (bins computed in analysis)."""
+    d = distribution[distribution["measure"] == measure].sort_values("bin")
+    if measure == "clv":
+        label = lambda lo, hi: (f"{currency}{lo:,.0f}+" if pd.isna(hi) else f"{currency}{lo:,.0f}–{hi:,.0f}")  # noqa: E731
+        title, axis = "How customer value is spread", f"CLV{f' ({currency})' if currency else ''}"
+    else:
+        label = lambda lo, hi: f"{lo:.0%}–{hi:.0%}"  # noqa: E731
+        title, axis = "How likely customers are to still be active", "Probability alive"
+    x = [label(lo, hi) for lo, hi in zip(d["low"], d["high"])]
+    fig = figure(title, "Customers per band; the model's numbers, binned in the analysis", height=380)
+    fig.add_trace(go.Bar(x=x, y=floats(d["customers"]), marker_color=ACCENT, customdata=floats(d["share"]),
+                         hovertemplate="%{x}: %{y:,.0f} customers (%{customdata:.1%})<extra></extra>"))
+    fig.update_xaxes(type="category", title_text=axis)
+    fig.update_yaxes(title_text="Customers")
+    return fig

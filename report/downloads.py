@@ -61,7 +61,9 @@ def customers_table(a: Analysis) -> pd.DataFrame:
     """customers.csv columns: ids and segments first, then the features in schema order."""
     customers = a.tables["customers"]
     rest = [c for c in customers.columns if c not in FIRST_CUSTOMER_COLUMNS]
-    return customers[FIRST_CUSTOMER_COLUMNS + rest]
+    # The value column is named after its horizon in the export, e.g. clv_365.
+    horizon = a.headline.get("clv_horizon_days")
+    return customers[FIRST_CUSTOMER_COLUMNS + rest].rename(columns={"clv": f"clv_{horizon}"} if horizon else {})
 
 
 def segment_customers(a: Analysis, kind: str, segment: str) -> pd.DataFrame:

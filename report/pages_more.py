@@ -291,6 +291,18 @@ def value(a: Analysis) -> dict:
                     "unit": f"money ({cur})" if cur else "money"}]
     top = downloads.top_clv_customers(a)
     disagreements = downloads.alive_disagreements(a)
+    dist = t["value_distribution"]
+    distribution_charts = [
+        Chart(f"chart-{m.replace('_', '-')}-distribution", charts_more.value_histogram(dist, m, cur),
+              f"Customers per band of {'CLV' if m == 'clv' else 'probability alive'}.",
+              Table(f"table-{m.replace('_', '-')}-distribution", "Customers per band", (
+                  Column("low", "From", "num", numeric=True), Column("high", "To", "num", numeric=True),
+                  Column("customers", "Customers", "int", numeric=True), Column("share", "Share", "pct", numeric=True)),
+                  records(dist[dist["measure"] == m].sort_values("bin"))))
+        for m in ("clv", "p_alive") if (dist["measure"] == m).any()]
+    order = {name: i for i, name in enumerate(seg["segment"])}
+    threshold = t["alive_threshold"].assign(_o=t["alive_threshold"]["segment"].map(order)).sort_values(
+        ["kind", "_o"], ascending=[False, True])
     holdout = t["holdout"]
     return {
         "kpis": [
@@ -306,6 +318,17 @@ def value(a: Analysis) -> dict:
             Column("model", "Model"), Column("name", "Parameter"), Column("value", "Value", "num3", numeric=True),
             Column("unit", "Unit")), params),
         "clv_charts": clv_charts,
+        "distribution_charts": distribution_charts,
+        "threshold": Table("table-alive-threshold", "When each segment's typical repeat customer drops below "
+                           "50% probability alive", (
+            Column("kind_label", "Kind"), Column("segment", "Segment"),
+            Column("repeat_customers", "Repeat customers", "int", numeric=True),
+            Column("typical_repeat_days", "Typical repeat purchase days", "num", numeric=True),
+            Column("p_alive_now", "P(alive) now", "pct", numeric=True),
+            Column("days_since_last_now", "Days since last purchase now", "int", numeric=True),
+            Column("below_half_after_days", "Below 50% after (days since last purchase)", "int", numeric=True)),
+            records(threshold.assign(kind_label=threshold["kind"].map({"rfm": "RFM segment",
+                                                                      "cluster": "Cluster"})))),
         "holdout_chart": Chart("chart-holdout", charts_more.holdout_bars(holdout, h["holdout_cutoff"]),
                                "Mean purchase days per customer after the cutoff: actual next to what a model fitted "
                                "on the data before the cutoff predicted.",

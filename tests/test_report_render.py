@@ -253,6 +253,14 @@ def new_tables(segments) -> dict[str, pd.DataFrame]:
         "holdout": pd.DataFrame({"frequency_group": _strings(["0", "1", "7+"]), "customers": [2, 2, 2],
                                  "actual_mean": [0.0, 0.5, 3.0], "predicted_mean": [0.2, 0.6, 2.7],
                                  "actual_total": [0, 1, 6], "predicted_total": [0.4, 1.2, 5.4]}),
+        "value_distribution": pd.DataFrame({
+            "measure": _strings(["clv", "clv", "clv", "p_alive", "p_alive"]), "bin": [0, 1, 2, 0, 1],
+            "low": [0.0, 100.0, 1000.0, 0.0, 0.5], "high": [100.0, 1000.0, math.nan, 0.5, 1.0],
+            "customers": [2, 3, 1, 1, 5], "share": [2 / 6, 3 / 6, 1 / 6, 1 / 6, 5 / 6]}),
+        "alive_threshold": pd.DataFrame({
+            "kind": _strings(["rfm", "cluster"]), "segment": _strings(["Champions", SEGMENTS[3][1]]),
+            "repeat_customers": [2, 3], "typical_repeat_days": [8.0, 3.0], "p_alive_now": [0.99, 0.6],
+            "days_since_last_now": [2.0, 40.0], "below_half_after_days": [200.0, math.nan]}),
     }
 
 
@@ -733,9 +741,11 @@ def test_summary_json_records_the_models_with_units_and_missing_values_as_null(s
     assert summary["headline"]["gini"] == 0.55 and summary["headline"]["value_at_risk"] == 2102.0
 
 
-def test_customers_csv_carries_the_value_and_risk_columns(site):
+def test_customers_csv_carries_the_value_and_risk_columns_with_clv_named_by_its_horizon(site):
     rows = read_csv_rows(site / "downloads" / "customers.csv")
-    assert {"p_alive", "clv", "one_time_later_share", "at_risk", "value_at_risk"} <= set(rows[0])
+    assert {"p_alive", "expected_purchases_90", "expected_purchases_365", "one_time_later_share", "at_risk",
+            "value_at_risk"} <= set(rows[0])
+    assert "clv_365" in rows[0] and "clv" not in rows[0]
 
 
 def test_the_category_mix_is_replaced_by_a_note_when_there_are_no_categories(tmp_path):
