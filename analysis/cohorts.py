@@ -71,7 +71,7 @@ def repeat_summary(lines: ibis.Table) -> RepeatSummary:
     high_days (inclusive whole days; <NA> for the open last bin), customers, share (of repeat
     customers, 0..1). Two orders on the same date are 0 days apart.
     """
-    per = _days_to_second_order(lines)
+    per = days_to_second_order(lines)
     bins = {f"bin{i}": per.count(where=(per.days >= low) & (per.days <= high) if high is not None
                                   else per.days >= low)
             for i, (_label, low, high) in enumerate(SECOND_ORDER_BINS)}
@@ -125,7 +125,7 @@ def _customer_months(lines: ibis.Table) -> ibis.Table:
     return acts.join(first, "customer_id").select("customer_id", "month", "first_month", "revenue")
 
 
-def _days_to_second_order(lines: ibis.Table) -> ibis.Table:
+def days_to_second_order(lines: ibis.Table) -> ibis.Table:
     """One row per customer: days, the calendar days from the first order's date to the second's
     (0 for two orders on the first date; null for one-order customers)."""
     orders = orders_table(lines)

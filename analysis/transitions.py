@@ -13,7 +13,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from analysis import features, segment
+from analysis import cohorts, features, segment
 from analysis.schema import SEGMENT_KINDS
 
 NEW, GONE = "(new)", "(gone)"
@@ -114,14 +114,7 @@ def movers(before: pd.DataFrame, after: pd.DataFrame, customers: pd.DataFrame,
 
 def days_to_second_order(lines: ibis.Table) -> pd.Series:
     """Calendar days from each repeat customer's first to second order (index customer_id)."""
-    orders = lines.group_by(["customer_id", "order_id"]).aggregate(order_ts=lines.order_ts.min())
-    w = ibis.window(group_by=orders.customer_id, order_by=[orders.order_ts, orders.order_id])
-    orders = orders.mutate(_n=ibis.row_number().over(w))
-    two = orders.filter(orders._n <= 1)
-    per = two.group_by("customer_id").aggregate(first=two.order_ts.min(), second=two.order_ts.max(),
-                                                n=two.count())
-    per = per.filter(per.n == 2)
-    df = per.select("customer_id", days=per.second.date().delta(per.first.date(), unit="day")).execute()
+    df = cohorts.days_to_second_order(lines).execute().dropna(subset=["days"])
     return pd.Series(df["days"].to_numpy(dtype="int64"), index=pd.Index(df["customer_id"].astype("string"),
                      name="customer_id"), name="days_to_second_order").sort_index()
 
