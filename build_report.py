@@ -90,16 +90,24 @@ def main(argv: list[str] | None = None) -> int:
     options["column_map"] = tuple(args.column_map) if args.column_map else None
     try:
         config = resolve_config(options, args.config)
-        from analysis.pipeline import run_analysis
-        from report.console import summary
-        from report.render import write_site
+        from analysis.pipeline import STAGES, run_analysis
+        from report.progress import StageBar
 
         started = time.perf_counter()
         say(f"Reading {config.input} ...")
-        analysis = run_analysis(config, progress=lambda stage, secs: say(f"  {stage:<10} {secs:6.2f} s"))
-        t0 = time.perf_counter()
-        write_site(analysis, config.output)
-        say(f"  {'site':<10} {time.perf_counter() - t0:6.2f} s")
+        bar = StageBar((*STAGES, "site"), say, enabled=False if args.quiet else None)
+        try:
+            # The site writer's imports (plotly, Jinja) load in the background meanwhile.
+            analysis = run_analysis(config, progress=bar, also_import=("report.render", "report.console"))
+            from report.console import summary
+            from report.render import write_site
+
+            bar.start("site")
+            t0 = time.perf_counter()
+            write_site(analysis, config.output)
+            bar("site", time.perf_counter() - t0)
+        finally:
+            bar.close()
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)

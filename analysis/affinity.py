@@ -4,7 +4,7 @@ Transaction-level work runs on the engine over the kept lines (clean.Cleaned.lin
 order_id, order_ts, product_id, product_name, category, revenue, ...); what comes back is one row
 per (segment, product), (segment, category) or first-order key, and the rest is small pandas.
 
-Segment assignments come in the long shape of trends.with_segments: one row per customer and kind
+Segment assignments come in the long shape of trends.segment_table: one row per customer and kind
 (customer_id, kind in schema.SEGMENT_KINDS, segment); `assignments_from(customers)` builds it from
 the customers table.
 """

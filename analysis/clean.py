@@ -86,17 +86,22 @@ def canonical(table: ibis.Table, mapping: dict[str, str], date_format: DateForma
 
     Each field is parsed once, in an inner projection; revenue, price and the flags are worked
     out from the parsed values in an outer one."""
-    col = {f: table[c] for f, c in mapping.items()}
-    cust = parse.text(col["customer_id"])
+    # Text columns are trimmed once, in their own projection: the parsers below use a value
+    # several times, and would otherwise trim it again for each use.
+    trim = table.select(*keep, **{f"_r_{f}": parse.text(table[c]) if table[c].type().is_string() else table[c]
+                                  for f, c in mapping.items()})
+    col = {f: trim[f"_r_{f}"] for f in mapping}
+    is_text = {f: table[c].type().is_string() for f, c in mapping.items()}
+    cust = col["customer_id"] if is_text["customer_id"] else parse.text(col["customer_id"])
     # '12345.0' (ids exported as floats) -> '12345'; the pattern needs a '.', so test for one first.
     cust = ibis.ifelse(cust.contains("."), cust.re_replace(r"^(-?\d+)\.0+$", r"\1"), cust)
-    text = {f: (parse.text(col[f]) if f in col else ibis.null("string"))
+    text = {f: ((col[f] if is_text[f] else parse.text(col[f])) if f in col else ibis.null("string"))
             for f in ("order_id", "product_id", "product_name", "category", "country", "currency")}
     amounts = [f for f in ("quantity", "unit_price", "revenue") if f in col]
-    parsed = table.select(
-        *keep, _cust=cust, _ts=parse.timestamp(col["order_ts"], date_format),
+    parsed = trim.select(
+        *keep, _cust=cust, _ts=parse.timestamp(col["order_ts"], date_format, trimmed=is_text["order_ts"]),
         **{f"_t_{f}": v for f, v in text.items()},
-        **{f"_n_{f}": parse.number(col[f], decimal) for f in amounts},
+        **{f"_n_{f}": parse.number(col[f], decimal, trimmed=is_text[f]) for f in amounts},
     )
     amount = {f: parsed[f"_n_{f}"] for f in amounts}
     quantity = amount.get("quantity", ibis.literal(1.0))
@@ -147,6 +152,17 @@ def _code(c: ibis.Table, only_currency: str | None) -> ibis.Value:
     ).cast("int8")
 
 
+def _store(con, name: str, expr: ibis.Table) -> ibis.Table:
+    """`expr` stored as table `name` (replacing one left by an earlier run on this connection)."""
+    _drop(con, name)
+    return con.create_table(name, expr)
+
+
+def _drop(con, name: str) -> None:
+    # Raw SQL: Ibis 12's drop_table(force=True) writes a statement DuckDB 2 cannot parse.
+    con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+
+
 def _row_hash(table: ibis.Table, columns) -> ibis.Value:
     """A 64-bit hash of the whole raw row (exact duplicates share it)."""
     return ibis.struct({a: table[a] for a in columns}).hash()
@@ -160,14 +176,14 @@ def _with_duplicates(lines: ibis.Table, con) -> ibis.Table:
     confirmed identical on every typed column (a hash collision between different rows would
     show there); if one is not, duplicates are worked out exactly over the raw columns instead."""
     multi = lines.group_by("_h").aggregate(_n=lines.count())
-    multi = con.create_table("_multi", multi.filter(multi._n > 1).select("_h"), temp=True)
+    multi = _store(con, "_multi", multi.filter(multi._n > 1).select("_h"))
     cands = lines.semi_join(multi, "_h")
     typed = ibis.struct({c: cands[c] for c in (*LINE_COLUMNS, "_currency", "_bad_number", "_base")})
     impure = cands.group_by("_h").aggregate(k=typed.nunique()).filter(lambda t: t.k > 1)
     if int(impure.count().execute()):
         return None
-    cands = con.create_table(
-        "_dups", cands.mutate(_dup=ibis.row_number().over(group_by=cands._h)), temp=True)
+    cands = _store(
+        con, "_dups", cands.mutate(_dup=ibis.row_number().over(group_by=cands._h)))
     single = lines.anti_join(multi, "_h").mutate(_dup=ibis.literal(0, "int64"))
     return single.union(cands.select(*single.columns))
 
@@ -199,14 +215,14 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
     c = canonical(renamed.mutate(_h=_row_hash(renamed, raw)), inner, date_format, decimal, keep=("_h",))
     c = c.mutate(_base=_code(c, only_currency))
     c = c.select(*LINE_COLUMNS, "_currency", "_bad_number", "_base", "_h")
-    base = con.create_table("_lines", c, temp=True)
+    base = _store(con, "_lines", c)
     lines = _with_duplicates(base, con)
     if lines is None:  # a hash collision between different rows: number the copies exactly
         dup = ibis.row_number().over(group_by=[renamed[a] for a in raw])
         exact = canonical(renamed.mutate(_dup=dup), inner, date_format, decimal, keep=("_dup",))
         exact = exact.mutate(_base=_code(exact, only_currency))
-        lines = con.create_table("_lines_exact", exact.select(*LINE_COLUMNS, "_currency", "_bad_number", "_base",
-                                                              "_dup"), temp=True)
+        lines = _store(con, "_lines_exact", exact.select(*LINE_COLUMNS, "_currency", "_bad_number", "_base",
+                                                              "_dup"))
     dropped = lines._base.fill_null(ibis.ifelse(lines._dup > 0, ibis.literal(CODES["duplicate"], "int8"),
                                                 ibis.null("int8")))
     lines = lines.mutate(_code=dropped)
@@ -231,13 +247,17 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
         raise DataError(f"no rows left after cleaning: {top['rows']:,} of {n:,} dropped as '{top['label']}'",
                         file=shown, column=mapping.get("customer_id"), rows=n,
                         fix="check the column mapping shown with --map, and the --as-of date")
-    # The kept lines and the returns are views over the one stored table, not copies.
-    kept = lines.filter(lines._code == CODES[KEPT[0]]).select(*LINE_COLUMNS)
-    ret = base.filter(base._base == CODES["cancellation"])
-    returns = ret.select(ret.customer_id, ret.order_id, ret.order_ts, revenue=-ret.revenue)
     purchasers = base.filter(base._base.isnull() | ~base._base.isin(
         [CODES[r] for r in ("bad_date", "bad_number", "other_currency", "missing_customer", "cancellation")]))
     n_purchasers = int(purchasers.customer_id.nunique().execute())
+    # Every later stage reads the kept lines, several times: they are stored once, with only the
+    # canonical columns, and the wide table of all rows is dropped.
+    kept = _store(con, "_kept", lines.filter(lines._code == CODES[KEPT[0]]).select(*LINE_COLUMNS))
+    ret = base.filter(base._base == CODES["cancellation"])
+    returns = _store(con, "_returns", ret.select(ret.customer_id, ret.order_id, ret.order_ts,
+                                                      revenue=-ret.revenue))
+    for name in ("_dups", "_multi", "_lines_exact", "_lines"):
+        _drop(con, name)
     return Cleaned(lines=kept, returns=returns, ledger=ledger, as_of=as_of, customers_with_purchases=n_purchasers,
                    date_format=date_format.format if date_format else "typed", warnings=tuple(warnings),
                    currencies=currencies)

@@ -21,12 +21,33 @@ CUSTOMER_FEATURES = [
 LOW_PRICE = 0.9  # a line below 90% of the product's median price counts as bought at a low price
 
 
+# Orders tables stored on the engine, by the lines they were summed from (see store_orders).
+_STORED_ORDERS: dict = {}
+
+
 def orders_table(lines: ibis.Table) -> ibis.Table:
     """One row per (customer, order): its date (first line's), revenue, items and line count."""
+    stored = _STORED_ORDERS.get(lines.op())
+    if stored is not None:
+        return stored
     return lines.group_by(["customer_id", "order_id"]).aggregate(
         order_ts=lines.order_ts.min(), revenue=lines.revenue.sum(),
         items=lines.quantity.sum(), n_lines=lines.count(),
     )
+
+
+def store_orders(con, lines: ibis.Table, name: str = "_orders") -> ibis.Table:
+    """Sum `lines` to orders once and store the table: customers, cohorts, transitions and the
+    repeat-purchase figures all start from the orders, and then read it instead of the lines."""
+    con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+    stored = con.create_table(name, orders_table(lines))
+    _STORED_ORDERS[lines.op()] = stored
+    return stored
+
+
+def forget_orders() -> None:
+    """Drop the references kept by store_orders (at the end of a build: the connection closes)."""
+    _STORED_ORDERS.clear()
 
 
 def _main_country(lines: ibis.Table) -> ibis.Table:

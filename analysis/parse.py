@@ -44,15 +44,15 @@ def text(col: ibis.Value) -> ibis.Value:
     # start or end with a character at or below ' ' (which takes in every one strip() removes:
     # space, tab, newline, \v, \f, \r) can need it.
     edge = (s.left(1) <= " ") | (s.right(1) <= " ")
-    s = ibis.ifelse(edge, s.strip(), s)
-    return ibis.ifelse(s == "", ibis.null("string"), s)
+    return ibis.ifelse(edge, s.strip(), s).nullif("")
 
 
-def number(col: ibis.Value, decimal: str = ".") -> ibis.Value:
-    """A float from text like '1,234.50', '£12.50' or (with decimal=',') '1.234,50'; NULL if unreadable."""
+def number(col: ibis.Value, decimal: str = ".", trimmed: bool = False) -> ibis.Value:
+    """A float from text like '1,234.50', '£12.50' or (with decimal=',') '1.234,50'; NULL if unreadable.
+    `trimmed`: the column already went through text()."""
     if col.type().is_numeric():
         return col.cast("float64")
-    trimmed = text(col)
+    trimmed = col if trimmed else text(col)
     s = trimmed.re_replace(r"[\s£$€¥]", "")
     if decimal == ",":
         return s.re_replace(r"\.", "").replace(",", ".").try_cast("float64")
@@ -63,10 +63,10 @@ def number(col: ibis.Value, decimal: str = ".") -> ibis.Value:
     return ibis.coalesce(trimmed.try_cast("float64"), s.re_replace(r",(\d{3})", r"\1").try_cast("float64"))
 
 
-def _date_text(col: ibis.Value) -> ibis.Value:
+def _date_text(col: ibis.Value, trimmed: bool = False) -> ibis.Value:
     """Drop what the formats do not cover: a 'T' separator, fractional seconds, a time zone.
     The wall-clock time of the shop is kept (no conversion), so each order stays on its own day."""
-    s = text(col).re_replace(r"^(\d{4}-\d{2}-\d{2})T", r"\1 ")
+    s = (col if trimmed else text(col)).re_replace(r"^(\d{4}-\d{2}-\d{2})T", r"\1 ")
     s = s.re_replace(r"(\d{2}:\d{2}:\d{2})\.\d+", r"\1")
     return s.re_replace(r"\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2})$", "")
 
@@ -107,16 +107,18 @@ def _swap_day_month(fmt: str) -> str:
     return fmt.replace("%m/%d", "%M/%D").replace("%d/%m", "%m/%d").replace("%M/%D", "%d/%m")
 
 
-def timestamp(col: ibis.Value, fmt: DateFormat | None) -> ibis.Value:
-    """A timestamp from a typed date/timestamp column, epoch seconds, or text in `fmt`."""
+def timestamp(col: ibis.Value, fmt: DateFormat | None, trimmed: bool = False) -> ibis.Value:
+    """A timestamp from a typed date/timestamp column, epoch seconds, or text in `fmt`.
+    `trimmed`: the column already went through text()."""
     if col.type().is_timestamp() or col.type().is_date():
         return col.cast("timestamp")
     if fmt and fmt.format == EPOCH:
-        return text(col).try_cast("int64").as_timestamp("s")
+        return (col if trimmed else text(col)).try_cast("int64").as_timestamp("s")
     # Most values read directly in their format; the clean-up of 'T', fractions and zones (three
     # regular expressions) runs only on those that do not. Formats ending in '-%Y' are left to
     # the clean-up path alone: their year looks like a zone offset to it ('-2024').
-    trimmed, value = text(col), _date_text(col)
+    trimmed = col if trimmed else text(col)
+    value = _date_text(trimmed, trimmed=True)
     tries = []
     for f in fmt.formats:
         if not f.endswith("-%Y"):

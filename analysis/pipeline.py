@@ -3,23 +3,45 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import os
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
-import ibis
-
-from analysis import cluster, features, insights, products, profiles, segment, stages, trends
+from analysis import features, segment
 from analysis.clean import clean
 from analysis.config import Config, display_path
 from analysis.result import Analysis, SourceInfo
 from analysis.schema import CANONICAL, TABLES, detect_columns, detect_profile
-from analysis.source import open_source
+from analysis.source import connect, open_source
 
+# Called with (stage, seconds) when a stage ends; if it has a `start` method, that is called
+# with the stage's name when the stage begins (progress bars).
 Progress = Callable[[str, float], None]
+# Stages that need scikit-learn and SciPy (about a second of imports) import them in the
+# background while the engine reads and cleans the file, which leaves the interpreter idle.
+LATER_MODULES = ("analysis.cluster", "analysis.profiles", "analysis.stages", "analysis.insights",
+                 "analysis.products", "analysis.trends")
+STAGES = ("read", "clean", "customers", "segments", "clusters", "profiles", "trends", "statistics",
+          "cohorts", "products", "changes", "value")
+
+
+def prefetch(modules: Iterable[str]) -> threading.Thread:
+    """Import `modules` in a daemon thread. A module that fails to import here is imported again
+    by the stage that uses it, which then reports the error where it belongs."""
+    def work():
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - reported by the stage that imports it
+                pass
+    thread = threading.Thread(target=work, name="prefetch-imports", daemon=True)
+    thread.start()
+    return thread
 
 
 def build_date(period_end: dt.date) -> dt.date:
@@ -30,12 +52,16 @@ def build_date(period_end: dt.date) -> dt.date:
     return period_end
 
 
-def run_analysis(config: Config, progress: Progress | None = None) -> Analysis:
-    """Read, clean, aggregate, segment and profile. Raises DataError for unusable input."""
+def run_analysis(config: Config, progress: Progress | None = None, also_import: Iterable[str] = ()) -> Analysis:
+    """Read, clean, aggregate, segment and profile. Raises DataError for unusable input.
+    `also_import`: modules the caller needs next (the site writer), imported in the background."""
     timings: dict[str, float] = {}
+    prefetch((*LATER_MODULES, *also_import))
 
     @contextmanager
     def stage(name: str):
+        if hasattr(progress, "start"):
+            progress.start(name)
         start = time.perf_counter()
         yield
         timings[name] = time.perf_counter() - start
@@ -44,7 +70,7 @@ def run_analysis(config: Config, progress: Progress | None = None) -> Analysis:
 
     shown = display_path(config.input)
     with tempfile.TemporaryDirectory(prefix="segment-report-") as workdir:
-        con = ibis.duckdb.connect()
+        con = connect(Path(workdir))
         try:
             with stage("read"):
                 src = open_source(config.input, con, workdir=Path(workdir), shown=shown,
@@ -57,6 +83,7 @@ def run_analysis(config: Config, progress: Progress | None = None) -> Analysis:
                                 only_currency=config.only_currency, strict=config.strict,
                                 fill_order_fields=bool(profile and profile["fill_order_fields"]))
             with stage("customers"):
+                features.store_orders(con, cleaned.lines)
                 customers = features.customer_features(cleaned.lines, cleaned.returns, cleaned.as_of)
             with stage("segments"):
                 score_frame, edges = segment.rfm_scores(customers)
@@ -64,6 +91,8 @@ def run_analysis(config: Config, progress: Progress | None = None) -> Analysis:
                 segment_map = config.segment_map or segment.SEGMENT_RULES
                 customers["rfm_segment"] = segment.assign_segments(score_frame, segment_map)
                 rules = segment.rules_table(edges, config.currency, segment_map)
+            from analysis import cluster, insights, products, profiles, stages, trends
+
             with stage("clusters"):
                 clustering = cluster.choose_clusters(customers, seed=config.seed, k_min=config.k_min,
                                                      k_max=config.k_max, k=config.clusters)
@@ -73,10 +102,10 @@ def run_analysis(config: Config, progress: Progress | None = None) -> Analysis:
             with stage("profiles"):
                 tables = _profile_tables(customers, clustering, rules, score_frame, config)
             with stage("trends"):
-                joined = trends.with_segments(cleaned.lines, customers)
+                segments = trends.segment_table(customers)
                 tables["monthly"] = trends.monthly(cleaned.lines, customers)
-                tables["monthly_by_segment"] = trends.monthly_by_segment(joined)
-                tables["segment_products"] = products.segment_products(joined, config.top_n)
+                tables["monthly_by_segment"] = trends.monthly_by_segment(cleaned.lines, segments)
+                tables["segment_products"] = products.segment_products(cleaned.lines, segments, config.top_n)
                 period = cleaned.lines.aggregate(start=cleaned.lines.order_ts.min(),
                                                  end=cleaned.lines.order_ts.max()).execute().iloc[0]
             extra: dict = {}
@@ -100,6 +129,7 @@ def run_analysis(config: Config, progress: Progress | None = None) -> Analysis:
             customers = customers.merge(value, on="customer_id", how="left").merge(risk, on="customer_id", how="left")
             tables["customers"] = customers[TABLES["customers"]]
         finally:
+            features.forget_orders()
             con.disconnect()
 
     tables["ledger"] = cleaned.ledger
@@ -121,6 +151,8 @@ def run_analysis(config: Config, progress: Progress | None = None) -> Analysis:
 
 
 def _cluster_warnings(clustering, n_customers: int) -> tuple[str, ...]:
+    from analysis import cluster
+
     if clustering.k > 1:
         return ()
     return (f"Only {n_customers:,} customers: too few to find behaviour clusters "
@@ -128,6 +160,8 @@ def _cluster_warnings(clustering, n_customers: int) -> tuple[str, ...]:
 
 
 def _profile_tables(customers, clustering, rules, score_frame, config) -> dict:
+    from analysis import products, profiles
+
     segments = profiles.segment_profiles(customers, rules, config.currency)
     return {
 

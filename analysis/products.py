@@ -6,11 +6,16 @@ import ibis
 import pandas as pd
 
 
-def segment_products(joined: ibis.Table, top_n: int) -> pd.DataFrame:
-    """schema.TABLES['segment_products']: each segment's top products by revenue (rank 1 = most)."""
-    agg = joined.group_by(["kind", "segment", "product_id"]).aggregate(
-        product_name=joined.product_name.min(), revenue=joined.revenue.sum(),
-        quantity=joined.quantity.sum(), customers=joined.customer_id.nunique())
+def segment_products(lines: ibis.Table, segments: ibis.Table, top_n: int) -> pd.DataFrame:
+    """schema.TABLES['segment_products']: each segment's top products by revenue (rank 1 = most).
+
+    Lines are summed per customer and product first; each customer then counts once per product
+    in each of their segments."""
+    pairs = lines.group_by(["customer_id", "product_id"]).aggregate(
+        product_name=lines.product_name.min(), revenue=lines.revenue.sum(), quantity=lines.quantity.sum())
+    j = pairs.join(segments, "customer_id")
+    agg = j.group_by(["kind", "segment", "product_id"]).aggregate(
+        product_name=j.product_name.min(), revenue=j.revenue.sum(), quantity=j.quantity.sum(), customers=j.count())
     # Rank on cents: parallel sums differ in the last bits between runs, which must not reorder ties.
     rank = ibis.row_number().over(group_by=[agg.kind, agg.segment],
                                   order_by=[ibis.desc(agg.revenue.round(2)), agg.product_id])

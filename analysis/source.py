@@ -31,7 +31,7 @@ HEAD_BYTES = 1 << 16
 DELIMITERS = [",", ";", "\t", "|"]
 # The engine's memory budget (DuckDB buffer manager): beyond it, joins, sorts, aggregates and
 # the stored lines spill to a folder in the build's temporary directory instead of growing RSS.
-ENGINE_MEMORY_MB = 4096
+ENGINE_MEMORY_MB = int(os.environ.get("SEGMENT_REPORT_ENGINE_MB", "1024"))
 ENGINE_MEMORY_SHARE = 0.6  # never more than this share of the machine's RAM
 FIX_FORMAT = "give a .csv/.tsv/.txt file (optionally .gz or .zip), a .parquet or an .xlsx file"
 
@@ -267,6 +267,15 @@ def _read_excel(con, files: list[Path], sheet: str | None, shown: str) -> ibis.T
     df = pd.concat(frames, ignore_index=True).astype("string")
     df.columns = [str(c) for c in df.columns]
     return con.create_table("_excel", ibis.memtable(df), temp=True)
+
+
+def connect(workdir: Path):
+    """A DuckDB database file in the build's temporary folder. Its stored tables are compressed
+    and leave memory when the budget is reached, so the engine's memory stays bounded whatever
+    the input size; the file goes with the folder."""
+    con = ibis.duckdb.connect(str(Path(workdir) / "engine.duckdb"))
+    engine_settings(con, workdir)
+    return con
 
 
 def engine_settings(con, workdir: Path) -> None:

@@ -25,24 +25,23 @@ def monthly(lines: ibis.Table, customers: pd.DataFrame) -> pd.DataFrame:
         {"orders": "int64", "customers": "int64"})
 
 
-def with_segments(lines: ibis.Table, assignments: pd.DataFrame) -> ibis.Table:
-    """Kept lines joined with each customer's (kind, segment): two rows per line, one per kind."""
-    long = pd.concat([
-        pd.DataFrame({"customer_id": assignments["customer_id"], "kind": "rfm",
-                      "segment": assignments["rfm_segment"]}),
-        pd.DataFrame({"customer_id": assignments["customer_id"], "kind": "cluster",
-                      "segment": assignments["cluster_name"]}),
-    ], ignore_index=True)
-    long = long.astype({"customer_id": "string", "kind": "string", "segment": "string"})
-    seg = ibis.memtable(long)
-    return lines.join(seg, "customer_id")
+def segment_table(customers: pd.DataFrame) -> ibis.Table:
+    """Each customer's segments as an engine table (customer_id, kind, segment): two rows per
+    customer, kind 'rfm' and 'cluster'."""
+    from analysis.affinity import assignments_from
+
+    return ibis.memtable(assignments_from(customers))
 
 
-def monthly_by_segment(joined: ibis.Table) -> pd.DataFrame:
-    """schema.TABLES['monthly_by_segment']: revenue and active customers per month, kind and segment."""
-    m = joined.mutate(month=joined.order_ts.truncate("M").date())
-    out = m.group_by(["month", "kind", "segment"]).aggregate(
-        revenue=m.revenue.sum(), customers=m.customer_id.nunique()).execute()
+def monthly_by_segment(lines: ibis.Table, segments: ibis.Table) -> pd.DataFrame:
+    """schema.TABLES['monthly_by_segment']: revenue and active customers per month, kind and segment.
+
+    Lines are summed per customer and month first, so the join with the segments and the count of
+    customers (one row per customer and month) work on far fewer rows than there are lines."""
+    m = lines.mutate(month=lines.order_ts.truncate("M").date())
+    per = m.group_by(["customer_id", "month"]).aggregate(revenue=m.revenue.sum())
+    j = per.join(segments, "customer_id")
+    out = j.group_by(["month", "kind", "segment"]).aggregate(revenue=j.revenue.sum(), customers=j.count()).execute()
     out["customers"] = out["customers"].astype("int64")
     out["revenue"] = out["revenue"].round(2)
     out["month"] = pd.to_datetime(out["month"]).dt.date
