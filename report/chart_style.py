@@ -1,9 +1,13 @@
 """Chart style and helpers shared by the chart functions: colours, the Plotly template,
-escaping of data strings for Plotly text, stable numbers, log axes and label wrapping."""
+escaping of data strings for Plotly text, stable numbers, log axes and label wrapping; and
+Figure, a Plotly figure as plain dicts."""
 
 from __future__ import annotations
 
+import base64
 import html
+import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -29,6 +33,8 @@ TEMPLATE = go.layout.Template(layout=dict(
     legend=dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom", traceorder="normal"),
     margin=dict(l=8, r=16, t=72, b=8),
 ))
+
+TEMPLATE_JSON = TEMPLATE.to_plotly_json()  # what a figure's layout.template holds, made once
 
 # Display format per customer feature (segment_features.feature): money, days, count, rate.
 FEATURE_FORMATS = {
@@ -141,10 +147,146 @@ def colors(segments: pd.DataFrame, kind: str) -> dict[str, str]:
     return dict(zip(seg["segment"].tolist(), seg["color"].tolist()))
 
 
-def figure(title: str, subtitle: str = "", height: int = 420, **layout) -> go.Figure:
-    fig = go.Figure(layout=dict(template=TEMPLATE, height=height,
-                                title=dict(text=title, subtitle=dict(text=subtitle)), **layout))
-    return fig
+def figure(title: str, subtitle: str = "", height: int = 420, **layout) -> Figure:
+    return Figure(layout=dict(template=TEMPLATE_JSON, height=height,
+                              title=dict(text=title, subtitle=dict(text=subtitle)), **layout))
+
+
+# --- figures as plain dicts ----------------------------------------------------------------
+# plotly.graph_objects validates every property on every call, which made building the site's
+# ~50 figures slower than everything else the site writer does. Figure keeps the same data
+# (traces and layout as dicts, numbers as numpy arrays) with the few go.Figure methods the
+# charts use, and serialises it as Plotly does; the tests check every chart against Plotly's
+# schema with go.Figure(fig.to_dict()).
+
+AXIS = {"xaxis": re.compile(r"xaxis\d*"), "yaxis": re.compile(r"yaxis\d*")}
+# Plotly's "magic underscore" paths the charts use: marker_color=c is marker={'color': c}. Only
+# these are split, as some Plotly names hold an underscore themselves (paper_bgcolor, error_x).
+UNDERSCORE_PATH = re.compile(r"(marker|title|line|font)_[a-z_]+")
+
+
+def _expand(props: dict) -> dict:
+    """Plotly's keyword conventions on plain dicts: None means unset and is left out, and
+    UNDERSCORE_PATH names are paths; dicts are copied, lists are kept as they are."""
+    out: dict = {}
+    for key, value in props.items():
+        if value is None:
+            continue
+        if isinstance(value, dict) and key != "template":
+            value = _expand(value)
+        *path, last = key.split("_") if UNDERSCORE_PATH.fullmatch(key) else [key]
+        node = out
+        for part in path:
+            node = node.setdefault(part, {})
+        if isinstance(value, dict) and isinstance(node.get(last), dict):
+            _merge(node, {last: value})
+        else:
+            node[last] = value
+    return out
+
+
+def _merge(target: dict, update: dict) -> dict:
+    """Merge `update` into `target`, nested dicts key by key. A nested dict is copied before it is
+    changed, so dicts shared between figures (the template) are never modified."""
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            target[key] = _merge(dict(target[key]), value)
+        else:
+            target[key] = value
+    return target
+
+
+def trace(kind: str, **props) -> dict:
+    """A trace as a dict: trace('bar', x=..., marker_color=...) holds what go.Bar(...) would."""
+    return {"type": kind, **_expand(props)}
+
+
+class Figure:
+    """A Plotly figure as plain data: `data`, a list of trace dicts, and `layout`, a dict."""
+
+    def __init__(self, data: list[dict] | None = None, layout: dict | None = None):
+        self.data = list(data or [])
+        self.layout = _expand(layout or {})
+
+    def add_trace(self, trace: dict) -> Figure:
+        self.data.append(trace)
+        return self
+
+    def update_layout(self, **props) -> Figure:
+        _merge(self.layout, _expand(props))
+        return self
+
+    def update_xaxes(self, **props) -> Figure:
+        return self._update_axes("xaxis", props)
+
+    def update_yaxes(self, **props) -> Figure:
+        return self._update_axes("yaxis", props)
+
+    def _update_axes(self, name: str, props: dict) -> Figure:
+        """Like go.Figure: every axis of that direction (xaxis, xaxis2, ...), xaxis when none yet."""
+        for key in [k for k in self.layout if AXIS[name].fullmatch(k)] or [name]:
+            _merge(self.layout, {key: _expand(props)})
+        return self
+
+    def add_vline(self, x, line: dict) -> Figure:
+        """A vertical line across the plot at x (as go.Figure.add_vline draws it)."""
+        shape = {"line": _expand(line), "type": "line", "x0": x, "x1": x, "xref": "x",
+                 "y0": 0, "y1": 1, "yref": "y domain"}
+        self.layout["shapes"] = [*self.layout.get("shapes", []), shape]
+        return self
+
+    def to_dict(self) -> dict:
+        """{'data': [...], 'layout': {...}} (not copied): what go.Figure(...) accepts."""
+        return {"data": self.data, "layout": self.layout}
+
+    def to_plotly_json(self) -> dict:
+        """A JSON-ready copy, as plotly.io.to_json writes a figure: numeric numpy arrays as typed
+        arrays (base64), other arrays as lists, numpy scalars as Python numbers, NaN and inf as null."""
+        return _json_ready(self.to_dict())
+
+
+# Plotly.js typed arrays: numpy dtype -> its code. Plotly writes numeric arrays held directly
+# under a key as {"dtype", "bdata": base64 of the values[, "shape"]}, except under these keys.
+TYPED_ARRAYS = {"int8": "i1", "uint8": "u1", "int16": "i2", "uint16": "u2", "int32": "i4", "uint32": "u4",
+                "float32": "f4", "float64": "f8"}
+UNTYPED_KEYS = {"geojson", "layer", "layers", "range"}
+
+
+def _typed_array(values: np.ndarray) -> dict | None:
+    """A numeric array as a Plotly.js typed array, as plotly.io writes it (64-bit integers
+    narrowed to the smallest type that holds them), or None to write it as a list."""
+    if not values.size:
+        return None
+    if values.dtype.kind in "iu" and values.dtype.itemsize == 8:
+        lo, hi = values.min(), values.max()
+        for kind in (("int8", "int16", "int32") if values.dtype.kind == "i" else ("uint8", "uint16", "uint32")):
+            if np.iinfo(kind).min <= lo and hi <= np.iinfo(kind).max:
+                values = values.astype(kind)
+                break
+    code = TYPED_ARRAYS.get(str(values.dtype))
+    if code is None:
+        return None
+    spec = {"dtype": code, "bdata": base64.b64encode(np.ascontiguousarray(values)).decode("ascii")}
+    if values.ndim > 1:
+        spec["shape"] = str(values.shape)[1:-1]
+    return spec
+
+
+def _json_ready(value, key: str | None = None):
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v, str(k)) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        spec = _typed_array(value) if key is not None and key not in UNTYPED_KEYS else None
+        return spec if spec is not None else [_json_ready(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.generic):
+        return _json_ready(value.item())
+    if value is None or isinstance(value, (str, int)):
+        return value
+    raise TypeError(f"a figure holds a {type(value).__name__}, which is not JSON: {value!r}")
 
 
 def bar_height(n: int, per_bar: int = 30, base: int = 150) -> int:

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from report.chart_style import (
+    Figure,
     ACCENT,
     DIVERGING,
     FEATURE_FORMATS,
@@ -23,6 +24,7 @@ from report.chart_style import (
     MUTED,
     SEQUENTIAL,
     TEMPLATE,
+    TEMPLATE_JSON,
     bar_height,
     colors,
     figure,
@@ -37,12 +39,13 @@ from report.chart_style import (
     skewed,
     stable,
     strings,
+    trace,
     wrap,
 )
 
 # --- overview ------------------------------------------------------------------------------
 
-def segment_share_bars(segments: pd.DataFrame, kind: str = "rfm") -> go.Figure:
+def segment_share_bars(segments: pd.DataFrame, kind: str = "rfm") -> Figure:
     """Share of customers (hatched) and share of revenue (solid) per segment of one kind.
 
     segments: schema.TABLES['segments']; bars keep the table's order, first at the top.
@@ -55,12 +58,12 @@ def segment_share_bars(segments: pd.DataFrame, kind: str = "rfm") -> go.Figure:
                   "Hatched: share of customers · solid: share of revenue",
                   height=bar_height(2 * len(seg), per_bar=17), barmode="group", bargap=0.25)
     custom = np.column_stack([floats(seg["customers"]), floats(seg["revenue"])])
-    fig.add_trace(go.Bar(
-        name="Share of customers", y=names, x=floats(seg["share_customers"]), orientation="h",
+    fig.add_trace(trace(
+        "bar", name="Share of customers", y=names, x=floats(seg["share_customers"]), orientation="h",
         marker=dict(color=colors, pattern=dict(shape="/", fgcolor="#FFFFFF", solidity=0.45)),
         customdata=custom, hovertemplate="%{y}<br>%{x:.1%} of customers (%{customdata[0]:,.0f})<extra></extra>"))
-    fig.add_trace(go.Bar(
-        name="Share of revenue", y=names, x=floats(seg["share_revenue"]), orientation="h",
+    fig.add_trace(trace(
+        "bar", name="Share of revenue", y=names, x=floats(seg["share_revenue"]), orientation="h",
         marker=dict(color=colors), customdata=custom,
         hovertemplate="%{y}<br>%{x:.1%} of revenue (%{customdata[1]:,.0f})<extra></extra>"))
     fig.update_xaxes(tickformat=".0%", title_text="Share of the total", rangemode="tozero")
@@ -69,38 +72,45 @@ def segment_share_bars(segments: pd.DataFrame, kind: str = "rfm") -> go.Figure:
     return fig
 
 
-def avg_order_value_bars(segments: pd.DataFrame, currency: str = "") -> go.Figure:
+def avg_order_value_bars(segments: pd.DataFrame, currency: str = "") -> Figure:
     """Average order value per segment: RFM segments above, behaviour clusters below."""
     kinds = [(k, t) for k, t in (("rfm", "RFM segments"), ("cluster", "Behaviour clusters"))
              if (segments["kind"] == k).any()]
     sizes = [int((segments["kind"] == k).sum()) for k, _ in kinds]
-    fig = make_subplots(rows=len(kinds), cols=1, shared_xaxes=True, vertical_spacing=0.14,
-                        row_heights=sizes, subplot_titles=[t for _, t in kinds])
+    # Plotly lays out the rows (axis domains, shared x axis, row titles); the traces are ours.
+    grid = make_subplots(rows=len(kinds), cols=1, shared_xaxes=True, vertical_spacing=0.14,
+                         row_heights=sizes, subplot_titles=[t for _, t in kinds],
+                         figure=go.Figure(layout=dict(template=TEMPLATE)))
+    layout = grid.to_dict()["layout"]
+    layout["template"] = TEMPLATE_JSON
+    fig = Figure(layout=layout)
     log = skewed(segments["avg_order_value"])
     for row, (kind, _title) in enumerate(kinds, start=1):
         seg = segments[segments["kind"] == kind]
         values = floats(seg["avg_order_value"])
-        fig.add_trace(go.Bar(
-            y=[wrap(n, 20) for n in strings(seg["segment"])], x=values, orientation="h",
+        axis = "" if row == 1 else str(row)
+        fig.add_trace(trace(
+            "bar", y=[wrap(n, 20) for n in strings(seg["segment"])], x=values, orientation="h",
             marker_color=seg["color"].tolist(),
             text=[fmt(v, "money", currency) for v in values], textposition="auto", showlegend=False,
             customdata=floats(seg["orders"]),
             hovertemplate=f"%{{y}}<br>Average order value {plain(currency)}%{{x:,.2f}}"
-                          "<br>%{customdata:,.0f} orders<extra></extra>"), row=row, col=1)
-        fig.update_yaxes(autorange="reversed", row=row, col=1)
+                          "<br>%{customdata:,.0f} orders<extra></extra>", xaxis=f"x{axis}", yaxis=f"y{axis}"))
+        fig.update_layout(**{f"yaxis{axis}": dict(autorange="reversed")})
     if log:
         fig.update_xaxes(**log_axis(segments["avg_order_value"], "money", currency), showticklabels=True,
                          tickangle=0)
     else:
         fig.update_xaxes(tickprefix=plain(currency), showticklabels=True, tickangle=0)
-    fig.update_xaxes(title_text="Per order" + (" (log scale)" if log else ""), row=len(kinds), col=1)
-    fig.update_layout(template=TEMPLATE, height=bar_height(sum(sizes), per_bar=34, base=180),
+    last = "" if len(kinds) == 1 else str(len(kinds))
+    fig.update_layout(**{f"xaxis{last}": dict(title_text="Per order" + (" (log scale)" if log else ""))})
+    fig.update_layout(height=bar_height(sum(sizes), per_bar=34, base=180),
                       title=dict(text=f"Average purchase value by segment{money_label(currency)}",
                                  subtitle=dict(text="Revenue per order; segment pages show what they buy")))
     return fig
 
 
-def monthly_revenue(monthly: pd.DataFrame, currency: str = "", period: tuple | None = None) -> go.Figure:
+def monthly_revenue(monthly: pd.DataFrame, currency: str = "", period: tuple | None = None) -> Figure:
     """Revenue per calendar month (bars), orders and customers in the hover; `period` (first and
     last order date, ISO) is named in the subtitle, as its first and last months may be partial.
 
@@ -111,8 +121,8 @@ def monthly_revenue(monthly: pd.DataFrame, currency: str = "", period: tuple | N
                   height=400, bargap=0.15)
     custom = np.column_stack([floats(monthly["orders"]), floats(monthly["customers"]),
                               floats(monthly["new_customers"])])
-    fig.add_trace(go.Bar(
-        x=months(monthly["month"]), y=floats(monthly["revenue"]), marker_color=ACCENT, name="Revenue",
+    fig.add_trace(trace(
+        "bar", x=months(monthly["month"]), y=floats(monthly["revenue"]), marker_color=ACCENT, name="Revenue",
         customdata=custom,
         hovertemplate=f"%{{x|%b %Y}}<br>Revenue {plain(currency)}%{{y:,.0f}}<br>%{{customdata[0]:,.0f}} orders"
                       "<br>%{customdata[1]:,.0f} active customers (%{customdata[2]:,.0f} new)<extra></extra>"))
@@ -122,7 +132,7 @@ def monthly_revenue(monthly: pd.DataFrame, currency: str = "", period: tuple | N
 
 
 def monthly_revenue_by_segment(monthly_by_segment: pd.DataFrame, segments: pd.DataFrame,
-                               currency: str = "", kind: str = "rfm", period: tuple | None = None) -> go.Figure:
+                               currency: str = "", kind: str = "rfm", period: tuple | None = None) -> Figure:
     """Monthly revenue stacked by segment (each customer's current segment), in segment colours."""
     label = "RFM segment" if kind == "rfm" else "behaviour cluster"
     fig = figure(f"Revenue per month by {label}{money_label(currency)}",
@@ -133,8 +143,8 @@ def monthly_revenue_by_segment(monthly_by_segment: pd.DataFrame, segments: pd.Da
         part = data[data["segment"] == name]
         if part.empty:
             continue
-        fig.add_trace(go.Bar(
-            x=months(part["month"]), y=floats(part["revenue"]), name=plain(name), marker_color=color,
+        fig.add_trace(trace(
+            "bar", x=months(part["month"]), y=floats(part["revenue"]), name=plain(name), marker_color=color,
             customdata=floats(part["customers"]),
             hovertemplate=f"{plain(name)}<br>%{{x|%b %Y}}: {plain(currency)}%{{y:,.0f}}"
                           "<br>%{customdata:,.0f} active customers<extra></extra>"))
@@ -145,7 +155,7 @@ def monthly_revenue_by_segment(monthly_by_segment: pd.DataFrame, segments: pd.Da
 
 # --- segments page -------------------------------------------------------------------------
 
-def segment_value_scatter(segments: pd.DataFrame, kind: str = "rfm", currency: str = "") -> go.Figure:
+def segment_value_scatter(segments: pd.DataFrame, kind: str = "rfm", currency: str = "") -> Figure:
     """Share of revenue against share of customers per segment; above the diagonal = worth more
     than its size. Log axes, because shares span several orders of magnitude."""
     seg = segments[segments["kind"] == kind]
@@ -155,10 +165,10 @@ def segment_value_scatter(segments: pd.DataFrame, kind: str = "rfm", currency: s
                   "Above the dashed line a segment brings more revenue than its size", height=460)
     positive = np.concatenate([x[x > 0], y[y > 0]])
     lo = float(positive.min()) / 1.6 if len(positive) else 0.001
-    fig.add_trace(go.Scatter(x=[lo, 1], y=[lo, 1], mode="lines", line=dict(color=MUTED, dash="dash"),
+    fig.add_trace(trace("scatter", x=[lo, 1], y=[lo, 1], mode="lines", line=dict(color=MUTED, dash="dash"),
                              hoverinfo="skip", showlegend=False))
-    fig.add_trace(go.Scatter(
-        x=x, y=y, mode="markers+text", text=strings(seg["segment"]),
+    fig.add_trace(trace(
+        "scatter", x=x, y=y, mode="markers+text", text=strings(seg["segment"]),
         textposition=_label_positions(x, lo),
         textfont=dict(size=11), marker=dict(color=seg["color"].tolist(), size=14, line=dict(color=INK, width=0.5)),
         showlegend=False, customdata=np.column_stack([floats(seg["customers"]), floats(seg["revenue_per_customer"])]),
@@ -179,7 +189,7 @@ def _label_positions(x: np.ndarray, lo: float) -> list[str]:
     return [f"{v} {h}" for v, h in zip(vertical, side)]
 
 
-def rfm_grid_heatmap(rfm_grid: pd.DataFrame) -> go.Figure:
+def rfm_grid_heatmap(rfm_grid: pd.DataFrame) -> Figure:
     """Customers per (R score, F score) cell, recent at the top; hover names the cell's main segment.
 
     rfm_grid: schema.TABLES['rfm_grid'], one row per non-empty cell. Scores that no customer holds
@@ -197,8 +207,8 @@ def rfm_grid_heatmap(rfm_grid: pd.DataFrame) -> go.Figure:
                      for i, f in enumerate(f_scores)])
     fig = figure("RFM grid: customers by recency and frequency score",
                   "Cells name the segment most of their customers belong to", height=480)
-    fig.add_trace(go.Heatmap(
-        x=[f"F{f}" for f in f_scores], y=[f"R{r}" for r in r_scores], z=z, text=text, customdata=names,
+    fig.add_trace(trace(
+        "heatmap", x=[f"F{f}" for f in f_scores], y=[f"R{r}" for r in r_scores], z=z, text=text, customdata=names,
         texttemplate="%{text}", textfont=dict(size=11), colorscale=SEQUENTIAL, xgap=2, ygap=2,
         colorbar=dict(title=dict(text="Customers"), thickness=12),
         hovertemplate="%{y} %{x}: %{customdata}<br>%{z:,.0f} customers<extra></extra>"))
@@ -211,20 +221,20 @@ METHOD_LABELS = {"kmeans": "k-means", "gmm": "Gaussian mixture"}
 METHOD_COLORS = {"kmeans": ACCENT, "gmm": "#EE7733"}
 
 
-def silhouette_by_k(cluster_selection: pd.DataFrame) -> go.Figure:
+def silhouette_by_k(cluster_selection: pd.DataFrame) -> Figure:
     """Silhouette score for each method and number of clusters tried, the chosen model marked."""
     fig = figure("Choosing the model: silhouette score by method and k",
                  "Higher is better; the chosen model is marked with a star", height=380)
     for method, sel in cluster_selection.sort_values(["method", "k"]).groupby("method", sort=True):
         label = METHOD_LABELS.get(method, method)
-        fig.add_trace(go.Scatter(
-            x=floats(sel["k"]), y=floats(sel["silhouette"]), mode="lines+markers", name=label,
+        fig.add_trace(trace(
+            "scatter", x=floats(sel["k"]), y=floats(sel["silhouette"]), mode="lines+markers", name=label,
             line=dict(color=METHOD_COLORS.get(method, INK)), marker=dict(size=8),
             hovertemplate=f"{label}, k = %{{x}}<br>silhouette %{{y:.3f}}<extra></extra>"))
     chosen = cluster_selection[cluster_selection["chosen"].astype(bool)]
     if len(chosen):
-        fig.add_trace(go.Scatter(
-            x=floats(chosen["k"]), y=floats(chosen["silhouette"]), mode="markers+text", name="Chosen",
+        fig.add_trace(trace(
+            "scatter", x=floats(chosen["k"]), y=floats(chosen["silhouette"]), mode="markers+text", name="Chosen",
             marker=dict(size=18, color="#E69F00", symbol="star", line=dict(color=INK, width=1)),
             text=[f"chosen: {METHOD_LABELS.get(m, m)}, k = {int(k)}" for m, k in zip(chosen["method"], chosen["k"])],
             textposition="top center", hovertemplate="chosen k = %{x}<br>silhouette %{y:.3f}<extra></extra>"))
@@ -234,7 +244,7 @@ def silhouette_by_k(cluster_selection: pd.DataFrame) -> go.Figure:
 
 
 def cluster_feature_heatmap(segment_features: pd.DataFrame, segments: pd.DataFrame,
-                            currency: str = "") -> go.Figure:
+                            currency: str = "") -> Figure:
     """How each cluster differs from all customers per feature (z: mean standardised value);
     cell text and hover give the cluster's median in real units."""
     names = list(colors(segments, "cluster"))
@@ -251,8 +261,8 @@ def cluster_feature_heatmap(segment_features: pd.DataFrame, segments: pd.DataFra
     fig = figure("Behaviour clusters: feature profile",
                   "Colour: above (red) or below (blue) all customers, in standard deviations · text: median",
                   height=bar_height(len(names), per_bar=48, base=220))
-    fig.add_trace(go.Heatmap(
-        x=[wrap(plain(labels[f]), 12) for f in features], y=[wrap(plain(n), 18) for n in names], z=z,
+    fig.add_trace(trace(
+        "heatmap", x=[wrap(plain(labels[f]), 12) for f in features], y=[wrap(plain(n), 18) for n in names], z=z,
         text=text, customdata=[[plain(labels[f]) for f in features] for _ in names],
         texttemplate="%{text}", textfont=dict(size=11), colorscale=DIVERGING, zmin=-limit, zmax=limit, zmid=0,
         xgap=2, ygap=2, colorbar=dict(title=dict(text="z"), thickness=12),
@@ -263,7 +273,7 @@ def cluster_feature_heatmap(segment_features: pd.DataFrame, segments: pd.DataFra
 
 
 def customer_scatter(customer_sample: pd.DataFrame, segments: pd.DataFrame, total_customers: int,
-                     currency: str = "") -> go.Figure:
+                     currency: str = "") -> Figure:
     """Sampled customers by days since last order and revenue (both log), one colour per cluster.
 
     customer_sample: schema.TABLES['customer_sample']; total_customers: headline['customers'].
@@ -275,8 +285,8 @@ def customer_scatter(customer_sample: pd.DataFrame, segments: pd.DataFrame, tota
         part = customer_sample[customer_sample["cluster_name"] == name]
         if part.empty:
             continue
-        fig.add_trace(go.Scatter(
-            x=floats(part["recency_days"]), y=floats(part["monetary"]), mode="markers", name=plain(name),
+        fig.add_trace(trace(
+            "scatter", x=floats(part["recency_days"]), y=floats(part["monetary"]), mode="markers", name=plain(name),
             marker=dict(color=color, size=6, opacity=0.7, line=dict(width=0)),
             customdata=np.column_stack([strings(part["customer_id"]), strings(part["rfm_segment"]),
                                         part["frequency_orders"].tolist(),
@@ -291,7 +301,7 @@ def customer_scatter(customer_sample: pd.DataFrame, segments: pd.DataFrame, tota
     return fig
 
 
-def rfm_cluster_crosstab(crosstab: pd.DataFrame, segments: pd.DataFrame) -> go.Figure:
+def rfm_cluster_crosstab(crosstab: pd.DataFrame, segments: pd.DataFrame) -> Figure:
     """Customers per (RFM segment, behaviour cluster); empty cells left blank."""
     rfm = [n for n in colors(segments, "rfm") if (crosstab["rfm_segment"] == n).any()]
     clusters = [n for n in colors(segments, "cluster") if (crosstab["cluster_name"] == n).any()]
@@ -301,8 +311,8 @@ def rfm_cluster_crosstab(crosstab: pd.DataFrame, segments: pd.DataFrame) -> go.F
     text = [[f"{v:,}" if v is not None else "" for v in row] for row in z]
     fig = figure("RFM segments by behaviour cluster", "Customers in each combination",
                   height=bar_height(len(rfm), per_bar=34, base=240))
-    fig.add_trace(go.Heatmap(
-        x=[wrap(plain(c), 12) for c in clusters], y=[wrap(plain(r), 18) for r in rfm], z=z, text=text,
+    fig.add_trace(trace(
+        "heatmap", x=[wrap(plain(c), 12) for c in clusters], y=[wrap(plain(r), 18) for r in rfm], z=z, text=text,
         texttemplate="%{text}", customdata=[[plain(c) for c in clusters] for _ in rfm],
         textfont=dict(size=11), colorscale=SEQUENTIAL, xgap=2, ygap=2,
         colorbar=dict(title=dict(text="Customers"), thickness=12),
@@ -318,7 +328,7 @@ def _of(table: pd.DataFrame, segment: Mapping) -> pd.DataFrame:
     return table[(table["kind"] == segment["kind"]) & (table["segment"] == segment["segment"])]
 
 
-def segment_top_products(segment_products: pd.DataFrame, segment: Mapping, currency: str = "") -> go.Figure:
+def segment_top_products(segment_products: pd.DataFrame, segment: Mapping, currency: str = "") -> Figure:
     """The segment's top products by revenue (rank 1 at the top).
 
     segment: a row of the segments table (kind, segment, color).
@@ -328,8 +338,8 @@ def segment_top_products(segment_products: pd.DataFrame, segment: Mapping, curre
              for r, n in zip(part["rank"].tolist(), part["product_name"].tolist())]
     fig = figure(f"Top products by revenue{money_label(currency)}", plain(segment["segment"]),
                   height=bar_height(len(part)))
-    fig.add_trace(go.Bar(
-        y=names, x=floats(part["revenue"]), orientation="h", marker_color=segment["color"],
+    fig.add_trace(trace(
+        "bar", y=names, x=floats(part["revenue"]), orientation="h", marker_color=segment["color"],
         customdata=np.column_stack([strings(part["product_name"]), strings(part["product_id"]),
                                     floats(part["quantity"]), floats(part["customers"])]),
         hovertemplate=f"%{{customdata[0]}} (%{{customdata[1]}})<br>Revenue {plain(currency)}%{{x:,.0f}}"
@@ -339,14 +349,15 @@ def segment_top_products(segment_products: pd.DataFrame, segment: Mapping, curre
     return fig
 
 
-def segment_top_countries(segment_countries: pd.DataFrame, segment: Mapping, currency: str = "") -> go.Figure:
+def segment_top_countries(segment_countries: pd.DataFrame, segment: Mapping, currency: str = "") -> Figure:
     """The segment's top countries by number of customers (log axis when one country dominates)."""
     part = _of(segment_countries, segment).sort_values("rank")
     values = floats(part["customers"])
     log = skewed(values)
     fig = figure("Top countries by customers", plain(segment["segment"]), height=bar_height(len(part)))
-    fig.add_trace(go.Bar(
-        y=[wrap(c, 18) for c in strings(part["country"])], x=values, orientation="h", marker_color=segment["color"],
+    fig.add_trace(trace(
+        "bar", y=[wrap(c, 18) for c in strings(part["country"])], x=values, orientation="h",
+        marker_color=segment["color"],
         text=[f"{v:,.0f}" for v in values], textposition="auto", customdata=floats(part["revenue"]),
         hovertemplate=f"%{{y}}<br>%{{x:,.0f}} customers<br>Revenue {plain(currency)}%{{customdata:,.0f}}"
                       "<extra></extra>"))
@@ -357,14 +368,14 @@ def segment_top_countries(segment_countries: pd.DataFrame, segment: Mapping, cur
 
 
 def segment_monthly_revenue(monthly_by_segment: pd.DataFrame, segment: Mapping, currency: str = "",
-                            period: tuple | None = None) -> go.Figure:
+                            period: tuple | None = None) -> Figure:
     """The segment's revenue per month, active customers in the hover."""
     part = _of(monthly_by_segment, segment).sort_values("month")
     fig = figure(f"Revenue per month{money_label(currency)}", plain(segment["segment"]) + period_note(period),
                  height=380,
                   bargap=0.15)
-    fig.add_trace(go.Bar(
-        x=months(part["month"]), y=floats(part["revenue"]), marker_color=segment["color"],
+    fig.add_trace(trace(
+        "bar", x=months(part["month"]), y=floats(part["revenue"]), marker_color=segment["color"],
         customdata=floats(part["customers"]),
         hovertemplate=f"%{{x|%b %Y}}<br>Revenue {plain(currency)}%{{y:,.0f}}"
                       "<br>%{customdata:,.0f} active customers<extra></extra>"))
@@ -373,7 +384,7 @@ def segment_monthly_revenue(monthly_by_segment: pd.DataFrame, segment: Mapping, 
     return fig
 
 
-def segment_vs_all_features(segment_features: pd.DataFrame, segment: Mapping, currency: str = "") -> go.Figure:
+def segment_vs_all_features(segment_features: pd.DataFrame, segment: Mapping, currency: str = "") -> Figure:
     """This segment against all customers per feature: bars = difference in standard deviations
     (z), labels = the segment's median vs the all-customer median ('all' rows of segment_features)."""
     part = _of(segment_features, segment)
@@ -387,8 +398,8 @@ def segment_vs_all_features(segment_features: pd.DataFrame, segment: Mapping, cu
     fig = figure(f"{plain(segment['segment'])} vs all customers",
                   "Bars: difference from all customers in standard deviations · labels: median vs all customers",
                   height=bar_height(len(part), per_bar=40))
-    fig.add_trace(go.Bar(
-        y=[wrap(v, 16) for v in strings(part["label"])], x=z, orientation="h", marker_color=segment["color"],
+    fig.add_trace(trace(
+        "bar", y=[wrap(v, 16) for v in strings(part["label"])], x=z, orientation="h", marker_color=segment["color"],
         text=[f"{a} vs {b}" for a, b in zip(own, every)], textposition="outside", cliponaxis=False,
         customdata=np.column_stack([own, every]),
         hovertemplate="%{y}<br>Median %{customdata[0]} (all customers %{customdata[1]})"
@@ -402,7 +413,7 @@ def segment_vs_all_features(segment_features: pd.DataFrame, segment: Mapping, cu
 
 # --- data quality --------------------------------------------------------------------------
 
-def ledger_rows(ledger: pd.DataFrame) -> go.Figure:
+def ledger_rows(ledger: pd.DataFrame) -> Figure:
     """Input rows per ledger reason, kept rows highlighted; reasons with no rows are left out
     (the ledger table lists them). Log axis when the kept rows dwarf the dropped ones."""
     part = ledger[floats(ledger["rows"]) > 0]
@@ -411,8 +422,8 @@ def ledger_rows(ledger: pd.DataFrame) -> go.Figure:
     kept = (part["reason"] == "kept").to_numpy()
     fig = figure("Input rows by outcome", "Every input row is kept or dropped for one reason",
                   height=bar_height(len(part), per_bar=34))
-    fig.add_trace(go.Bar(
-        y=[wrap(v, 18) for v in strings(part["label"])], x=values, orientation="h",
+    fig.add_trace(trace(
+        "bar", y=[wrap(v, 18) for v in strings(part["label"])], x=values, orientation="h",
         marker=dict(color=[ACCENT if k else MUTED for k in kept]),
         text=[f"{v:,.0f} ({s:.1%})" for v, s in zip(values, floats(part["share_rows"]))], textposition="auto",
         customdata=strings(part["description"]),

@@ -17,6 +17,8 @@ from typing import Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 import analysis
 from analysis.result import Analysis
@@ -46,24 +48,150 @@ def safe_for_spreadsheets(frame: pd.DataFrame) -> pd.DataFrame:
         series = out[col]
         if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
             continue
-        if pd.api.types.is_string_dtype(series) or series.dtype == object:
+        if isinstance(series.dtype, pd.StringDtype):
+            formula = series.str.startswith(FORMULA_START).fillna(False).astype(bool)
+            out[col] = series.mask(formula, "'" + series)
+        elif series.dtype == object:
             out[col] = series.map(_neutralise_text, na_action="ignore").astype(series.dtype)
     return out
 
 
+# --- CSV writer ------------------------------------------------------------------------------
+# pandas' to_csv formats and quotes cell by cell in Python; the site writes the customer list
+# several times (customers.csv, top_clv.csv, at_risk.csv, one file per segment). CsvCells turns
+# each column into spreadsheet-safe, CSV-quoted text once, with pyarrow, and joins rows in
+# pyarrow; every file is then a choice of rows and columns. Its bytes are what
+# to_csv(index=False, lineterminator="\n", float_format=FLOAT_FORMAT) wrote after
+# safe_for_spreadsheets, except that a cell holding a carriage return is now quoted (Python's
+# csv module left a lone CR bare, which split the row for most readers).
+
+FLOAT_FORMAT = f"%.{STABLE_DIGITS}g"
+FORMULA_PATTERN = r"^[=+\-@\t\r]"  # FORMULA_START as a regular expression
+QUOTE_PATTERN = r'[,"\r\n]'         # cells holding these are quoted, quotes doubled
+TEXT = pa.large_string()
+EMPTY, QUOTE, APOSTROPHE, COMMA = (pa.scalar(c, TEXT) for c in ("", '"', "'", ","))
+
+
+def _quoted(cells: pa.Array) -> pa.Array:
+    """CSV quoting: cells holding a comma, quote, CR or LF in quotes, their quotes doubled."""
+    needs = pc.match_substring_regex(cells, QUOTE_PATTERN)
+    if not pc.any(needs).as_py():
+        return cells
+    quoted = pc.binary_join_element_wise(QUOTE, pc.replace_substring(cells, '"', '""'), QUOTE, EMPTY)
+    return pc.if_else(needs, quoted, cells)
+
+
+def _text_cells(values: pa.Array) -> pa.Array:
+    """Text cells: formula-like text gets a leading apostrophe, then CSV quoting; missing -> ''."""
+    values = values.cast(TEXT)
+    formula = pc.fill_null(pc.match_substring_regex(values, FORMULA_PATTERN), False)
+    values = pc.if_else(formula, pc.binary_join_element_wise(APOSTROPHE, values, EMPTY), values)
+    return _quoted(pc.fill_null(values, EMPTY))
+
+
+def _float_cells(values: np.ndarray) -> pa.Array:
+    """Floats at STABLE_DIGITS significant digits, as '%g' writes them; NaN -> ''."""
+    cells = np.array([FLOAT_FORMAT % v for v in values.tolist()], dtype=object)
+    cells[np.isnan(values)] = ""
+    return pa.array(cells, type=TEXT)
+
+
+def _arrow(series: pd.Series, type=None) -> pa.Array:
+    """The column as one Arrow array (arrow-backed pandas columns may come in chunks)."""
+    values = pa.array(series, type=type, from_pandas=True)
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _column_cells(series: pd.Series) -> pa.Array | None:
+    """One column as CSV cells, or None for a type the fast writer leaves to pandas."""
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        if dtype == bool:
+            return pa.array(np.where(series.to_numpy(), "True", "False"), type=TEXT)
+        return pa.array(series.map({True: "True", False: "False"}).fillna(""), type=TEXT)
+    if pd.api.types.is_integer_dtype(dtype):
+        return pc.fill_null(_arrow(series).cast(TEXT), EMPTY)
+    if pd.api.types.is_float_dtype(dtype):
+        return _float_cells(series.to_numpy(dtype="float64", na_value=np.nan))
+    if isinstance(dtype, pd.StringDtype):
+        return _text_cells(_arrow(series))
+    if dtype == object:
+        values = series.tolist()
+        kinds = {type(v) for v in values if not (v is None or v is pd.NA or (isinstance(v, float) and v != v))}
+        if kinds <= {str}:
+            return _text_cells(_arrow(series, TEXT))
+        if kinds <= {dt.date}:  # calendar dates: ISO, as str() writes them
+            return pc.fill_null(_arrow(series, pa.date32()).cast(TEXT), EMPTY)
+    return None
+
+
+class CsvCells:
+    """A table's columns as CSV cells, made once; `csv()` writes any rows and columns of it."""
+
+    def __init__(self, frame: pd.DataFrame, cells: dict[str, pa.Array]):
+        self.frame = frame
+        self.cells = cells
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> CsvCells | None:
+        """Cells for every column, or None when a column needs pandas (or names repeat)."""
+        if frame.columns.has_duplicates or not len(frame.columns):
+            return None
+        cells = {}
+        for col in frame.columns:
+            column = _column_cells(frame[col])
+            if column is None:
+                return None
+            cells[col] = column
+        return cls(frame, cells)
+
+    def csv(self, columns: list | None = None, rows: np.ndarray | None = None,
+            header: list | None = None) -> bytes:
+        """CSV of `columns` (all by default) for row positions `rows` (all by default), with
+        `header` names (the column names by default)."""
+        columns = list(self.frame.columns) if columns is None else list(columns)
+        names = [str(c) for c in (columns if header is None else header)]
+        parts = [self.cells[c] if rows is None else self.cells[c].take(pa.array(rows, type=pa.int64()))
+                 for c in columns]
+        lines = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, COMMA)
+        head = _text_line(names)
+        if len(columns) == 1:  # a row of one empty cell is written as "" so it is not skipped
+            lines = pc.if_else(pc.equal(lines, EMPTY), pa.scalar('""', TEXT), lines)
+        if not len(lines):
+            return (head + "\n").encode("utf-8")
+        body = pc.binary_join(pa.LargeListArray.from_arrays([0, len(lines)], lines), pa.scalar("\n", TEXT))
+        return (head + "\n").encode("utf-8") + body[0].as_buffer().to_pybytes() + b"\n"
+
+
+def _text_line(names: list[str]) -> str:
+    """A header row: names quoted like text cells (no apostrophes: we choose the names)."""
+    cells = _quoted(pa.array(names, type=TEXT)).to_pylist()
+    return '""' if cells == [""] else ",".join(cells)
+
+
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
-    """CSV with floats at STABLE_DIGITS significant digits and '\\n' line endings."""
+    """CSV with floats at STABLE_DIGITS significant digits and '\\n' line endings; text cells that a
+    spreadsheet would run as a formula start with an apostrophe."""
+    cells = CsvCells.of(frame)
+    if cells is not None:
+        return cells.csv()
     out = safe_for_spreadsheets(frame)
-    return out.to_csv(index=False, lineterminator="\n", float_format=f"%.{STABLE_DIGITS}g").encode("utf-8")
+    return out.to_csv(index=False, lineterminator="\n", float_format=FLOAT_FORMAT).encode("utf-8")
+
+
+def _customer_columns(a: Analysis) -> tuple[list[str], list[str]]:
+    """customers.csv columns (ids and segments first, then the features in schema order) and
+    their names in the file: the value column is named after its horizon, e.g. clv_365."""
+    columns = list(a.tables["customers"].columns)
+    order = FIRST_CUSTOMER_COLUMNS + [c for c in columns if c not in FIRST_CUSTOMER_COLUMNS]
+    horizon = a.headline.get("clv_horizon_days")
+    return order, [f"clv_{horizon}" if horizon and c == "clv" else c for c in order]
 
 
 def customers_table(a: Analysis) -> pd.DataFrame:
     """customers.csv columns: ids and segments first, then the features in schema order."""
-    customers = a.tables["customers"]
-    rest = [c for c in customers.columns if c not in FIRST_CUSTOMER_COLUMNS]
-    # The value column is named after its horizon in the export, e.g. clv_365.
-    horizon = a.headline.get("clv_horizon_days")
-    return customers[FIRST_CUSTOMER_COLUMNS + rest].rename(columns={"clv": f"clv_{horizon}"} if horizon else {})
+    order, names = _customer_columns(a)
+    return a.tables["customers"][order].set_axis(names, axis=1)
 
 
 def segment_customers(a: Analysis, kind: str, segment: str) -> pd.DataFrame:
@@ -80,18 +208,32 @@ VALUE_COLUMNS = ["customer_id", "rfm_segment", "cluster", "cluster_name", "clv",
 ALIVE_HIGH, ALIVE_LOW = 0.8, 0.5
 
 
+def _ranked(customers: pd.DataFrame, keep, by: list[str], ascending: list[bool]) -> np.ndarray:
+    """Positions of the kept rows, ordered by `by` (stable sort)."""
+    rows = np.flatnonzero(np.asarray(keep, dtype=bool))
+    keys = customers[by].iloc[rows].reset_index(drop=True)
+    return rows[keys.sort_values(by, ascending=ascending, kind="stable").index.to_numpy()]
+
+
+def _at_risk_rows(customers: pd.DataFrame) -> np.ndarray:
+    flagged = customers["at_risk"].fillna(False).astype(bool)
+    return _ranked(customers, flagged, ["value_at_risk", "customer_id"], [False, True])
+
+
+def _top_clv_rows(customers: pd.DataFrame) -> np.ndarray:
+    return _ranked(customers, customers["clv"].notna(), ["clv", "customer_id"], [False, True])
+
+
 def at_risk_customers(a: Analysis) -> pd.DataFrame:
     """Customers flagged at risk, highest value at risk first (ties: customer id)."""
     c = a.tables["customers"]
-    part = c[c["at_risk"].fillna(False).astype(bool)]
-    return part.sort_values(["value_at_risk", "customer_id"], ascending=[False, True], kind="stable")[AT_RISK_COLUMNS]
+    return c.iloc[_at_risk_rows(c)][AT_RISK_COLUMNS]
 
 
 def top_clv_customers(a: Analysis) -> pd.DataFrame:
     """Every customer with a CLV, highest first (ties: customer id)."""
     c = a.tables["customers"]
-    part = c[c["clv"].notna()]
-    return part.sort_values(["clv", "customer_id"], ascending=[False, True], kind="stable")[VALUE_COLUMNS]
+    return c.iloc[_top_clv_rows(c)][VALUE_COLUMNS]
 
 
 def alive_disagreements(a: Analysis) -> pd.DataFrame:
@@ -191,20 +333,41 @@ def models(a: Analysis) -> dict:
     }
 
 
+def customer_files(a: Analysis) -> dict[str, bytes]:
+    """customers.csv, at_risk.csv, top_clv.csv and one CSV per segment: all cut from one set of
+    cells of the customers table (a column type the fast writer leaves to pandas: table by table)."""
+    c = a.tables["customers"]
+    seg = a.tables["segments"]
+    segments = list(zip(seg["kind"].tolist(), seg["segment"].tolist(), seg["slug"].tolist()))
+    cells = CsvCells.of(c)
+    if cells is None:
+        files = {"downloads/customers.csv": to_csv_bytes(customers_table(a)),
+                 "downloads/at_risk.csv": to_csv_bytes(at_risk_customers(a)),
+                 "downloads/top_clv.csv": to_csv_bytes(top_clv_customers(a))}
+        for kind, name, slug in segments:
+            files[f"downloads/segments/{slug}.csv"] = to_csv_bytes(segment_customers(a, kind, name))
+        return files
+    order, names = _customer_columns(a)
+    files = {"downloads/customers.csv": cells.csv(order, header=names),
+             "downloads/at_risk.csv": cells.csv(AT_RISK_COLUMNS, _at_risk_rows(c)),
+             "downloads/top_clv.csv": cells.csv(VALUE_COLUMNS, _top_clv_rows(c))}
+    members = {kind: c.groupby(column, sort=False).indices
+               for kind, column in (("rfm", "rfm_segment"), ("cluster", "cluster_name"))}
+    for kind, name, slug in segments:
+        rows = members.get(kind, {}).get(name, np.empty(0, dtype=np.int64))
+        files[f"downloads/segments/{slug}.csv"] = cells.csv(order, rows, header=names)
+    return files
+
+
 def build_downloads(a: Analysis) -> dict[str, bytes]:
     """Every file under downloads/, by path inside the site."""
     files = {
-        "downloads/customers.csv": to_csv_bytes(customers_table(a)),
+        **customer_files(a),
         "downloads/segments.csv": to_csv_bytes(a.tables["segments"]),
         "downloads/ledger.csv": to_csv_bytes(a.tables["ledger"]),
         "downloads/movers.csv": to_csv_bytes(movers_table(a)),
-        "downloads/at_risk.csv": to_csv_bytes(at_risk_customers(a)),
-        "downloads/top_clv.csv": to_csv_bytes(top_clv_customers(a)),
         "downloads/p_alive_disagreements.csv": to_csv_bytes(alive_disagreements(a)),
     }
-    seg = a.tables["segments"]
-    for kind, name, slug in zip(seg["kind"].tolist(), seg["segment"].tolist(), seg["slug"].tolist()):
-        files[f"downloads/segments/{slug}.csv"] = to_csv_bytes(segment_customers(a, kind, name))
     text = json.dumps(summary(a), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
     files["downloads/summary.json"] = (text + "\n").encode("utf-8")
     return files

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import pandas as pd
-import plotly.graph_objects as go
+
+from report.chart_style import Figure
 
 HEX_COLOR = re.compile(r"#[0-9A-Fa-f]{3}(?:[0-9A-Fa-f]{3})?")
 KIND_TITLES = {"rfm": "RFM segments", "cluster": "Behaviour clusters"}
@@ -37,7 +38,7 @@ class Table:
 @dataclass(frozen=True)
 class Chart:
     id: str                    # fixed div id: deterministic output
-    figure: go.Figure
+    figure: Figure
     note: str = ""             # text alternative / how to read it
     table: Table | None = None  # the numbers behind the chart, shown on request
     wide: bool = False         # needs a minimum width: scrolls sideways on phones instead of squeezing
@@ -67,10 +68,10 @@ class Page:
 def records(frame: pd.DataFrame, columns: list[str] | None = None) -> list[dict]:
     """Rows as plain dicts (NaN/NA -> None) for templates."""
     frame = frame if columns is None else frame[columns]
-    out = []
-    for row in frame.to_dict("records"):
-        out.append({k: (None if _is_missing(v) else v) for k, v in row.items()})
-    return out
+    # Column by column: DataFrame.to_dict('records') boxes every cell on its own and is slow.
+    names = list(frame.columns)
+    values = [[None if _is_missing(v) else v for v in column.tolist()] for _, column in frame.items()]
+    return [dict(zip(names, row)) for row in zip(*values)] if names else [{} for _ in range(len(frame))]
 
 
 def _is_missing(value) -> bool:

@@ -25,6 +25,7 @@ from markupsafe import Markup
 from analysis.errors import DataError
 from analysis.result import Analysis
 from report import downloads, pages
+from report.chart_style import Figure
 from report.formatters import make_filters
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -105,12 +106,15 @@ def _text(value) -> str:
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]*>", "", text))).strip()
 
 
-def figure_html(fig: go.Figure, div_id: str) -> Markup:
+def figure_html(fig: Figure | go.Figure, div_id: str) -> Markup:
     """The chart's title as HTML (it wraps on small screens), a div (role=img, labelled by the
     title) and the inline script that draws the figure without its Plotly title."""
     if not DIV_ID.fullmatch(div_id):
         raise ValueError(f"chart id must be lower-case letters, digits and '-': {div_id!r}")
-    spec = json.loads(pio.to_json(fig, validate=False, engine="json"))  # plain JSON types, NaN -> null
+    if isinstance(fig, Figure):
+        spec = fig.to_plotly_json()  # a copy in plain JSON types, NaN -> null
+    else:
+        spec = json.loads(pio.to_json(fig, validate=False, engine="json"))
     layout = spec.get("layout", {})
     title = layout.pop("title", {}) or {}
     title_text = _text(title.get("text"))

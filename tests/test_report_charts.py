@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 import pytest
 from test_report_render import SEGMENTS, XSS_PRODUCT, tiny_tables
 
-from report import charts, charts_more
+from report import charts as chart_functions
+from report import charts_more as more_chart_functions
+from report.chart_style import Figure, trace
+
+
+class Validated:
+    """A chart module whose functions hand back go.Figure(figure.to_dict()): the charts build
+    plain dicts, and here Plotly checks every property against its schema and gives the tests
+    attribute access (fig.layout.title.text)."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def __getattr__(self, name):
+        attr = getattr(self.module, name)
+        if not callable(attr) or isinstance(attr, type):
+            return attr
+
+        def call(*args, **kwargs):
+            fig = attr(*args, **kwargs)
+            return go.Figure(fig.to_dict()) if isinstance(fig, Figure) else fig
+        return call
+
+
+charts = Validated(chart_functions)
+charts_more = Validated(more_chart_functions)
 
 COLOR = {name: color for _, name, _, color, _ in SEGMENTS}
 
@@ -69,7 +98,7 @@ def more_charts(t, currency: str = "£") -> dict[str, go.Figure]:
 
 def test_every_chart_has_a_title_and_at_least_one_trace(t):
     for name, fig in every_chart(t).items():
-        assert isinstance(fig, go.Figure), name
+        assert isinstance(fig, go.Figure), name  # Plotly accepted every property
         assert fig.layout.title.text, name
         assert len(fig.data) >= 1, name
 
@@ -220,3 +249,55 @@ def test_the_retention_heatmap_pivots_cohorts_by_month_since_first_order(t):
     heat = charts_more.retention_heatmap(t["cohorts"]).data[0]
     assert list(heat.y) == ["Jan 2024", "Feb 2024", "Mar 2024"] and list(heat.x) == [0, 1, 2]
     assert list(heat.z[0]) == [1.0, 0.75, 0.75] and heat.z[2][1] is None
+
+
+def raw_charts(t, currency: str = "£") -> dict[str, Figure]:
+    """every_chart as the chart functions return them (plain-dict figures)."""
+    global charts, charts_more
+    try:
+        charts, charts_more = chart_functions, more_chart_functions
+        return every_chart(t, currency)
+    finally:
+        charts, charts_more = Validated(chart_functions), Validated(more_chart_functions)
+
+
+def test_chart_json_is_what_plotly_itself_writes_for_the_same_figure(t):
+    for currency in ("£", ""):
+        for name, fig in raw_charts(t, currency).items():
+            assert isinstance(fig, Figure), name
+            expected = json.loads(pio.to_json(go.Figure(fig.to_dict()), validate=False, engine="json"))
+            assert fig.to_plotly_json() == expected, name
+
+
+def test_numeric_arrays_become_typed_arrays_and_nan_becomes_null():
+    fig = Figure(layout={"height": 300, "xaxis": {"range": np.array([0.0, 1.0])}})
+    fig.add_trace(trace("bar", x=np.array([1.5, np.nan]), y=np.array([1, 300], dtype="int64"),
+                        text=["a", "b"], customdata=np.column_stack([["p", "q"], ["r", "s"]]),
+                        hovertext=[float("nan"), np.float64(2.5)]))
+    spec = fig.to_plotly_json()
+    bar = spec["data"][0]
+    assert bar["x"]["dtype"] == "f8" and bar["y"]["dtype"] == "i2"  # int64 narrowed like plotly does
+    assert bar["customdata"] == [["p", "r"], ["q", "s"]] and bar["hovertext"] == [None, 2.5]
+    assert spec["layout"]["xaxis"]["range"] == [0.0, 1.0]  # Plotly never types a range
+    assert fig.data[0]["x"].dtype == "float64"  # the figure itself is not changed
+
+
+def test_figure_keywords_follow_plotly_conventions():
+    fig = Figure(layout={"title": {"text": "T"}, "paper_bgcolor": "#FFF"})
+    fig.add_trace(trace("bar", x=[1], marker_color="#123456", marker=dict(line=dict(width=1)), customdata=None))
+    fig.update_xaxes(title_text="X", type="log")
+    fig.update_layout(title=dict(subtitle=dict(text="S")))
+    assert fig.data[0] == {"type": "bar", "x": [1], "marker": {"color": "#123456", "line": {"width": 1}}}
+    assert fig.layout["paper_bgcolor"] == "#FFF"  # a Plotly name with an underscore is not a path
+    assert fig.layout["title"] == {"text": "T", "subtitle": {"text": "S"}}
+    assert fig.layout["xaxis"] == {"title": {"text": "X"}, "type": "log"}
+
+
+def test_updating_a_figure_never_changes_the_shared_template():
+    from report.chart_style import TEMPLATE_JSON, figure
+
+    before = json.dumps(TEMPLATE_JSON, sort_keys=True)
+    fig = figure("T")
+    fig.update_layout(template=dict(layout=dict(font=dict(size=99))))
+    assert fig.layout["template"]["layout"]["font"]["size"] == 99
+    assert json.dumps(TEMPLATE_JSON, sort_keys=True) == before

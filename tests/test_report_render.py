@@ -7,6 +7,7 @@ about a second; one test also builds a site end to end from the shared tiny tran
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -540,6 +541,106 @@ def test_each_segment_csv_holds_exactly_its_customers(site):
     rows = read_csv_rows(site / "downloads" / "segments" / "cluster-2-lapsed-one-off-buyers.csv")
     assert sorted(r["customer_id"] for r in rows) == sorted(["'" + FORMULA_ID, "c4", "c6"])
     assert {r["cluster_name"] for r in rows} == {"Lapsed one-off buyers"}
+
+
+def pandas_csv(frame: pd.DataFrame) -> bytes:
+    """How the site wrote a CSV before the fast writer: pandas, cell by cell."""
+    from report.downloads import FLOAT_FORMAT, safe_for_spreadsheets
+
+    return safe_for_spreadsheets(frame).to_csv(index=False, lineterminator="\n",
+                                               float_format=FLOAT_FORMAT).encode("utf-8")
+
+
+HOSTILE_TEXT = ["=1+1", "+1", "-1", "@A1", "\tx", "a,b", 'say "hi"', "two\nlines", "plain", "", None,
+                "Ünïcode – ok", " =not first", "'quoted", '=HYPERLINK("x","y")']
+
+
+def hostile_frame() -> pd.DataFrame:
+    n = len(HOSTILE_TEXT)
+    return pd.DataFrame({
+        "text": pd.Series(HOSTILE_TEXT, dtype="string"),
+        "str": pd.Series(HOSTILE_TEXT, dtype="str"),
+        "obj": pd.Series(HOSTILE_TEXT, dtype=object),
+        "amount": [-1.5, 0.0, -0.0, math.nan, math.inf, 1e-5, 123456789012.0, 0.1 + 0.2, 2 / 3, -1e20,
+                   5.0, 1234.5678901234, -0.000123456789, 7.0, 1e15][:n],
+        "count": pd.Series(range(-7, n - 7), dtype="int64"),
+        "maybe": pd.array([1, None] * (n // 2) + [3] * (n % 2), dtype="Int64"),
+        "flag": [i % 2 == 0 for i in range(n)],
+        "maybe_flag": pd.array([True, None, False] * (n // 3) + [True] * (n % 3), dtype="boolean"),
+        "day": [dt.date(2024, 1, 1 + i) if i % 4 else None for i in range(n)],
+    })
+
+
+def test_the_fast_csv_writer_writes_what_pandas_wrote():
+    from report.downloads import to_csv_bytes
+
+    frame = hostile_frame()
+    assert to_csv_bytes(frame) == pandas_csv(frame)
+    assert to_csv_bytes(frame.iloc[:0]) == pandas_csv(frame.iloc[:0])  # header only
+    odd = pd.DataFrame({"a,b": [1], 'c"d': [2.5]})
+    assert to_csv_bytes(odd) == pandas_csv(odd) == b'"a,b","c""d"\n1,2.5\n'
+
+
+def test_csv_text_cells_are_neutralised_and_quoted_and_numbers_never_are():
+    from report.downloads import to_csv_bytes
+
+    rows = list(csv.reader(io.StringIO(to_csv_bytes(hostile_frame()).decode("utf-8"), newline="")))
+    text = [r[0] for r in rows[1:]]
+    assert text[:9] == ["'=1+1", "'+1", "'-1", "'@A1", "'\tx", "a,b", 'say "hi"', "two\nlines", "plain"]
+    assert text[9:11] == ["", ""] and text[12:14] == [" =not first", "'quoted"]
+    assert text[14] == '\'=HYPERLINK("x","y")'
+    assert [r[1] for r in rows[1:]] == text and [r[2] for r in rows[1:]] == text  # string, str, object
+    assert [r[3] for r in rows[1:4]] == ["-1.5", "0", "-0"]  # negative numbers stay numbers
+    assert rows[0][4] == "count" and rows[1][4] == "-7"
+
+
+def test_a_carriage_return_inside_a_text_cell_is_quoted_so_the_row_stays_whole():
+    from report.downloads import to_csv_bytes
+
+    frame = pd.DataFrame({"name": pd.Series(["a\rb", "\rstart", "ok"], dtype="string"), "n": [1, 2, 3]})
+    raw = to_csv_bytes(frame)
+    assert raw == b'name,n\n"a\rb",1\n"\'\rstart",2\nok,3\n'
+    back = pd.read_csv(io.BytesIO(raw), dtype={"name": "string"})
+    assert back["name"].tolist() == ["a\rb", "'\rstart", "ok"] and back["n"].tolist() == [1, 2, 3]
+
+
+def test_a_single_column_of_empty_cells_keeps_its_rows():
+    from report.downloads import to_csv_bytes
+
+    frame = pd.DataFrame({"only": pd.Series(["", None, "x"], dtype="string")})
+    assert to_csv_bytes(frame) == pandas_csv(frame) == b'only\n""\n""\nx\n'
+
+
+def test_a_column_type_the_fast_writer_does_not_know_is_written_by_pandas():
+    from report.downloads import CsvCells, to_csv_bytes
+
+    frame = pd.DataFrame({"when": pd.to_datetime(["2024-01-01 10:00", None]), "name": ["=x", "y"]})
+    assert CsvCells.of(frame) is None
+    assert to_csv_bytes(frame) == pandas_csv(frame) == b"when,name\n2024-01-01 10:00:00,'=x\n,y\n"
+
+
+def test_customer_files_are_cut_from_one_table_exactly_as_each_table_was_written(tiny):
+    from report import downloads
+
+    files = downloads.customer_files(tiny)
+    assert files["downloads/customers.csv"] == pandas_csv(downloads.customers_table(tiny))
+    assert files["downloads/at_risk.csv"] == pandas_csv(downloads.at_risk_customers(tiny))
+    assert files["downloads/top_clv.csv"] == pandas_csv(downloads.top_clv_customers(tiny))
+    seg = tiny.tables["segments"]
+    for kind, name, slug in zip(seg["kind"], seg["segment"], seg["slug"]):
+        assert files[f"downloads/segments/{slug}.csv"] == pandas_csv(downloads.segment_customers(tiny, kind, name))
+    assert b"clv_365" in files["downloads/customers.csv"].split(b"\n")[0]
+
+
+def test_a_segment_without_customers_gets_a_csv_with_only_the_header(tiny):
+    from report import downloads
+
+    customers = tiny.tables["customers"]
+    emptied = customers.assign(cluster_name=customers["cluster_name"].where(
+        customers["cluster_name"] != "Lapsed one-off buyers", "Frequent high-spend buyers"))
+    a = dataclasses.replace(tiny, tables={**tiny.tables, "customers": emptied})
+    header = downloads.customer_files(a)["downloads/customers.csv"].split(b"\n")[0]
+    assert downloads.customer_files(a)["downloads/segments/cluster-2-lapsed-one-off-buyers.csv"] == header + b"\n"
 
 
 def test_summary_json_ledger_sums_to_the_input_rows(site):
