@@ -4,7 +4,7 @@ Transaction-level work runs on the engine over the kept lines (clean.Cleaned.lin
 order_id, order_ts, product_id, product_name, category, revenue, ...); what comes back is one row
 per (segment, product), (segment, category) or first-order key, and the rest is small pandas.
 
-Segment assignments come in the long shape of trends.segment_table: one row per customer and kind
+Segment assignments come in a long shape: one row per customer and kind
 (customer_id, kind in schema.SEGMENT_KINDS, segment); `assignments_from(customers)` builds it from
 the customers table.
 """
@@ -40,8 +40,42 @@ def _segments(assignments: pd.DataFrame) -> ibis.Table:
     return ibis.memtable(assignments[["customer_id", "kind", "segment"]].astype("string"))
 
 
+def segment_product_totals(lines: ibis.Table, assignments: pd.DataFrame) -> pd.DataFrame:
+    """Per (kind, segment, product): product_name, revenue, quantity and customers (the segment's
+    customers who bought it). One engine query feeds both each segment's top products and its
+    over-represented ones. "(none)" stands for a missing product id."""
+    # One row per customer and product first, so that counting buyers is a plain count; joined to
+    # one row per customer (a segment column per kind), then stacked by kind.
+    pairs = lines.group_by(["customer_id", "product_id"]).aggregate(
+        product_name=lines.product_name.min(), revenue=lines.revenue.sum(), quantity=lines.quantity.sum())
+    kinds = list(dict.fromkeys(assignments["kind"]))
+    wide = assignments.pivot(index="customer_id", columns="kind", values="segment")
+    wide = ibis.memtable(wide[kinds].set_axis([f"_s{i}" for i in range(len(kinds))], axis=1).reset_index()
+                         .astype("string"))
+    j = pairs.join(wide, "customer_id")
+    stacked = ibis.union(*[j.select(kind=ibis.literal(kind), segment=j[f"_s{i}"], product_id=j.product_id,
+                                    product_name=j.product_name, revenue=j.revenue, quantity=j.quantity)
+                           for i, kind in enumerate(kinds)], distinct=False)
+    stacked = stacked.filter(stacked.segment.notnull())
+    agg = stacked.group_by(["kind", "segment", "product_id"]).aggregate(
+        product_name=stacked.product_name.min(), revenue=stacked.revenue.sum(), quantity=stacked.quantity.sum(),
+        customers=stacked.count()).execute()
+    agg["product_id"] = agg["product_id"].fillna(NONE)
+    # A product's name is the same in every segment: the smallest over all of its lines.
+    agg["product_name"] = agg.groupby("product_id")["product_name"].transform("min").fillna(agg["product_id"])
+    agg["revenue"] = agg["revenue"].astype("float64").round(2)  # parallel sums carry float noise
+    agg["customers"] = agg["customers"].astype("int64")
+    return agg.sort_values(["kind", "segment", "product_id"], kind="stable").reset_index(drop=True)
+
+
 def segment_affinity(lines: ibis.Table, assignments: pd.DataFrame, top_n: int = 10,
                      min_customers: int = 5) -> pd.DataFrame:
+    """affinity_from_totals of segment_product_totals(lines, assignments)."""
+    return affinity_from_totals(segment_product_totals(lines, assignments), assignments, top_n, min_customers)
+
+
+def affinity_from_totals(totals: pd.DataFrame, assignments: pd.DataFrame, top_n: int = 10,
+                         min_customers: int = 5) -> pd.DataFrame:
     """Per (kind, segment), the products its customers buy more often than customers in general.
 
     Columns AFFINITY_COLUMNS; rank 1 = highest lift; at most `top_n` per segment.
@@ -52,26 +86,9 @@ def segment_affinity(lines: ibis.Table, assignments: pd.DataFrame, top_n: int = 
     share of the segment's revenue; all_revenue_share: its share of all revenue (both 0..1).
     "All customers" are those in `assignments` (long shape: customer_id, kind, segment).
     """
-    # One row per customer and product first, so that counting buyers is a plain count; joined to
-    # one row per customer (a segment column per kind), then stacked by kind.
-    pairs = lines.group_by(["customer_id", "product_id"]).aggregate(revenue=lines.revenue.sum())
-    kinds = list(dict.fromkeys(assignments["kind"]))
-    wide = assignments.pivot(index="customer_id", columns="kind", values="segment")
-    wide = ibis.memtable(wide[kinds].set_axis([f"_s{i}" for i in range(len(kinds))], axis=1).reset_index()
-                         .astype("string"))
-    j = pairs.join(wide, "customer_id")
-    stacked = ibis.union(*[j.select(kind=ibis.literal(kind), segment=j[f"_s{i}"], product_id=j.product_id,
-                                    revenue=j.revenue) for i, kind in enumerate(kinds)], distinct=False)
-    stacked = stacked.filter(stacked.segment.notnull())
-    agg = stacked.group_by(["kind", "segment", "product_id"]).aggregate(
-        revenue=stacked.revenue.sum(), customers=stacked.count()).execute()
+    agg = totals[["kind", "segment", "product_id", "product_name", "revenue", "customers"]].copy()
     if agg.empty:
         return pd.DataFrame(columns=AFFINITY_COLUMNS)
-    names = lines.group_by("product_id").aggregate(product_name=lines.product_name.min()).execute()
-    names = names.assign(product_id=names["product_id"].fillna(NONE)).set_index("product_id")["product_name"]
-    agg["product_id"] = agg["product_id"].fillna(NONE)
-    agg["revenue"] = agg["revenue"].astype("float64").round(2)  # parallel sums carry float noise
-    agg["customers"] = agg["customers"].astype("int64")
     sizes = assignments.groupby(["kind", "segment"]).size()
     totals = assignments.groupby("kind").size()
     # Each customer is in one segment per kind, so summing over a kind's segments gives all customers.
@@ -85,7 +102,6 @@ def segment_affinity(lines: ibis.Table, assignments: pd.DataFrame, top_n: int = 
                    / (agg["all_customers"] / totals.reindex(agg["kind"]).to_numpy()))
     agg["segment_revenue_share"] = agg["revenue"] / seg_revenue.reindex(seg_key).to_numpy()
     agg["all_revenue_share"] = agg["all_revenue"] / kind_revenue.reindex(agg["kind"]).to_numpy()
-    agg["product_name"] = agg["product_id"].map(names).fillna(agg["product_id"])
     out = agg[(agg["customers"] >= min_customers) & (agg["lift"] > 1)]
     out = out.sort_values(["kind", "segment", "lift", "customers", "product_id"],
                           ascending=[True, True, False, False, True])

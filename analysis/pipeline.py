@@ -91,7 +91,9 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                 segment_map = config.segment_map or segment.SEGMENT_RULES
                 customers["rfm_segment"] = segment.assign_segments(score_frame, segment_map)
                 rules = segment.rules_table(edges, config.currency, segment_map)
-            from analysis import cluster, insights, products, profiles, stages, trends
+            import ibis
+
+            from analysis import affinity, cluster, insights, products, profiles, stages, trends
 
             with stage("clusters"):
                 clustering = cluster.choose_clusters(customers, seed=config.seed, k_min=config.k_min,
@@ -102,10 +104,11 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
             with stage("profiles"):
                 tables = _profile_tables(customers, clustering, rules, score_frame, config)
             with stage("trends"):
-                segments = trends.segment_table(customers)
+                assignments = affinity.assignments_from(customers)
                 tables["monthly"] = trends.monthly(cleaned.lines, customers)
-                tables["monthly_by_segment"] = trends.monthly_by_segment(cleaned.lines, segments)
-                tables["segment_products"] = products.segment_products(cleaned.lines, segments, config.top_n)
+                tables["monthly_by_segment"] = trends.monthly_by_segment(cleaned.lines, ibis.memtable(assignments))
+                product_totals = affinity.segment_product_totals(cleaned.lines, assignments)
+                tables["segment_products"] = products.segment_products(product_totals, config.top_n)
                 period = cleaned.lines.aggregate(start=cleaned.lines.order_ts.min(),
                                                  end=cleaned.lines.order_ts.max()).execute().iloc[0]
             extra: dict = {}
@@ -116,7 +119,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                 more, figures = stages.cohort_tables(cleaned.lines)
                 tables.update(more), extra.update(figures)
             with stage("products"):
-                more, figures = stages.product_tables(cleaned.lines, customers, config.top_n)
+                more, figures = stages.product_tables(cleaned.lines, customers, config.top_n, product_totals)
                 tables.update(more), extra.update(figures)
             with stage("changes"):
                 more, figures, risk = stages.change_tables(cleaned.lines, cleaned.returns, customers,

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import ibis
 import pandas as pd
 
 
-def segment_products(lines: ibis.Table, segments: ibis.Table, top_n: int) -> pd.DataFrame:
-    """schema.TABLES['segment_products']: each segment's top products by revenue (rank 1 = most).
-
-    Lines are summed per customer and product first; each customer then counts once per product
-    in each of their segments."""
-    pairs = lines.group_by(["customer_id", "product_id"]).aggregate(
-        product_name=lines.product_name.min(), revenue=lines.revenue.sum(), quantity=lines.quantity.sum())
-    j = pairs.join(segments, "customer_id")
-    agg = j.group_by(["kind", "segment", "product_id"]).aggregate(
-        product_name=j.product_name.min(), revenue=j.revenue.sum(), quantity=j.quantity.sum(), customers=j.count())
-    # Rank on cents: parallel sums differ in the last bits between runs, which must not reorder ties.
-    rank = ibis.row_number().over(group_by=[agg.kind, agg.segment],
-                                  order_by=[ibis.desc(agg.revenue.round(2)), agg.product_id])
-    agg = agg.mutate(rank=rank + 1)
-    out = agg.filter(agg["rank"] <= top_n).execute()
-    out["product_id"] = out["product_id"].fillna("(none)")
-    out["product_name"] = out["product_name"].fillna(out["product_id"])
-    out = out.astype({"rank": "int64", "customers": "int64"})
-    out["revenue"] = out["revenue"].round(2)  # parallel sums carry float noise
-    return out.sort_values(["kind", "segment", "rank"]).reset_index(drop=True)[
+def segment_products(totals: pd.DataFrame, top_n: int) -> pd.DataFrame:
+    """schema.TABLES['segment_products']: each segment's top products by revenue (rank 1 = most),
+    from affinity.segment_product_totals. Ties on revenue (in cents) go by product id."""
+    out = totals.sort_values(["kind", "segment", "revenue", "product_id"], ascending=[True, True, False, True],
+                             kind="stable")
+    out = out.assign(rank=out.groupby(["kind", "segment"]).cumcount() + 1)
+    out = out[out["rank"] <= top_n].astype({"rank": "int64", "customers": "int64"})
+    return out.reset_index(drop=True)[
         ["kind", "segment", "rank", "product_id", "product_name", "revenue", "quantity", "customers"]]
 
 

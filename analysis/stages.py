@@ -53,14 +53,18 @@ def cohort_tables(lines) -> tuple[dict, dict]:
     return tables, {f"repeat_{k}" if not k.startswith("repeat") else k: v for k, v in repeat.figures.items()}
 
 
-def product_tables(lines, customers: pd.DataFrame, top_n: int) -> tuple[dict, dict]:
+def product_tables(lines, customers: pd.DataFrame, top_n: int,
+                   totals: pd.DataFrame | None = None) -> tuple[dict, dict]:
     """Products over-represented per segment (lift), category mix, and first-purchase predictors of
-    becoming a repeat customer (by category when the data has categories, else by product)."""
+    becoming a repeat customer (by category when the data has categories, else by product).
+    `totals`: affinity.segment_product_totals when already computed."""
     assignments = affinity.assignments_from(customers)
+    if totals is None:
+        totals = affinity.segment_product_totals(lines, assignments)
     mix = affinity.category_mix(lines, assignments)
     by = "category" if len(mix) else "product"
     predictors = affinity.first_purchase_predictors(lines, by=by)
-    tables = {"segment_affinity": affinity.segment_affinity(lines, assignments, top_n=top_n),
+    tables = {"segment_affinity": affinity.affinity_from_totals(totals, assignments, top_n=top_n),
               "category_mix": mix, "first_purchase": predictors.assign(by=by)}
     return tables, {"first_purchase_by": by}
 

@@ -25,16 +25,9 @@ def monthly(lines: ibis.Table, customers: pd.DataFrame) -> pd.DataFrame:
         {"orders": "int64", "customers": "int64"})
 
 
-def segment_table(customers: pd.DataFrame) -> ibis.Table:
-    """Each customer's segments as an engine table (customer_id, kind, segment): two rows per
-    customer, kind 'rfm' and 'cluster'."""
-    from analysis.affinity import assignments_from
-
-    return ibis.memtable(assignments_from(customers))
-
-
 def monthly_by_segment(lines: ibis.Table, segments: ibis.Table) -> pd.DataFrame:
     """schema.TABLES['monthly_by_segment']: revenue and active customers per month, kind and segment.
+    `segments`: engine table (customer_id, kind, segment), see affinity.assignments_from.
 
     Lines are summed per customer and month first, so the join with the segments and the count of
     customers (one row per customer and month) work on far fewer rows than there are lines."""
