@@ -3,10 +3,12 @@
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import adjusted_rand_score
+from sklearn.metrics import adjusted_rand_score, pairwise_distances, silhouette_score
 
-from analysis.cluster import (MIN_STABILITY, SILHOUETTE_TOLERANCE, baseline_clusters, choose_clusters,
-                              stability)
+from analysis import cluster
+from analysis.cluster import (CLUSTER_FEATURES, MIN_STABILITY, SELECTION_SAMPLE, SILHOUETTE_SAMPLE,
+                              SILHOUETTE_TOLERANCE, _relabel_by_revenue, baseline_clusters, choose_clusters,
+                              silhouette, stability, standardise)
 from analysis.config import make_config
 from analysis.pipeline import run_analysis
 from analysis.profiles import cluster_names
@@ -101,3 +103,68 @@ def test_cluster_names_describe_the_most_distinctive_features():
     names = cluster_names(np.array([1, 2]), z, pd.Series([1, 8]))
     # cluster 1 ordered once, so its "gap" (really its tenure) is not used in its name
     assert names == {1: "Lapsed big-basket buyers", 2: "Frequent high-spend buyers"}
+
+
+def planted_customers(n: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """n customers in four well-separated behaviour groups (log scale), and each one's group."""
+    rng = np.random.default_rng(seed)
+    group = rng.integers(0, 4, n)
+    centre = np.array([[2, 0.5, 6, 5], [5, 2.5, 6.5, 8], [4, 0.2, 3, 6], [1, 1.5, 4, 3.5]])[group]
+    noise = rng.normal(0, 0.25, (n, 4))
+    recency, orders, tenure, revenue = np.exp(centre + noise).T
+    customers = pd.DataFrame({
+        "recency_days": recency.round(), "frequency_orders": np.maximum(orders.round(), 1), "tenure_days": tenure,
+        "monetary": revenue, "avg_order_value": revenue / np.maximum(orders.round(), 1),
+        "items_per_order": np.exp(1 + group % 2 + rng.normal(0, 0.2, n)), "lines_per_order": 3.0,
+        "distinct_products": 5, "mean_days_between_orders": np.where(orders.round() > 1, tenure / orders, np.nan),
+        "price_index": 1.0, "return_rate": 0.0})
+    return customers, group
+
+
+def test_model_selection_fits_and_scores_bounded_samples_but_assigns_every_customer(monkeypatch):
+    customers, group = planted_customers(4 * SELECTION_SAMPLE)
+    fitted, scored = [], []
+    real_fit, real_distances = cluster._fit, cluster.pairwise_distances
+
+    def fit(method, k, x, seed):
+        fitted.append(len(x))
+        return real_fit(method, k, x, seed)
+
+    def distances(x):
+        scored.append(len(x))
+        return real_distances(x)
+
+    monkeypatch.setattr(cluster, "_fit", fit)
+    monkeypatch.setattr(cluster, "pairwise_distances", distances)
+    result = choose_clusters(customers, seed=1)
+    assert max(fitted) == SELECTION_SAMPLE and scored == [SILHOUETTE_SAMPLE]
+    assert len(result.labels) == len(customers) and result.k == 4
+    assert adjusted_rand_score(group, result.labels) > 0.95
+
+
+def test_silhouette_from_the_shared_distance_matrix_scores_separated_groups_high_and_one_group_nan():
+    rng = np.random.default_rng(0)
+    x = np.vstack([rng.normal(c, 1.0, size=(60, 3)) for c in (0, 6, 12)])
+    d = pairwise_distances(x)
+    truth = np.repeat([0, 1, 2], 60)
+    assert silhouette(d, truth) == pytest.approx(silhouette_score(x, truth))
+    assert silhouette(d, truth) > 0.6 > silhouette(d, rng.integers(0, 3, 180))
+    assert np.isnan(silhouette(d, np.zeros(180, int)))
+
+
+def test_standardised_features_have_mean_zero_and_spread_one_and_constant_ones_are_zero():
+    customers, _ = planted_customers(500)
+    customers.loc[:9, "avg_order_value"] = [np.nan, np.inf] * 5  # missing or infinite take the median
+    z = standardise(customers)
+    assert list(z.columns) == list(CLUSTER_FEATURES) and z.index.equals(customers.index)
+    varying = z.drop(columns=["lines_per_order", "distinct_products", "price_index", "return_rate"])
+    assert np.allclose(varying.mean(), 0) and np.allclose(varying.std(ddof=0), 1)
+    assert (z[["price_index", "return_rate"]] == 0).all().all()
+    assert z["avg_order_value"].iloc[:10].nunique() == 1
+
+
+def test_clusters_are_renumbered_by_total_revenue_with_ties_kept_in_label_order():
+    raw = np.array([0, 0, 2, 2, 5, 3, 3])              # label 1 and 4 unused
+    revenue = np.array([1.0, 1.0, 5.0, 0.0, 2.0, 1.0, 1.0])
+    # totals: 2 -> 5, 0 -> 2, 3 -> 2, 5 -> 2 (ties by label)
+    assert _relabel_by_revenue(raw, revenue).tolist() == [2, 2, 1, 1, 4, 3, 3]
