@@ -1,24 +1,37 @@
 #!/usr/bin/env python3
 """Speed and memory benchmark of the report build against the engine's floor.
 
-    python benchmarks/bench_build.py                    # 1M and 10M lines
+    python benchmarks/bench_build.py                    # 1M and 10M lines of CSV
     python benchmarks/bench_build.py --sizes 100k       # smoke run
+    python benchmarks/bench_build.py --sizes 100M --format parquet   # only on request: ~1 GB of Parquet
     python benchmarks/bench_build.py --sizes 100M       # only on request: ~10 GB of CSV
 
-For each size, on ONE cached transactions CSV (benchmarks/out/, made by the project's seeded
-generator in data/generate_sample.py), in fresh subprocesses:
+For each size, on ONE cached data set (benchmarks/out/, made by the project's seeded generator
+in data/generate_sample.py), in fresh subprocesses:
 
-  floor   DuckDB alone: read the CSV, per-customer recency, frequency (distinct orders) and
+  floor   DuckDB alone: read the data, per-customer recency, frequency (distinct orders) and
           monetary (sum quantity * unit_price) for lines with a customer id and quantity > 0,
           fetched to pandas
-  build   python build_report.py --input FILE --output TMP/site --quiet  (SOURCE_DATE_EPOCH=0)
+  build   python build_report.py --input DATA --output TMP/site --quiet  (SOURCE_DATE_EPOCH=0)
   stages  run_analysis + write_site in-process, printing Analysis.timings and the site time
   --help  python build_report.py --help, best of 5
 
+--format picks the data set (default csv):
+  csv      transactions-<size>.csv, one file
+  parquet  transactions-<size>.parquet/, a folder with one part-NNNN.parquet per generator chunk,
+           written straight from each chunk's DataFrame (never via CSV). Same columns and the same
+           lines as the CSV; every part has the same schema (text columns as strings, quantity
+           int64, unit_price double), and guest lines have a NULL customer_id where the CSV has an
+           empty field, which is what DuckDB reads that field as. DATA is the folder.
+Each data set has its metadata next to it (transactions-<size>.json for CSV,
+transactions-<size>-parquet.json for Parquet): generator digest, format, lines and bytes on disk.
+
 Wall time is measured around each child; peak RSS is that child's own ru_maxrss from
 os.wait4 (no extra dependency, exact per child). Prints a table per size and the targets of
-issue 6 as met / NOT met, and writes benchmarks/out/results-<size>.json. Exit code 0 even when
-a target is missed (benchmarks report, they do not fail); 1 when a step crashes or times out.
+issue 6 that apply to that size and format as met / NOT met (1M and 10M lines: CSV; 100M lines:
+Parquet, peak RSS only), and writes benchmarks/out/results-<size>.json
+(results-<size>-parquet.json for Parquet). Exit code 0 even when a target is missed (benchmarks
+report, they do not fail); 1 when a step crashes or times out.
 """
 
 from __future__ import annotations
@@ -47,20 +60,27 @@ GENERATOR = PROJECT / "data" / "generate_sample.py"
 DEFAULT_OUT = PROJECT / "benchmarks" / "out"
 SEED = 7                     # the generator's default seed
 CHUNK_CUSTOMERS = 25_000     # ~2.9M lines and < 1 GB per generator call; bigger sizes append chunks
-BYTES_PER_LINE = 100         # rough CSV size, for the free-space check before generating
+FORMATS = ("csv", "parquet")
+# Rough bytes on disk per line, for the free-space check before generating (measured at 3M lines:
+# CSV ~98, snappy Parquet ~9.2 thanks to dictionary-encoded text columns).
+BYTES_PER_LINE = {"csv": 100, "parquet": 12}
+GENERATE_S_PER_MILLION = 20  # the generator's own timeout grows with size (10M lines of CSV: ~50 s)
 MB = 1_000_000               # sizes and RSS are reported in MB (10^6 bytes), as the issue states them
 PLOTLY_JS = "assets/plotly.min.js"
 STAGES = ("read", "clean", "customers", "segments", "clusters", "profiles", "trends", "site")
 
-# Issue 6 targets: (size in lines or None for every size, key, label, limit, unit).
+# Issue 6 targets: (size in lines or None for every size, format or None for every format, key,
+# label, limit, unit).
 TARGETS = [
-    (1_000_000, "build_wall_s", "1M lines: full build wall", 3.0, "s"),
-    (1_000_000, "build_rss_mb", "1M lines: full build peak RSS", 600.0, "MB"),
-    (10_000_000, "build_wall_s", "10M lines: full build wall", 8.0, "s"),
-    (10_000_000, "build_rss_mb", "10M lines: full build peak RSS", 1000.0, "MB"),
-    (10_000_000, "ratio", "10M lines: full build / floor (wall)", 7.0, "x"),
-    (None, "help_s", "build_report.py --help start-up", 0.5, "s"),
-    (None, "largest_page_bytes", "largest HTML page", 1.0 * MB, "bytes"),
+    (1_000_000, "csv", "build_wall_s", "1M lines: full build wall", 3.0, "s"),
+    (1_000_000, "csv", "build_rss_mb", "1M lines: full build peak RSS", 600.0, "MB"),
+    (10_000_000, "csv", "build_wall_s", "10M lines: full build wall", 8.0, "s"),
+    (10_000_000, "csv", "build_rss_mb", "10M lines: full build peak RSS", 1000.0, "MB"),
+    (10_000_000, "csv", "ratio", "10M lines: full build / floor (wall)", 7.0, "x"),
+    (100_000_000, "parquet", "build_rss_mb", "100M lines as Parquet: full build peak RSS (out of core)",
+     4000.0, "MB"),
+    (None, None, "help_s", "build_report.py --help start-up", 0.5, "s"),
+    (None, None, "largest_page_bytes", "largest HTML page", 1.0 * MB, "bytes"),
 ]
 
 
@@ -161,11 +181,12 @@ def me(*args: str) -> list[str]:
 
 # --------------------------------------------------------------------------- children (run in subprocesses)
 
-def child_generate(target_lines: int, seed: int, path: str) -> None:
+def child_generate(target_lines: int, seed: int, path: str, fmt: str = "csv") -> None:
     """Write about target_lines lines to path: one generate() call per chunk of customers, each
-    with its own seed (seed, seed+1, ...) and shifted customer and invoice numbers, appended to
-    the same file. One chunk (sizes up to ~2.9M lines) gives exactly the bytes of
-    `python data/generate_sample.py --lines N --output path`."""
+    with its own seed (seed, seed+1, ...) and shifted customer and invoice numbers. CSV: appended
+    to the same file; one chunk (sizes up to ~2.9M lines) gives exactly the bytes of
+    `python data/generate_sample.py --lines N --output path`. Parquet: path is a new folder and
+    chunk i is its part-<i>.parquet, with the same lines as the CSV (see _parquet_table)."""
     sys.path.insert(0, str(PROJECT))
     from data.generate_sample import customers_for_lines, generate, write_csv
 
@@ -174,13 +195,18 @@ def child_generate(target_lines: int, seed: int, path: str) -> None:
     sizes = [customers // n_chunks + (i < customers % n_chunks) for i in range(n_chunks)]
     lines = cust_offset = 0
     next_invoice = None
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+        os.mkdir(path)
     for i, n in enumerate(sizes):
         df, truth = generate(n, seed + i)
         if i:
             df = _shift_ids(df, cust_offset, next_invoice)
         number = df["order_id"].str.removeprefix("C").astype("int64")
         next_invoice = int(number.max()) + 1
-        if i == 0:
+        if fmt == "parquet":
+            pq.write_table(_parquet_table(df), os.path.join(path, f"part-{i:04d}.parquet"), compression="snappy")
+        elif i == 0:
             write_csv(df, path)
         else:
             df.to_csv(path, mode="a", header=False, index=False, float_format="%.2f")  # as write_csv
@@ -188,6 +214,19 @@ def child_generate(target_lines: int, seed: int, path: str) -> None:
         cust_offset += len(truth)
         del df, truth, number
     print(json.dumps({"lines": lines, "customers": customers, "chunks": n_chunks, "seeds": [seed, seed + n_chunks - 1]}))
+
+
+def _parquet_table(df):
+    """One chunk as an Arrow table with a fixed schema, so every part has the same column types:
+    text as string, quantity int64, unit_price double (already rounded to 2 decimals, the CSV's
+    %.2f). Guests' '' customer id becomes NULL, as DuckDB reads the CSV's empty field."""
+    import pyarrow as pa
+
+    types = {"quantity": pa.int64(), "unit_price": pa.float64()}
+    schema = pa.schema([(name, types.get(name, pa.string())) for name in df.columns])
+    guest = df["customer_id"] == ""
+    df = df.assign(customer_id=df["customer_id"].mask(guest))
+    return pa.Table.from_pandas(df, schema=schema, preserve_index=False).replace_schema_metadata(None)
 
 
 def _shift_ids(df, cust_offset: int, first_invoice: int):
@@ -209,23 +248,29 @@ SELECT customer_id,
        date_diff('day', last_ts::DATE, (max(last_ts) OVER ())::DATE + 1) AS recency_days,
        frequency, monetary
 FROM (
-    SELECT customer_id, max(order_date) AS last_ts, count(DISTINCT order_id) AS frequency,
+    SELECT customer_id, max(order_date::TIMESTAMP) AS last_ts, count(DISTINCT order_id) AS frequency,
            sum(quantity * unit_price) AS monetary
-    FROM read_csv(?, header = true,
-                  types = {'order_id': 'VARCHAR', 'customer_id': 'VARCHAR', 'product_id': 'VARCHAR'})
+    FROM {source}
     WHERE customer_id IS NOT NULL AND customer_id <> '' AND quantity > 0
     GROUP BY customer_id
 )
 """
+# The CSV's order_date is sniffed as TIMESTAMP (the cast is a no-op); Parquet holds the text.
+FLOOR_SOURCES = {
+    "csv": "read_csv(?, header = true, types = {'order_id': 'VARCHAR', 'customer_id': 'VARCHAR', "
+           "'product_id': 'VARCHAR'})",
+    "parquet": "read_parquet(?)",
+}
 
 
-def child_floor(path: str) -> None:
+def child_floor(path: str, fmt: str = "csv") -> None:
     t0 = time.perf_counter()
     import duckdb
     t1 = time.perf_counter()
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")  # a display feature: keep it out of the floor
-    frame = con.execute(FLOOR_SQL, [path]).df()
+    param = path if fmt == "csv" else [str(p) for p in data_files(Path(path))]
+    frame = con.execute(FLOOR_SQL.format(source=FLOOR_SOURCES[fmt]), [param]).df()
     t2 = time.perf_counter()
     print(json.dumps({"import_s": t1 - t0, "query_s": t2 - t1, "customers": len(frame),
                       "monetary": float(frame["monetary"].sum()), "duckdb": duckdb.__version__}))
@@ -255,9 +300,9 @@ def child_stages(path: str, site: str) -> None:
 def run_child_main(argv: list[str]) -> int:
     kind, *rest = argv
     if kind == "generate":
-        child_generate(int(rest[0]), int(rest[1]), rest[2])
+        child_generate(int(rest[0]), int(rest[1]), rest[2], rest[3])
     elif kind == "floor":
-        child_floor(rest[0])
+        child_floor(rest[0], rest[1])
     elif kind == "stages":
         child_stages(rest[0], rest[1])
     else:
@@ -271,36 +316,64 @@ def generator_digest() -> str:
     return hashlib.sha256(GENERATOR.read_bytes()).hexdigest()[:16]
 
 
-def ensure_data(out: Path, label: str, lines: int, timeout: float, log) -> tuple[Path, dict]:
-    """The cached CSV for this size, generated on first use (again if the generator changed)."""
-    path = out / f"transactions-{label}.csv"
-    meta_path = out / f"transactions-{label}.json"
+def data_path(out: Path, label: str, fmt: str) -> Path:
+    """transactions-<size>.csv, or the folder transactions-<size>.parquet."""
+    return out / f"transactions-{label}.{fmt}"
+
+
+def data_files(path: Path) -> list[Path]:
+    """The CSV itself, or the folder's Parquet parts in order."""
+    return sorted(path.glob("part-*.parquet")) if path.is_dir() else [path]
+
+
+def data_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in data_files(path))
+
+
+def ensure_data(out: Path, label: str, lines: int, timeout: float, log, fmt: str = "csv") -> tuple[Path, dict]:
+    """The cached data set for this size and format, generated on first use (again if the
+    generator changed). Metadata written before the Parquet format existed is CSV metadata."""
+    path = data_path(out, label, fmt)
+    meta_path = out / (f"transactions-{label}.json" if fmt == "csv" else f"transactions-{label}-{fmt}.json")
     wanted = {"target_lines": lines, "seed": SEED, "chunk_customers": CHUNK_CUSTOMERS,
               "generator_sha256": generator_digest()}
     if path.exists() and meta_path.exists():
         meta = json.loads(meta_path.read_text())
-        if all(meta.get(k) == v for k, v in wanted.items()) and meta.get("bytes") == path.stat().st_size:
+        if (all(meta.get(k) == v for k, v in wanted.items()) and meta.get("format", "csv") == fmt
+                and meta.get("bytes") == data_bytes(path) and len(data_files(path)) == meta.get("parts", 1)):
             return path, dict(meta, cached=True)
-    need = lines * BYTES_PER_LINE * 1.2
+    need = lines * BYTES_PER_LINE[fmt] * 1.2
     free = shutil.disk_usage(out).free
     if free < need:
-        raise StepFailed(f"generate: about {need / 1e9:.1f} GB needed for {label} lines, {free / 1e9:.1f} GB free in {out}")
-    log(f"  generating {label} lines -> {path} (once; cached for later runs) ...")
+        raise StepFailed(f"generate: about {need / 1e9:.1f} GB needed for {label} lines of {fmt}, "
+                         f"{free / 1e9:.1f} GB free in {out}")
+    log(f"  generating {label} lines of {fmt} -> {path} (once; cached for later runs) ...")
     tmp = path.with_name(path.name + ".part")
-    tmp.unlink(missing_ok=True)
-    res = checked(run_child(me("generate", str(lines), str(SEED), str(tmp)), timeout), "generate", timeout)
+    _remove(tmp)
+    gen_timeout = max(timeout, GENERATE_S_PER_MILLION * lines / 1e6)
+    res = checked(run_child(me("generate", str(lines), str(SEED), str(tmp), fmt), gen_timeout), "generate", gen_timeout)
     info = child_json(res, "generate")
+    _remove(path)  # a stale folder: os.replace cannot replace a non-empty one
     os.replace(tmp, path)
-    meta = dict(wanted, **info, bytes=path.stat().st_size, wall_s=res["wall_s"], peak_rss_mb=res["peak_rss_mb"])
+    meta = dict(wanted, **info, format=fmt, parts=len(data_files(path)), bytes=data_bytes(path),
+                wall_s=res["wall_s"], peak_rss_mb=res["peak_rss_mb"])
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     return path, dict(meta, cached=False)
 
 
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def warm(path: Path) -> None:
-    """Read the file once so every step finds it in the page cache."""
-    with open(path, "rb") as fh:
-        while fh.read(1 << 23):
-            pass
+    """Read the file, or every part in the folder, once so every step finds it in the page cache."""
+    for part in data_files(path):
+        with open(part, "rb") as fh:
+            while fh.read(1 << 23):
+                pass
 
 
 def site_weight(site: Path) -> dict:
@@ -334,7 +407,9 @@ def best_of(n: int, fn):
 
 def bench_size(label: str, lines: int, args, help_result: dict | None, log) -> dict:
     out: Path = args.out
-    result: dict = {"size": label, "target_lines": lines, "errors": [], "steps": {}, "machine": machine()}
+    fmt = args.format
+    result: dict = {"size": label, "format": fmt, "target_lines": lines, "errors": [], "steps": {},
+                    "machine": machine()}
     steps = result["steps"]
 
     def fail(exc: Exception, step: str):
@@ -343,16 +418,17 @@ def bench_size(label: str, lines: int, args, help_result: dict | None, log) -> d
         log(f"  ! {exc}")
 
     try:
-        path, meta = ensure_data(out, label, lines, args.timeout, log)
+        path, meta = ensure_data(out, label, lines, args.timeout, log, fmt)
     except (StepFailed, OSError) as exc:
         fail(exc, "generate")
         return result
     steps["generate"] = meta
-    result.update(file=str(path), file_mb=path.stat().st_size / MB, lines=meta["lines"], customers=meta["customers"])
+    result.update(file=str(path), file_mb=data_bytes(path) / MB, parts=len(data_files(path)), lines=meta["lines"],
+                  customers=meta["customers"])
     warm(path)
 
     try:
-        res = best_of(args.repeat, lambda: checked(run_child(me("floor", str(path)), args.timeout),
+        res = best_of(args.repeat, lambda: checked(run_child(me("floor", str(path), fmt), args.timeout),
                                                    "floor", args.timeout))
         steps["floor"] = _step(res) | child_json(res, "floor")
     except StepFailed as exc:
@@ -412,8 +488,9 @@ def check_targets(result: dict) -> list[dict]:
               "help_s": steps.get("help", {}).get("best_s"),
               "largest_page_bytes": result.get("site", {}).get("largest_page_bytes")}
     checks = []
-    for size, key, label, limit, unit in TARGETS:
-        if size is not None and size != result["target_lines"]:
+    for size, fmt, key, label, limit, unit in TARGETS:
+        if (size is not None and size != result["target_lines"]) or \
+                (fmt is not None and fmt != result.get("format", "csv")):
             continue
         value = values[key]
         checks.append({"target": label, "limit": limit, "unit": unit, "value": value,
@@ -429,8 +506,10 @@ def fmt(value, spec: str) -> str:
 
 def report(result: dict) -> str:
     steps, lines = result["steps"], result.get("lines")
-    out = [f"== {result['size']} lines: {fmt(lines, ',')} lines, {fmt(result.get('customers'), ',')} customers, "
-           f"{fmt(result.get('file_mb'), '.1f')} MB  ({result.get('file', '-')})"]
+    parts = f" in {result['parts']} part file(s)" if result.get("format") == "parquet" and "parts" in result else ""
+    out = [f"== {result['size']} lines of {result.get('format', 'csv')}: {fmt(lines, ',')} lines, "
+           f"{fmt(result.get('customers'), ',')} customers, {fmt(result.get('file_mb'), '.1f')} MB{parts}  "
+           f"({result.get('file', '-')})"]
     gen = steps.get("generate", {})
     if gen.get("cached"):
         out.append(f"   data: cached (generated in {fmt(gen.get('wall_s'), '.1f')} s, "
@@ -493,6 +572,11 @@ def report(result: dict) -> str:
     return "\n".join(out)
 
 
+def results_name(label: str, fmt: str) -> str:
+    """results-<size>.json for CSV (as before the format existed), results-<size>-<format>.json otherwise."""
+    return f"results-{label}.json" if fmt == "csv" else f"results-{label}-{fmt}.json"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["_child"]:
@@ -500,12 +584,18 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Benchmark the report build against DuckDB's floor.")
     p.add_argument("--sizes", type=parse_sizes, default=parse_sizes("1M,10M"),
                    help="comma-separated line counts, e.g. 100k,1M,10M (default: 1M,10M; 100M only on request)")
+    p.add_argument("--format", choices=FORMATS, default="csv",
+                   help="data to build from: csv, one transactions-<size>.csv; parquet, a folder "
+                        "transactions-<size>.parquet/ of part files, one per generator chunk, never via CSV "
+                        "(the 100M lines target is for parquet) (default: csv)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                   help=f"folder for the cached CSVs and results-<size>.json (default: {DEFAULT_OUT.relative_to(PROJECT)})")
+                   help="folder for the cached data sets and results-<size>.json, or results-<size>-parquet.json "
+                        f"with --format parquet (default: {DEFAULT_OUT.relative_to(PROJECT)})")
     p.add_argument("--repeat", type=int, default=1, metavar="N",
                    help="run the floor and the full build N times and keep the fastest (default: 1)")
     p.add_argument("--timeout", type=float, default=900, metavar="SECONDS",
-                   help="stop any one step after this long and report it as failed (default: 900)")
+                   help="stop any one step after this long and report it as failed; generating the data "
+                        f"gets at least {GENERATE_S_PER_MILLION} s per million lines (default: 900)")
     args = p.parse_args(argv)
     if args.repeat < 1:
         p.error("--repeat must be at least 1")
@@ -515,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg):
         print(msg, flush=True)
 
-    log(f"benchmark: sizes {', '.join(label for label, _ in args.sizes)}; {os.cpu_count()} CPUs; "
+    log(f"benchmark: sizes {', '.join(label for label, _ in args.sizes)} of {args.format}; {os.cpu_count()} CPUs; "
         f"python {platform.python_version()}; out {args.out}")
     if os.getloadavg()[0] > 0.5:
         log(f"  note: load average {os.getloadavg()[0]:.2f}: other work is running; times will be noisy "
@@ -530,9 +620,10 @@ def main(argv: list[str] | None = None) -> int:
         log(f"-- {label} ...")
         result = bench_size(label, lines, args, help_result, log)
         failed |= bool(result["errors"])
-        (args.out / f"results-{label}.json").write_text(json.dumps(result, indent=2) + "\n")
+        results = args.out / results_name(label, args.format)
+        results.write_text(json.dumps(result, indent=2) + "\n")
         log(report(result))
-        log(f"   results: {args.out / f'results-{label}.json'}")
+        log(f"   results: {results}")
     return 1 if failed else 0
 
 

@@ -70,3 +70,77 @@ def test_benchmark_smoke(tmp_path: Path):
     before = csv.stat().st_mtime_ns
     path, meta = bench_build.ensure_data(tmp_path, "20k", 20_000, timeout=60, log=lambda m: None)
     assert meta["cached"] and path == csv and csv.stat().st_mtime_ns == before
+
+
+def test_parquet_benchmark_smoke(tmp_path: Path):
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--sizes", "20k", "--format", "parquet", "--out", str(tmp_path)],
+                          cwd=PROJECT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "20k lines of parquet" in proc.stdout
+
+    result = json.loads((tmp_path / "results-20k-parquet.json").read_text())
+    assert not (tmp_path / "results-20k.json").exists()  # CSV results are not overwritten
+    assert result["errors"] == [] and result["format"] == "parquet"
+    for step in ("floor", "build", "stages"):
+        assert result["steps"][step]["wall_s"] > 0 and result["steps"][step]["peak_rss_mb"] > 0
+    assert result["steps"]["floor"]["customers"] == result["steps"]["stages"]["customers"] == result["customers"]
+    assert result["steps"]["stages"]["rows"] == result["lines"]
+    assert "--input " + str(tmp_path / "transactions-20k.parquet") in result["steps"]["build"]["command"]
+    assert [t["target"] for t in result["targets"]] == ["build_report.py --help start-up", "largest HTML page"]
+
+    # A folder of Parquet parts, never a CSV; its metadata records the format and the parts' bytes.
+    folder = tmp_path / "transactions-20k.parquet"
+    parts = sorted(folder.glob("part-*.parquet"))
+    assert folder.is_dir() and parts and result["parts"] == len(parts)
+    assert not list(tmp_path.glob("*.csv"))
+    meta = json.loads((tmp_path / "transactions-20k-parquet.json").read_text())
+    assert meta["format"] == "parquet" and meta["bytes"] == sum(p.stat().st_size for p in parts)
+    path, meta = bench_build.ensure_data(tmp_path, "20k", 20_000, timeout=60, log=lambda m: None, fmt="parquet")
+    assert meta["cached"] and path == folder
+
+
+def test_parquet_parts_hold_the_same_lines_as_the_csv(tmp_path: Path, monkeypatch, capsys):
+    duckdb = pytest.importorskip("duckdb")
+    pq = pytest.importorskip("pyarrow.parquet")
+    monkeypatch.setattr(bench_build, "CHUNK_CUSTOMERS", 20)  # several chunks, so several parts
+    bench_build.child_generate(5_000, 7, str(tmp_path / "t.csv"), "csv")
+    bench_build.child_generate(5_000, 7, str(tmp_path / "t.parquet"), "parquet")
+    capsys.readouterr()
+
+    parts = bench_build.data_files(tmp_path / "t.parquet")
+    assert len(parts) > 1
+    schemas = {pq.read_schema(p) for p in parts}
+    assert len(schemas) == 1  # every part has the same column types
+    con = duckdb.connect()
+    text = {c: "VARCHAR" for c in ("order_id", "customer_id", "order_date", "product_id", "product_name",
+                                    "category", "country")}
+    csv = f"read_csv('{tmp_path / 't.csv'}', header = true, types = {text})"
+    parquet = f"read_parquet({[str(p) for p in parts]})"
+    assert con.execute(f"DESCRIBE SELECT * FROM {csv}").fetchall() == \
+        con.execute(f"DESCRIBE SELECT * FROM {parquet}").fetchall()
+    for a, b in ((csv, parquet), (parquet, csv)):
+        assert con.execute(f"SELECT count(*) FROM (SELECT * FROM {a} EXCEPT ALL SELECT * FROM {b})").fetchone() == (0,)
+    nulls, empty = con.execute(f"SELECT count(*) - count(customer_id), count(*) FILTER (customer_id = '') "
+                               f"FROM {parquet}").fetchone()
+    assert nulls > 0 and empty == 0  # guests are NULL, as DuckDB reads the CSV's empty field
+
+
+@pytest.mark.parametrize("lines, fmt, expected", [
+    (1_000_000, "csv", {"1M lines: full build wall", "1M lines: full build peak RSS"}),
+    (1_000_000, "parquet", set()),
+    (10_000_000, "csv", {"10M lines: full build wall", "10M lines: full build peak RSS",
+                         "10M lines: full build / floor (wall)"}),
+    (100_000_000, "csv", set()),
+    (100_000_000, "parquet", {"100M lines as Parquet: full build peak RSS (out of core)"}),
+])
+def test_size_targets_apply_only_to_their_size_and_format(lines, fmt, expected):
+    result = {"target_lines": lines, "format": fmt, "steps": {"build": {"wall_s": 1.0, "peak_rss_mb": 3999.0}}}
+    shared = {"build_report.py --help start-up", "largest HTML page"}
+    targets = bench_build.check_targets(result)
+    assert {t["target"] for t in targets} == expected | shared
+    assert all(t["met"] for t in targets if t["target"].startswith("100M"))  # 3999 MB < 4000 MB
+
+
+def test_parquet_results_do_not_overwrite_csv_results():
+    assert bench_build.results_name("100M", "csv") == "results-100M.json"
+    assert bench_build.results_name("100M", "parquet") == "results-100M-parquet.json"
