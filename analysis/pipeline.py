@@ -12,12 +12,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable
 
+import duckdb
+
 from analysis import features, segment
 from analysis.clean import clean
 from analysis.config import Config, display_path
 from analysis.result import Analysis, SourceInfo
 from analysis.schema import CANONICAL, TABLES, detect_columns, detect_profile
-from analysis.source import connect, open_source
+from analysis.source import attribution_for, connect, engine_error, open_source
 
 # Called with (stage, seconds) when a stage ends; if it has a `start` method, that is called
 # with the stage's name when the stage begins (progress bars).
@@ -78,10 +80,14 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                 mapping = detect_columns(list(src.columns), config.mapping)
                 profile = detect_profile(list(src.columns))
             with stage("clean"):
-                cleaned = clean(src.table, mapping, con, shown=shown, as_of=config.as_of,
-                                dayfirst=config.dayfirst, decimal=config.decimal,
-                                only_currency=config.only_currency, strict=config.strict,
-                                fill_order_fields=bool(profile and profile["fill_order_fields"]))
+                try:
+                    cleaned = clean(src.table, mapping, con, shown=shown, as_of=config.as_of,
+                                    dayfirst=config.dayfirst, decimal=config.decimal,
+                                    only_currency=config.only_currency, strict=config.strict,
+                                    fill_order_fields=bool(profile and profile["fill_order_fields"]))
+                except duckdb.Error as exc:  # the engine meets a malformed row while reading the file
+                    raise engine_error(exc, src, shown) from None
+                rows_read = int(cleaned.ledger["rows"].sum())
             with stage("customers"):
                 features.store_orders(con, cleaned.lines)
                 customers = features.customer_features(cleaned.lines, cleaned.returns, cleaned.as_of)
@@ -139,13 +145,13 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
     tables["mapping"] = _mapping_table(mapping)
     tables["score_edges"] = segment.score_edges_table(customers, score_frame)
     tables["rfm_rules"] = rules
-    headline = _headline(customers, cleaned, src.rows, clustering, period) | extra
+    headline = _headline(customers, cleaned, rows_read, clustering, period) | extra
     found = insights.findings(customers, tables["segments"], cleaned.ledger, headline, config.currency,
                               tables=tables)
     return Analysis(
         config=config,
-        source=SourceInfo(path=shown, format=src.format, sha256=src.sha256, rows=src.rows,
-                          columns=src.columns, mapping=mapping, attribution=src.attribution,
+        source=SourceInfo(path=shown, format=src.format, sha256=src.sha256, rows=rows_read,
+                          columns=src.columns, mapping=mapping, attribution=attribution_for(src.columns, rows_read),
                           profile=profile["name"] if profile else "", encoding=src.encoding),
         tables={name: tables[name] for name in TABLES}, headline=headline, findings=found,
         warnings=cleaned.warnings + _cluster_warnings(clustering, len(customers)) + value_warnings,

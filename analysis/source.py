@@ -65,11 +65,10 @@ class Source:
     table: ibis.Table
     format: str
     sha256: str
-    rows: int
     columns: tuple[str, ...]
-    attribution: str
     files: tuple[str, ...] = ()
     encoding: str = "utf-8"
+    kind: str = "text"  # text, parquet or excel: what the engine reads
 
 
 def resolve_files(spec: str | Path, shown: str) -> list[Path]:
@@ -337,7 +336,9 @@ def open_source(spec, con, workdir: Path | None = None, shown: str | None = None
                 kind = "text"
             text = head.decode(used_encoding if used_encoding.startswith("utf-16") else "utf-8", errors="replace")
             table, fmt = _read_text(con, files, text, shown)
-        rows = int(table.count().execute())
+        # Only whether there is a data row: counting them all would read the whole file once
+        # more; cleaning counts every row anyway (the ledger).
+        has_rows = bool(table.limit(1).count().execute())
     except DataError:
         raise
     except LookupError:
@@ -347,10 +348,18 @@ def open_source(spec, con, workdir: Path | None = None, shown: str | None = None
     fmt = ("zip/" if zipped else "") + fmt + (".gz" if gzipped else "") + \
         (f" ({len(files)} files)" if len(files) > 1 else "")
     columns = tuple(table.columns)
-    if rows == 0:
+    if not has_rows:
         raise DataError("has a header but no data rows", file=shown, example=", ".join(columns[:5]),
                         fix="export the transactions again with their rows")
-    attribution = next((d["attribution"] for d in KNOWN_DATASETS
-                        if d["columns"] == columns and d["rows"] == rows), "")
-    return Source(table=table, format=fmt, sha256=sha, rows=rows, columns=columns, attribution=attribution,
-                  files=tuple(str(p) for p in files), encoding=used_encoding)
+    return Source(table=table, format=fmt, sha256=sha, columns=columns, files=tuple(str(p) for p in files),
+                  encoding=used_encoding, kind=kind)
+
+
+def attribution_for(columns: tuple[str, ...], rows: int) -> str:
+    """The citation of a known public data set with exactly these columns and rows, else ''."""
+    return next((d["attribution"] for d in KNOWN_DATASETS if d["columns"] == columns and d["rows"] == rows), "")
+
+
+def engine_error(exc: Exception, source: Source, shown: str) -> DataError:
+    """The clear message for an error the engine raised while reading `source`'s rows."""
+    return _engine_error(exc, "Parquet" if source.kind == "parquet" else "delimited text", shown)

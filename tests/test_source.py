@@ -32,7 +32,7 @@ def test_every_supported_format_reads_the_same_rows_and_columns(tmp_path, name, 
     path = tmp_path / name
     writer(path)
     src, df = read(path, tmp_path)
-    assert src.rows == 12 and list(src.columns) == HEADER.split(",")
+    assert len(df) == 12 and list(src.columns) == HEADER.split(",")
     assert df["order_id"].astype(str).tolist()[:2] == ["1001", "1001"]
 
 
