@@ -45,9 +45,13 @@ def store_orders(con, lines: ibis.Table, name: str = "_orders") -> ibis.Table:
     return stored
 
 
-def forget_orders() -> None:
-    """Drop the references kept by store_orders (at the end of a build: the connection closes)."""
-    _STORED_ORDERS.clear()
+def forget_orders(lines: ibis.Table | None = None) -> None:
+    """Drop the reference store_orders kept for `lines`, or all of them (at the end of a build,
+    when the connection closes)."""
+    if lines is None:
+        _STORED_ORDERS.clear()
+    else:
+        _STORED_ORDERS.pop(lines.op(), None)
 
 
 def _main_country(lines: ibis.Table) -> ibis.Table:

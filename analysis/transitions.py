@@ -47,7 +47,13 @@ def segments_at(lines: ibis.Table, returns: ibis.Table, as_of: dt.date,
     spent in between). At the analysis as-of date this reproduces the customers table.
     """
     cutoff = ibis.timestamp(dt.datetime.combine(as_of, dt.time()))
-    customers = features.customer_features(lines.filter(lines.order_ts < cutoff), returns, as_of)
+    before = lines.filter(lines.order_ts < cutoff)
+    # Stored like the current orders: the customer features read them several times.
+    features.store_orders(before.get_backend(), before, name="_orders_before")
+    try:
+        customers = features.customer_features(before, returns, as_of)
+    finally:
+        features.forget_orders(before)
     if customers.empty:
         return pd.DataFrame({c: pd.Series(dtype="string" if c != "monetary" else "float64")
                              for c in SEGMENTS_AT_COLUMNS})
