@@ -41,7 +41,14 @@ def parser() -> argparse.ArgumentParser:
                "could not be used; the message says how to fix it.")
     p.add_argument("--input", metavar="PATH",
                    help="transactions file: CSV/TSV/TXT (any common delimiter), .gz or .zip, or Parquet "
-                        "(default: the bundled sample in data/)")
+                        "(default: the bundled sample in data/); with --engine spark also a table name; "
+                        "or an Ibis connection URL such as 'duckdb:///path/db.duckdb?table=orders'")
+    p.add_argument("--engine", choices=["duckdb", "spark"],
+                   help="engine for the transaction-level stages (default: duckdb; spark needs "
+                        "pip install -r requirements-spark.txt)")
+    p.add_argument("--spark-master", metavar="URL",
+                   help="Spark master for --engine spark, e.g. local[2] or spark://host:7077 (default: "
+                        "local[*]; SPARK_REMOTE, when set, connects to Spark Connect instead)")
     p.add_argument("--output", metavar="DIR", help="folder to write the site to (default: site)")
     p.add_argument("--map", metavar="FIELD=COLUMN", action="append", type=_map_pair, dest="column_map",
                    help="use COLUMN of the file for FIELD, overriding detection; repeatable")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import ibis
 import pandas as pd
 
-from analysis import parse
+from analysis import engine, parse, quantiles
 from analysis.errors import DataError
 from analysis.parse import DateFormat
 from analysis.schema import CANONICAL, REQUIRED
@@ -80,9 +80,10 @@ def check_mapping(mapping: dict[str, str], columns: tuple[str, ...], shown: str)
 
 
 def canonical(table: ibis.Table, mapping: dict[str, str], date_format: DateFormat | None,
-              decimal: str = ".", keep: tuple[str, ...] = ()) -> ibis.Table:
+              decimal: str = ".", keep: tuple[str, ...] = (), kind: str = "duckdb") -> ibis.Table:
     """Typed canonical columns plus `_bad_number`: the first amount field on the row that is
     unreadable or not finite (NULL when all are fine), and the columns named in `keep`.
+    `kind`: the engine's dialect (engine.dialect).
 
     Each field is parsed once, in an inner projection; revenue, price and the flags are worked
     out from the parsed values in an outer one."""
@@ -94,14 +95,14 @@ def canonical(table: ibis.Table, mapping: dict[str, str], date_format: DateForma
     is_text = {f: table[c].type().is_string() for f, c in mapping.items()}
     cust = col["customer_id"] if is_text["customer_id"] else parse.text(col["customer_id"])
     # '12345.0' (ids exported as floats) -> '12345'; the pattern needs a '.', so test for one first.
-    cust = ibis.ifelse(cust.contains("."), cust.re_replace(r"^(-?\d+)\.0+$", r"\1"), cust)
+    cust = ibis.ifelse(cust.contains("."), cust.re_replace(r"^(-?\d+)\.0+$", engine.backref(1, kind)), cust)
     text = {f: ((col[f] if is_text[f] else parse.text(col[f])) if f in col else ibis.null("string"))
             for f in ("order_id", "product_id", "product_name", "category", "country", "currency")}
     amounts = [f for f in ("quantity", "unit_price", "revenue") if f in col]
     parsed = trim.select(
-        *keep, _cust=cust, _ts=parse.timestamp(col["order_ts"], date_format, trimmed=is_text["order_ts"]),
+        *keep, _cust=cust, _ts=parse.timestamp(col["order_ts"], date_format, trimmed=is_text["order_ts"], kind=kind),
         **{f"_t_{f}": v for f, v in text.items()},
-        **{f"_n_{f}": parse.number(col[f], decimal, trimmed=is_text[f]) for f in amounts},
+        **{f"_n_{f}": parse.number(col[f], decimal, trimmed=is_text[f], kind=kind) for f in amounts},
     )
     amount = {f: parsed[f"_n_{f}"] for f in amounts}
     quantity = amount.get("quantity", ibis.literal(1.0))
@@ -152,20 +153,19 @@ def _code(c: ibis.Table, only_currency: str | None) -> ibis.Value:
     ).cast("int8")
 
 
-def _store(con, name: str, expr: ibis.Table) -> ibis.Table:
-    """`expr` stored as table `name` (replacing one left by an earlier run on this connection)."""
-    _drop(con, name)
-    return con.create_table(name, expr)
+_store = engine.store
+_drop = engine.drop
 
 
-def _drop(con, name: str) -> None:
-    # Raw SQL: Ibis 12's drop_table(force=True) writes a statement DuckDB 2 cannot parse.
-    con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+@ibis.udf.scalar.builtin(name="xxhash64")
+def _xxhash64(value) -> int:  # Spark's 64-bit hash (its hash() has 32 bits: many collisions)
+    ...
 
 
-def _row_hash(table: ibis.Table, columns) -> ibis.Value:
+def _row_hash(table: ibis.Table, columns, kind: str = "duckdb") -> ibis.Value:
     """A 64-bit hash of the whole raw row (exact duplicates share it)."""
-    return ibis.struct({a: table[a] for a in columns}).hash()
+    row = ibis.struct({a: table[a] for a in columns})
+    return _xxhash64(row) if kind == "pyspark" else row.hash()
 
 
 def _with_duplicates(lines: ibis.Table, con) -> ibis.Table:
@@ -184,7 +184,8 @@ def _with_duplicates(lines: ibis.Table, con) -> ibis.Table:
         return None
     cands = _store(
         con, "_dups", cands.mutate(_dup=ibis.row_number().over(group_by=cands._h)))
-    single = lines.anti_join(multi, "_h").mutate(_dup=ibis.literal(0, "int64"))
+    # (the row number's type is the engine's: int64 on DuckDB, int32 on Spark)
+    single = lines.anti_join(multi, "_h").mutate(_dup=ibis.literal(0, cands._dup.type()))
     return single.union(cands.select(*single.columns))
 
 
@@ -200,9 +201,10 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
           strict: bool = False, fill_order_fields: bool = False) -> Cleaned:
     """Check and type every row; drop with a reason or keep. Raises DataError for unusable input."""
     check_mapping(mapping, tuple(table.columns), shown)
+    kind = engine.dialect(con)
     ts_col = table[mapping["order_ts"]]
     date_format = None if (ts_col.type().is_timestamp() or ts_col.type().is_date()) else \
-        parse.detect_date_format(table, mapping["order_ts"], dayfirst, shown)
+        parse.detect_date_format(table, mapping["order_ts"], dayfirst, shown, kind=kind)
     # Raw columns get neutral names, so a file's 'Country' cannot clash with canonical 'country'.
     raw = {f"_c{i}": name for i, name in enumerate(table.columns)}
     renamed = table.select(**{alias: table[name] for alias, name in raw.items()})
@@ -212,14 +214,15 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
     currencies = _check_currencies(renamed, inner, mapping, only_currency, shown)
     # One pass over the input: typed columns, the first reason that drops the row, a hash of
     # the raw row for duplicates. Raw text is not kept; examples are read back from the source.
-    c = canonical(renamed.mutate(_h=_row_hash(renamed, raw)), inner, date_format, decimal, keep=("_h",))
+    c = canonical(renamed.mutate(_h=_row_hash(renamed, raw, kind)), inner, date_format, decimal, keep=("_h",),
+                  kind=kind)
     c = c.mutate(_base=_code(c, only_currency))
     c = c.select(*LINE_COLUMNS, "_currency", "_bad_number", "_base", "_h")
     base = _store(con, "_lines", c)
     lines = _with_duplicates(base, con)
     if lines is None:  # a hash collision between different rows: number the copies exactly
         dup = ibis.row_number().over(group_by=[renamed[a] for a in raw])
-        exact = canonical(renamed.mutate(_dup=dup), inner, date_format, decimal, keep=("_dup",))
+        exact = canonical(renamed.mutate(_dup=dup), inner, date_format, decimal, keep=("_dup",), kind=kind)
         exact = exact.mutate(_base=_code(exact, only_currency))
         lines = _store(con, "_lines_exact", exact.select(*LINE_COLUMNS, "_currency", "_bad_number", "_base",
                                                               "_dup"))
@@ -228,7 +231,7 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
     lines = lines.mutate(_code=dropped)
 
     n = int(base.count().execute())
-    bad = _bad_rows(renamed, inner, date_format, decimal)
+    bad = _bad_rows(renamed, inner, date_format, decimal, kind)
     _refuse_unreadable(lines, n, mapping, inner, date_format, shown, renamed, bad)
     if as_of is None:
         last = base.filter(base._base.isnull()).order_ts.max().execute()
@@ -263,13 +266,13 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
                    currencies=currencies)
 
 
-def _bad_rows(table: ibis.Table, inner: dict[str, str], date_format, decimal: str) -> dict:
+def _bad_rows(table: ibis.Table, inner: dict[str, str], date_format, decimal: str, kind: str = "duckdb") -> dict:
     """Per reason and field, the condition on a source row that makes it unreadable (for examples)."""
-    ts = parse.timestamp(table[inner["order_ts"]], date_format)
+    ts = parse.timestamp(table[inner["order_ts"]], date_format, kind=kind)
     out = {"order_ts": ts.isnull()}
     for f in ("quantity", "unit_price", "revenue"):
         if f in inner:
-            v = parse.number(table[inner[f]], decimal)
+            v = parse.number(table[inner[f]], decimal, kind=kind)
             out[f] = ts.notnull() & (v.isnull() | v.isnan() | v.isinf())
     return out
 
@@ -379,7 +382,8 @@ def _warnings(lines: ibis.Table, ledger: pd.DataFrame, mapping: dict[str, str],
         out.append(f"{by['bad_number']:,} rows dropped because an amount is not a number, "
                    f"e.g. {_example(source, bad_rows[fld], source[inner[fld]])!r} in column '{mapping[fld]}'.")
     kept = lines.filter(lines._code == CODES[KEPT[0]])
-    median = kept.revenue.median().execute()  # exact: the approximate one depends on the scan order
+    # exact (the approximate one depends on the scan order), from counts per value: bounded memory
+    median = quantiles.median(kept, "revenue")
     if median and median > 0:
         big = kept.filter(kept.revenue > OUTLIER_FACTOR * median)
         n_big = int(big.count().execute())

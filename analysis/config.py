@@ -22,14 +22,20 @@ DEFAULT_CONFIG_FILE = "report.toml"
 Rule = tuple[str, tuple[int, int], tuple[int, int], tuple[int, int], str]
 
 
+# Where the transaction-level work runs changes no number in the report, so these are not
+# recorded with the options: the same data gives the same site on every engine.
+ENGINE_FIELDS = ("engine", "spark_master")
+
+
 def _opt(default, doc: str, flag: str | None = None):
     return field(default=default, metadata={"doc": doc, "flag": flag})
 
 
 @dataclass(frozen=True)
 class Config:
-    input: Path = _opt(SAMPLE_INPUT, "transactions file, folder or glob (CSV/TSV/text, .gz, .zip, Parquet, .xlsx)",
-                       "--input")
+    input: Path | str = _opt(SAMPLE_INPUT, "transactions file, folder or glob (CSV/TSV/text, .gz, .zip, Parquet, "
+                             ".xlsx), a Spark table (--engine spark) or an Ibis connection URL with ?table=",
+                             "--input")
     output: Path = _opt(Path("site"), "folder the site is written to", "--output")
     column_map: tuple[tuple[str, str], ...] = _opt((), "canonical field -> input column overrides", "--map")
     as_of: dt.date | None = _opt(None, "analysis date; default the day after the last order", "--as-of")
@@ -52,6 +58,9 @@ class Config:
     clv_horizon: int = _opt(365, "customer lifetime value horizon in days", "--clv-horizon")
     discount_rate: float = _opt(0.01, "monthly discount rate for lifetime value, e.g. 0.01 for 1% a month",
                                 "--discount-rate")
+    engine: str = _opt("duckdb", "engine for the transaction-level stages: duckdb or spark", "--engine")
+    spark_master: str = _opt("local[*]", "Spark master when --engine spark and SPARK_REMOTE is not set",
+                             "--spark-master")
     segment_map: tuple[Rule, ...] = _opt((), "RFM segment rules replacing the standard map (report.toml only)")
 
     @property
@@ -62,8 +71,10 @@ class Config:
         """Plain JSON-ready view (paths as given, dates ISO) for summary.json."""
         out = {}
         for f in fields(self):
+            if f.name in ENGINE_FIELDS:
+                continue
             value = getattr(self, f.name)
-            if isinstance(value, Path):
+            if isinstance(value, Path) or f.name == "input":
                 value = display_path(value)
             elif isinstance(value, dt.date):
                 value = value.isoformat()
@@ -76,8 +87,22 @@ class Config:
         return out
 
 
-def display_path(path: Path) -> str:
-    """A path as a reader should see it: relative to the project when inside it."""
+def is_url(value) -> bool:
+    """An Ibis connection URL such as duckdb:///orders.duckdb?table=orders (not a file path)."""
+    return isinstance(value, str) and "://" in value
+
+
+def display_path(path: Path | str) -> str:
+    """A path as a reader should see it: relative to the project when inside it. A connection
+    URL is shown without its password."""
+    if is_url(path):
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(path)
+        if not parts.password:
+            return path
+        host = parts.hostname + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
     try:
         return str(Path(path).resolve().relative_to(ROOT))
     except ValueError:
@@ -96,7 +121,7 @@ def load_toml(path: Path) -> dict:
     if "map" in data:
         data["column_map"] = data.pop("map")
     for key in ("input", "output"):
-        if isinstance(data.get(key), str):
+        if isinstance(data.get(key), str) and not is_url(data[key]):
             data[key] = str((Path(path).parent / data[key]))
     data["_source"] = str(path)
     return data
@@ -167,10 +192,12 @@ def make_config(**options) -> Config:
     if "segment_map" in given:
         rules = [_check_rule(i, r, problems) for i, r in enumerate(given["segment_map"])]
         given["segment_map"] = tuple(r for r in rules if r)
+    if given.get("engine", "duckdb") not in ("duckdb", "spark"):
+        problems.append(f"{where}--engine must be duckdb or spark, got {given['engine']!r}")
     if problems:
         raise ConfigError(problems)
     for key in ("input", "output"):
-        if key in given:
+        if key in given and not (key == "input" and is_url(given[key])):
             given[key] = Path(given[key])
     return Config(**given)
 

@@ -11,6 +11,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from analysis import quantiles
+
 CUSTOMER_FEATURES = [
     "customer_id", "country", "first_order_date", "last_order_date", "recency_days",
     "frequency_orders", "monetary", "avg_order_value", "tenure_days", "mean_days_between_orders",
@@ -39,8 +41,9 @@ def orders_table(lines: ibis.Table) -> ibis.Table:
 def store_orders(con, lines: ibis.Table, name: str = "_orders") -> ibis.Table:
     """Sum `lines` to orders once and store the table: customers, cohorts, transitions and the
     repeat-purchase figures all start from the orders, and then read it instead of the lines."""
-    con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
-    stored = con.create_table(name, orders_table(lines))
+    from analysis.engine import store
+
+    stored = store(con, name, orders_table(lines))
     _STORED_ORDERS[lines.op()] = stored
     return stored
 
@@ -65,7 +68,8 @@ def _main_country(lines: ibis.Table) -> ibis.Table:
 def _price_habits(lines: ibis.Table) -> ibis.Table:
     """Per customer: price_index (mean of unit price / the product's median price; 1 = catalogue
     price), low_price_share (share of lines below LOW_PRICE x the median) and the line count."""
-    median = lines.group_by("product_id").aggregate(median_price=lines.unit_price.median())
+    # exact per product, from counts per (product, price): an engine median would hold every price at once
+    median = quantiles.median_by(lines, "unit_price", ["product_id"]).rename(median_price="median")
     l = lines.left_join(median, "product_id")
     ratio = l.unit_price / l.median_price
     return l.group_by("customer_id").aggregate(

@@ -6,10 +6,12 @@ Unreadable values become NULL here; cleaning counts them and reports an example.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 import ibis
 
+from analysis.engine import backref
 from analysis.errors import DataError
 
 # Candidate formats, tried on text whose time zone, 'T' separator and fractions were removed.
@@ -24,6 +26,35 @@ SAMPLE = 5000
 @ibis.udf.scalar.builtin
 def try_strptime(value: str, fmt: str) -> dt.datetime:  # DuckDB's own; NULL when it does not parse
     ...
+
+
+@ibis.udf.scalar.builtin(name="try_to_timestamp")
+def _try_to_timestamp(value: str, fmt: str) -> dt.datetime:  # Spark's; NULL when it does not parse
+    ...
+
+
+# strptime directives -> Spark's (Java) datetime pattern letters. Single letters read one or two
+# digits, like DuckDB's %m, %d, %H, %M, %S; runs of digits without separators need fixed widths.
+JAVA_FIELDS = {"%Y": "yyyy", "%m": "M", "%d": "d", "%H": "H", "%M": "m", "%S": "s", "%y": "yy", "%b": "MMM"}
+JAVA_FIXED = {"%Y%m%d": "yyyyMMdd"}
+
+
+def java_pattern(fmt: str) -> str:
+    """The Spark datetime pattern reading what strptime format `fmt` (one of DATE_FORMATS) reads."""
+    if fmt in JAVA_FIXED:
+        return JAVA_FIXED[fmt]
+    return re.sub(r"%[a-zA-Z]", lambda m: JAVA_FIELDS[m.group(0)], fmt)
+
+
+def strptime(value: ibis.Value, fmt: str, kind: str = "duckdb") -> ibis.Value:
+    """`value` read as a timestamp in strptime format `fmt`; NULL when it does not parse.
+    `kind`: the engine's dialect (engine.dialect). Other backends get Ibis' portable parse, which
+    may raise on an unreadable value rather than give NULL."""
+    if kind == "duckdb":
+        return try_strptime(value, fmt)
+    if kind == "pyspark":
+        return _try_to_timestamp(value, ibis.literal(java_pattern(fmt))).cast("timestamp")
+    return value.as_timestamp(fmt)
 
 
 @dataclass(frozen=True)
@@ -47,9 +78,9 @@ def text(col: ibis.Value) -> ibis.Value:
     return ibis.ifelse(edge, s.strip(), s).nullif("")
 
 
-def number(col: ibis.Value, decimal: str = ".", trimmed: bool = False) -> ibis.Value:
+def number(col: ibis.Value, decimal: str = ".", trimmed: bool = False, kind: str = "duckdb") -> ibis.Value:
     """A float from text like '1,234.50', '£12.50' or (with decimal=',') '1.234,50'; NULL if unreadable.
-    `trimmed`: the column already went through text()."""
+    `trimmed`: the column already went through text(); `kind`: the engine's dialect."""
     if col.type().is_numeric():
         return col.cast("float64")
     trimmed = col if trimmed else text(col)
@@ -60,25 +91,26 @@ def number(col: ibis.Value, decimal: str = ".", trimmed: bool = False) -> ibis.V
     # regular expressions. A value that casts has no space, currency sign or comma, so the slow
     # path would read it the same. (The slow path uses each expression once: the engine would
     # otherwise work a shared one out for every row, ahead of the COALESCE.)
-    return ibis.coalesce(trimmed.try_cast("float64"), s.re_replace(r",(\d{3})", r"\1").try_cast("float64"))
+    return ibis.coalesce(trimmed.try_cast("float64"), s.re_replace(r",(\d{3})", backref(1, kind)).try_cast("float64"))
 
 
-def _date_text(col: ibis.Value, trimmed: bool = False) -> ibis.Value:
+def _date_text(col: ibis.Value, trimmed: bool = False, kind: str = "duckdb") -> ibis.Value:
     """Drop what the formats do not cover: a 'T' separator, fractional seconds, a time zone.
     The wall-clock time of the shop is kept (no conversion), so each order stays on its own day."""
-    s = (col if trimmed else text(col)).re_replace(r"^(\d{4}-\d{2}-\d{2})T", r"\1 ")
-    s = s.re_replace(r"(\d{2}:\d{2}:\d{2})\.\d+", r"\1")
+    s = (col if trimmed else text(col)).re_replace(r"^(\d{4}-\d{2}-\d{2})T", backref(1, kind) + " ")
+    s = s.re_replace(r"(\d{2}:\d{2}:\d{2})\.\d+", backref(1, kind))
     return s.re_replace(r"\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2})$", "")
 
 
-def detect_date_format(table: ibis.Table, column: str, dayfirst: bool, shown: str) -> DateFormat:
+def detect_date_format(table: ibis.Table, column: str, dayfirst: bool, shown: str,
+                       kind: str = "duckdb") -> DateFormat:
     """The candidate that reads the most of a sample of values (ties: listed order, d/m first with dayfirst)."""
-    values = table.select(v=_date_text(table[column]))
+    values = table.select(v=_date_text(table[column], kind=kind))
     sample = values.filter(values.v.notnull()).limit(SAMPLE)
     formats = sorted(DATE_FORMATS, key=lambda f: (not f.startswith("%d/%m")) if dayfirst else 0)
     counts = sample.aggregate(
         n=sample.count(), epoch=sample.v.re_search(r"^\d{9,10}$").sum(),
-        **{f"f{i}": try_strptime(sample.v, f).count() for i, f in enumerate(formats)},
+        **{f"f{i}": strptime(sample.v, f, kind).count() for i, f in enumerate(formats)},
     ).execute().iloc[0]
     n = int(counts["n"])
     best = max(range(len(formats)), key=lambda i: (counts[f"f{i}"], -i))
@@ -107,9 +139,9 @@ def _swap_day_month(fmt: str) -> str:
     return fmt.replace("%m/%d", "%M/%D").replace("%d/%m", "%m/%d").replace("%M/%D", "%d/%m")
 
 
-def timestamp(col: ibis.Value, fmt: DateFormat | None, trimmed: bool = False) -> ibis.Value:
+def timestamp(col: ibis.Value, fmt: DateFormat | None, trimmed: bool = False, kind: str = "duckdb") -> ibis.Value:
     """A timestamp from a typed date/timestamp column, epoch seconds, or text in `fmt`.
-    `trimmed`: the column already went through text()."""
+    `trimmed`: the column already went through text(); `kind`: the engine's dialect."""
     if col.type().is_timestamp() or col.type().is_date():
         return col.cast("timestamp")
     if fmt and fmt.format == EPOCH:
@@ -118,10 +150,10 @@ def timestamp(col: ibis.Value, fmt: DateFormat | None, trimmed: bool = False) ->
     # regular expressions) runs only on those that do not. Formats ending in '-%Y' are left to
     # the clean-up path alone: their year looks like a zone offset to it ('-2024').
     trimmed = col if trimmed else text(col)
-    value = _date_text(trimmed, trimmed=True)
+    value = _date_text(trimmed, trimmed=True, kind=kind)
     tries = []
     for f in fmt.formats:
         if not f.endswith("-%Y"):
-            tries.append(try_strptime(trimmed, f))
-        tries.append(try_strptime(value, f))
+            tries.append(strptime(trimmed, f, kind))
+        tries.append(strptime(value, f, kind))
     return ibis.coalesce(*tries) if len(tries) > 1 else tries[0]

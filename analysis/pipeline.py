@@ -14,12 +14,14 @@ from typing import Callable, Iterable
 
 import duckdb
 
-from analysis import features, segment
+from analysis import engine, features, segment
 from analysis.clean import clean
 from analysis.config import Config, display_path
+from analysis.errors import DataError
 from analysis.result import Analysis, SourceInfo
 from analysis.schema import CANONICAL, TABLES, detect_columns, detect_profile
-from analysis.source import attribution_for, connect, engine_error, open_source
+from analysis.source import (ENGINE_MEMORY_MB, attribution_for, connect_url, engine_error, is_connection_url,
+                             open_source)
 
 # Called with (stage, seconds) when a stage ends; if it has a `start` method, that is called
 # with the stage's name when the stage begins (progress bars).
@@ -72,7 +74,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
 
     shown = display_path(config.input)
     with tempfile.TemporaryDirectory(prefix="segment-report-") as workdir:
-        con = connect(Path(workdir))
+        con = _connect(config, Path(workdir), shown)
         try:
             with stage("read"):
                 src = open_source(config.input, con, workdir=Path(workdir), shown=shown,
@@ -85,7 +87,9 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                                     dayfirst=config.dayfirst, decimal=config.decimal,
                                     only_currency=config.only_currency, strict=config.strict,
                                     fill_order_fields=bool(profile and profile["fill_order_fields"]))
-                except duckdb.Error as exc:  # the engine meets a malformed row while reading the file
+                except duckdb.OutOfMemoryException:
+                    raise
+                except (duckdb.Error, *engine.read_errors(con)) as exc:  # a malformed row met while reading
                     raise engine_error(exc, src, shown) from None
                 rows_read = int(cleaned.ledger["rows"].sum())
             with stage("customers"):
@@ -137,9 +141,13 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                 tables.update(more), extra.update(figures)
             customers = customers.merge(value, on="customer_id", how="left").merge(risk, on="customer_id", how="left")
             tables["customers"] = customers[TABLES["customers"]]
+        except duckdb.OutOfMemoryException as exc:
+            raise DataError(f"the engine ran out of memory ({str(exc).splitlines()[0]})", file=shown,
+                            fix=f"raise its memory budget, e.g. SEGMENT_REPORT_ENGINE_MB={2 * ENGINE_MEMORY_MB}, "
+                                "or free memory") from None
         finally:
             features.forget_orders()
-            con.disconnect()
+            engine.close(con)
 
     tables["ledger"] = cleaned.ledger
     tables["mapping"] = _mapping_table(mapping)
@@ -157,6 +165,15 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
         warnings=cleaned.warnings + _cluster_warnings(clustering, len(customers)) + value_warnings,
         timings=timings,
     )
+
+
+def _connect(config: Config, workdir: Path, shown: str):
+    """The build's engine: DuckDB or Spark (config.engine), or, for an input given as a connection
+    URL, the backend it names (a DuckDB file is attached to the build's own DuckDB instead)."""
+    spec = config.input
+    if is_connection_url(spec) and not str(spec).lower().startswith("duckdb://"):
+        return connect_url(str(spec), shown)
+    return engine.connect("duckdb" if is_connection_url(spec) else config.engine, workdir, config.spark_master)
 
 
 def _cluster_warnings(clustering, n_customers: int) -> tuple[str, ...]:

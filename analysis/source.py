@@ -265,6 +265,10 @@ def _read_excel(con, files: list[Path], sheet: str | None, shown: str) -> ibis.T
             raise _engine_error(exc, "Excel .xlsx", shown) from None
     df = pd.concat(frames, ignore_index=True).astype("string")
     df.columns = [str(c) for c in df.columns]
+    if getattr(con, "name", "") != "duckdb":
+        from analysis.engine import store
+
+        return store(con, "_excel", ibis.memtable(df))
     return con.create_table("_excel", ibis.memtable(df), temp=True)
 
 
@@ -297,9 +301,18 @@ def engine_settings(con, workdir: Path) -> None:
 
 def open_source(spec, con, workdir: Path | None = None, shown: str | None = None, encoding: str | None = None,
                 sheet: str | None = None) -> Source:
-    """Open `spec` (file, folder or glob) on connection `con`; `workdir` holds unpacked or re-encoded copies."""
+    """Open `spec` (file, folder or glob) on connection `con`; `workdir` holds unpacked or re-encoded copies.
+    On Spark `spec` may also be a table or a path Spark reads itself (hdfs://, s3a://, ...); a
+    connection URL with ?table= reads that table (see open_url)."""
+    from analysis import engine, spark_source
+
     shown = shown or str(spec)
     workdir = Path(workdir or tempfile.mkdtemp(prefix="segment-report-"))
+    if is_connection_url(spec):
+        return open_url(str(spec), con, shown)
+    spark = engine.dialect(con) == "pyspark"
+    if spark and not spark_source.is_local(spec):
+        return spark_source.open_remote(str(spec), con, shown)
     engine_settings(con, workdir)
     files = resolve_files(spec, shown)
     kinds = {_kind(p, shown) for p in files}
@@ -324,7 +337,10 @@ def open_source(spec, con, workdir: Path | None = None, shown: str | None = None
         kind = _kind(files[0], shown)
         gzipped = kind == "gz"
     try:
-        if kind == "parquet":
+        if spark and kind != "excel":
+            table, fmt, used_encoding = spark_source.read_files(con, files, kind, workdir, shown, encoding)
+            kind = "parquet" if kind == "parquet" else "text"
+        elif kind == "parquet":
             table, fmt = con.read_parquet([str(p) for p in files]), "parquet"
         elif kind == "excel":
             table, fmt = _read_excel(con, files, sheet, shown), "xlsx"
@@ -353,6 +369,75 @@ def open_source(spec, con, workdir: Path | None = None, shown: str | None = None
                         fix="export the transactions again with their rows")
     return Source(table=table, format=fmt, sha256=sha, columns=columns, files=tuple(str(p) for p in files),
                   encoding=used_encoding, kind=kind)
+
+
+# URL schemes that name files for Spark to read, not Ibis backends.
+FILE_SCHEMES = ("file", "hdfs", "s3", "s3a", "s3n", "gs", "abfs", "abfss", "wasb", "wasbs", "dbfs", "viewfs")
+
+
+def is_connection_url(spec) -> bool:
+    """An Ibis connection URL (duckdb:///db.duckdb?table=orders, postgres://..., pyspark://...)."""
+    text = str(spec) if isinstance(spec, str) else ""
+    scheme = text.split("://", 1)[0].lower() if "://" in text else ""
+    return bool(scheme) and scheme not in FILE_SCHEMES
+
+
+def url_table(url: str, shown: str) -> tuple[str, str]:
+    """(URL without its table parameter, table name) of a connection URL with ?table=NAME."""
+    from urllib.parse import parse_qsl, urlencode
+
+    head, _, query_text = url.partition("?")
+    query = parse_qsl(query_text, keep_blank_values=True)
+    table = next((v for k, v in query if k == "table"), "")
+    if not table:
+        raise DataError("connection URL names no table", file=shown,
+                        fix="add ?table=NAME, e.g. 'duckdb:///path/db.duckdb?table=orders'")
+    rest = urlencode([(k, v) for k, v in query if k != "table"])
+    return head + (f"?{rest}" if rest else ""), table
+
+
+def connect_url(url: str, shown: str):
+    """The Ibis connection a URL names (not for duckdb://, which is attached to the build's own
+    database instead, so that nothing is written to the user's file)."""
+    base, _table = url_table(url, shown)
+    try:
+        return ibis.connect(base)
+    except Exception as exc:  # noqa: BLE001 - drivers raise their own errors; one line for the user
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DataError(f"could not connect ({first})", file=shown,
+                        fix="check the URL, and that the backend's driver is installed "
+                            "(pip install 'ibis-framework[postgres]', for example)") from None
+
+
+def open_url(url: str, con, shown: str) -> Source:
+    """The table named by `url`'s ?table= parameter: on a DuckDB file, attached read-only to the
+    build's DuckDB; otherwise on `con`, the connection made from the URL (connect_url)."""
+    base, name = url_table(url, shown)
+    try:
+        if url.lower().startswith("duckdb://"):
+            path = base.split("://", 1)[1].split("?", 1)[0]  # duckdb:///abs/path or duckdb://relative
+            if not Path(path).is_file():
+                raise DataError("database file not found", file=shown, fix="check the path in the URL")
+            con.raw_sql("DETACH DATABASE IF EXISTS _input")
+            con.raw_sql(f"ATTACH '{path.replace(chr(39), chr(39) * 2)}' AS _input (READ_ONLY)")
+            table = con.table(name, database="_input")
+        else:
+            *db, leaf = name.split(".")
+            table = con.table(leaf, database=tuple(db) if len(db) > 1 else (db[0] if db else None))
+        has_rows = bool(table.limit(1).count().execute())
+    except DataError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the backend's own errors: one clear line
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DataError(f"table '{name}' could not be read ({first})", file=shown,
+                        fix="check the table name given with ?table=") from None
+    columns = tuple(table.columns)
+    if not has_rows:
+        raise DataError(f"table '{name}' has no rows", file=shown, example=", ".join(columns[:5]),
+                        fix="point ?table= at the transactions table")
+    digest = hashlib.sha256(f"{shown}".encode()).hexdigest()
+    return Source(table=table, format=f"table ({getattr(con, 'name', 'engine')})", sha256=digest,
+                  columns=columns, kind="table")
 
 
 def attribution_for(columns: tuple[str, ...], rows: int) -> str:

@@ -1,0 +1,147 @@
+"""Which engine runs the transaction-level stages, and the few things that differ between engines.
+
+DuckDB (the default, embedded) or Apache Spark, both driven through Ibis; a table on any other
+Ibis backend can be read through a connection URL (see source.open_url). Everything engine
+specific that the stages need is here: connecting, storing an intermediate table, dropping it,
+and the dialect name the parsers use to pick engine functions. pyspark is imported only when
+Spark is asked for, so the default build stays light and `--help` instant.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import ibis
+
+from analysis.errors import DataError
+
+ENGINES = ("duckdb", "spark")
+SPARK_INSTALL = "pip install -r requirements-spark.txt (pyspark; needs Java 17)"
+# Session settings the stages rely on, so Spark reads and computes like DuckDB: wall-clock
+# timestamps without a time zone, NULL (not an error) for a value that does not parse or a
+# division by zero, and the current datetime parser (no exception for legacy-only patterns).
+SPARK_SESSION_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.timestampType": "TIMESTAMP_NTZ",
+    "spark.sql.ansi.enabled": "false",
+    "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+}
+# Spark DataFrames behind the tables stored on each connection (to release their cache).
+_CACHED: dict[tuple[int, str], object] = {}
+_COUNTER = [0]  # numbers the views of stored tables on Spark
+
+
+def dialect(con) -> str:
+    """The Ibis backend name of `con` ('duckdb', 'pyspark', 'postgres', ...)."""
+    return getattr(con, "name", "duckdb")
+
+
+def spark_session(master: str = "local[*]"):
+    """The active Spark session, or a new one: Spark Connect when SPARK_REMOTE is set, else
+    `master` (local[*], spark://host:7077, yarn, k8s://...). Settings from SPARK_SESSION_CONF.
+    Raises DataError with the install command when pyspark or Java is missing."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise DataError("--engine spark needs pyspark, which is not installed",
+                        fix=f"install Spark support: {SPARK_INSTALL}") from None
+    builder = SparkSession.builder.appName("segment-report")
+    if os.environ.get("SPARK_REMOTE"):
+        builder = builder.remote(os.environ["SPARK_REMOTE"])
+    else:
+        builder = (builder.master(master).config("spark.ui.enabled", "false")
+                   .config("spark.ui.showConsoleProgress", "false"))
+        if master.startswith("local"):
+            # A few shuffle partitions suit one machine (Spark's default of 200 is for clusters).
+            builder = builder.config("spark.sql.shuffle.partitions", str(max(4, 2 * (os.cpu_count() or 1))))
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # JVM missing or failing to start; py4j's and Spark's own errors
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DataError(f"Spark could not start ({first})",
+                        fix="install Java 17 and check JAVA_HOME, or use --engine duckdb") from None
+    if not os.environ.get("SPARK_REMOTE"):
+        session.sparkContext.setLogLevel("ERROR")
+    for key, value in SPARK_SESSION_CONF.items():
+        try:
+            session.conf.set(key, value)
+        except Exception:  # noqa: BLE001 - a managed service may refuse a setting; the default is kept
+            pass
+    return session
+
+
+def connect(engine: str, workdir: Path, spark_master: str = "local[*]"):
+    """An Ibis connection for a build: DuckDB on a database file in `workdir`, or Spark."""
+    if engine == "spark":
+        session = spark_session(spark_master)
+        try:
+            backend = ibis.pyspark
+        except ImportError:  # Ibis' pyspark backend lacks one of its own dependencies
+            raise DataError("--engine spark needs Ibis' pyspark backend, which is not installed",
+                            fix=f"install Spark support: {SPARK_INSTALL}") from None
+        return backend.connect(session)
+    from analysis.source import connect as duckdb_connect
+
+    return duckdb_connect(workdir)
+
+
+def store(con, name: str, expr: ibis.Table) -> ibis.Table:
+    """`expr` computed once and kept as table `name` (replacing one of that name).
+
+    DuckDB: a table in the build's database file. Spark: a cached DataFrame, materialised now and
+    registered as a temporary view under a fresh name (`name` plus a number). Views are never
+    replaced or dropped there: Spark uncaches, with everything computed from it, the cached data
+    of a view that is replaced or dropped. Other backends: a temporary table."""
+    kind = dialect(con)
+    drop(con, name)
+    if kind == "duckdb":
+        return con.create_table(name, expr)
+    if kind == "pyspark":
+        _COUNTER[0] += 1
+        view = f"{name}_{_COUNTER[0]}"
+        con.create_view(f"{view}_query", expr)  # registers the in-memory tables the query uses
+        frame = con.raw_sql(f"SELECT * FROM `{view}_query`").cache()
+        frame.count()
+        frame.createTempView(view)
+        _CACHED[(id(con), name)] = frame
+        return con.table(view)
+    return con.create_table(name, expr, temp=True, overwrite=True)
+
+
+def drop(con, name: str) -> None:
+    """Drop table `name` stored by `store`, if there is one."""
+    kind = dialect(con)
+    if kind == "duckdb":
+        # Raw SQL: Ibis 12's drop_table(force=True) writes a statement DuckDB 2 cannot parse.
+        con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+    elif kind == "pyspark":
+        frame = _CACHED.pop((id(con), name), None)
+        if frame is not None:
+            frame.unpersist()  # not cascading: tables stored from this one keep their own cache
+    else:
+        con.drop_table(name, force=True)
+
+
+def close(con) -> None:
+    """Release a build's connection: DuckDB closes; on Spark the stored tables are dropped and
+    the session is left to its owner (the process, a notebook, or a test's shared session)."""
+    if dialect(con) == "pyspark":
+        for key in [k for k in _CACHED if k[0] == id(con)]:
+            drop(con, key[1])
+        return
+    con.disconnect()
+
+
+def read_errors(con) -> tuple[type[Exception], ...]:
+    """The engine's own errors for a row it cannot read (DuckDB's are caught by the caller)."""
+    if dialect(con) != "pyspark":
+        return ()
+    from pyspark.errors import PySparkException
+
+    return (PySparkException,)
+
+
+def backref(group: int, kind: str) -> str:
+    """Group `group` in a regular-expression replacement: \\1 (RE2, DuckDB) or $1 (Java: Spark)."""
+    return f"${group}" if kind in ("pyspark", "trino", "databricks") else f"\\{group}"

@@ -1,0 +1,116 @@
+"""Engine selection and inputs beyond files: --engine, connection URLs, the missing-pyspark message.
+
+None of these need Spark (tests/test_spark.py compares the engines).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.config import display_path, make_config
+from analysis.errors import DataError
+from analysis.pipeline import run_analysis
+from data.generate_sample import generate, write_csv
+from tests.conftest import run_cli
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def test_asking_for_spark_without_pyspark_says_how_to_install_it(tiny_csv, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # import pyspark now raises ImportError
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    code, _out, err = run_cli("--input", str(tiny_csv), "--engine", "spark", "--output", str(tmp_path / "site"),
+                              "--quiet")
+    assert code == 2
+    assert "needs pyspark" in err and "pip install -r requirements-spark.txt" in err
+    assert "Traceback" not in err and not (tmp_path / "site").exists()
+
+
+def test_the_default_build_never_imports_pyspark():
+    code = ("import sys, build_report, analysis.pipeline, analysis.engine, analysis.clean; "
+            "build_report.parser().parse_args([]); print('pyspark' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_an_unknown_engine_is_a_config_error():
+    from analysis.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--engine must be duckdb or spark"):
+        make_config(engine="polars")
+
+
+@pytest.fixture(scope="module")
+def orders_db(tmp_path_factory):
+    """A DuckDB database file holding generated transactions as table `orders`, and the CSV."""
+    folder = tmp_path_factory.mktemp("warehouse")
+    csv = folder / "orders.csv"
+    write_csv(generate(n_customers=300, seed=5)[0], csv)
+    db = folder / "shop.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute(f"CREATE TABLE orders AS SELECT * FROM read_csv('{csv}', all_varchar=true)")
+    return db, csv
+
+
+def test_a_table_in_a_duckdb_file_gives_the_same_report_as_the_file(orders_db):
+    db, csv = orders_db
+    before = db.stat().st_mtime_ns
+    from_table = run_analysis(make_config(input=f"duckdb:///{db}?table=orders"))
+    from_file = run_analysis(make_config(input=csv))
+    a, b = from_file.tables["customers"], from_table.tables["customers"]
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(from_file.tables["ledger"], from_table.tables["ledger"])
+    assert from_table.source.format == "table (duckdb)"
+    assert db.stat().st_mtime_ns == before  # read-only: nothing written to the user's database
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert [r[0] for r in con.execute("SHOW TABLES").fetchall()] == ["orders"]
+
+
+def test_typed_warehouse_columns_give_the_same_customers_within_float_tolerance(orders_db, tmp_path):
+    db, csv = orders_db
+    typed = tmp_path / "typed.duckdb"
+    with duckdb.connect(str(typed)) as con:
+        con.execute(f"CREATE TABLE orders AS SELECT * FROM read_csv('{csv}')")  # timestamps, doubles
+    a = run_analysis(make_config(input=csv)).tables["customers"]
+    b = run_analysis(make_config(input=f"duckdb:///{typed}?table=orders")).tables["customers"]
+    assert list(a["customer_id"]) == list(b["customer_id"])
+    assert (a["rfm_segment"] == b["rfm_segment"]).all()
+    np.testing.assert_allclose(a["monetary"], b["monetary"], rtol=1e-9)
+
+
+@pytest.mark.parametrize("url, problem", [
+    ("duckdb:///{db}", "connection URL names no table"),
+    ("duckdb:///{db}?table=nope", "table 'nope' could not be read"),
+    ("duckdb:///{missing}?table=orders", "database file not found"),
+])
+def test_a_bad_connection_url_is_one_clear_error(orders_db, tmp_path, url, problem):
+    db, _csv = orders_db
+    code, _out, err = run_cli("--input", url.format(db=db, missing=tmp_path / "missing.duckdb"),
+                              "--output", str(tmp_path / "site"), "--quiet")
+    assert code == 2 and problem in err and "Traceback" not in err
+
+
+def test_a_password_in_a_connection_url_is_never_shown():
+    shown = display_path("postgres://analyst:s3cret@db.example.com:5432/shop?table=orders")
+    assert "s3cret" not in shown and shown == "postgres://analyst:***@db.example.com:5432/shop?table=orders"
+
+
+def test_a_connection_url_is_kept_as_given_not_as_a_path():
+    config = make_config(input="duckdb:///data/shop.duckdb?table=orders")
+    assert config.input == "duckdb:///data/shop.duckdb?table=orders"
+    assert config.as_dict()["input"] == "duckdb:///data/shop.duckdb?table=orders"
+    assert "engine" not in config.as_dict()  # the same report whatever the engine
+
+
+def test_an_unreadable_url_backend_is_a_data_error():
+    from analysis.source import connect_url
+
+    with pytest.raises(DataError, match="could not connect"):
+        connect_url("nosuchbackend://host/db?table=orders", "nosuchbackend://host/db")
