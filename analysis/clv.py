@@ -36,6 +36,9 @@ TOP_FREQUENCY_GROUP = 7          # holdout groups: 0, 1, ..., 6, "7+"
 FEW_REPEAT_CUSTOMERS = 50        # below this many repeat customers the fits get a caveat
 CORRELATION_CAVEAT = 0.3         # |corr(frequency, spend)| above this questions Gamma-Gamma's independence
 ONE_TIME_COLUMNS = ["one_time_wait_days", "one_time_later_share"]
+# RFM vs P(alive) disagreements worth a look before a campaign: a lapsing RFM segment with
+# P(alive) at least ALIVE_HIGH, or an active one with P(alive) below ALIVE_LOW.
+ALIVE_HIGH, ALIVE_LOW = 0.8, 0.5
 
 
 def _day_start(day: dt.date) -> ibis.Value:
@@ -301,3 +304,16 @@ def customer_value(lines: ibis.Table, as_of: dt.date, horizons: tuple[int, ...] 
         notes.append(f"Spend and purchase frequency are correlated (r = {corr:.2f}); the spend model assumes "
                      "they are independent, so expected spend is less reliable")
     return CustomerValue(customers, bg, gg, corr, as_of, horizons, float(discount_rate), holdout, tuple(notes))
+
+
+def alive_disagreements(customers: pd.DataFrame, lapsing: frozenset[str]) -> pd.DataFrame:
+    """Repeat customers whose RFM segment and BG/NBD P(alive) disagree: in a `lapsing` RFM segment
+    yet P(alive) >= ALIVE_HIGH ('model: still active'), or outside one yet P(alive) < ALIVE_LOW
+    ('model: likely gone'), with a `disagreement` column; sorted by it, then by revenue (largest
+    first). One-order customers are left out: the model gives them P(alive) = 1."""
+    repeat = customers[(customers["frequency_orders"] > 1) & customers["p_alive"].notna()]
+    is_lapsing = repeat["rfm_segment"].isin(lapsing)
+    active = repeat[is_lapsing & (repeat["p_alive"] >= ALIVE_HIGH)].assign(disagreement="model: still active")
+    gone = repeat[~is_lapsing & (repeat["p_alive"] < ALIVE_LOW)].assign(disagreement="model: likely gone")
+    out = pd.concat([gone, active], ignore_index=True)
+    return out.sort_values(["disagreement", "monetary", "customer_id"], ascending=[True, False, True], kind="stable")

@@ -204,8 +204,6 @@ AT_RISK_COLUMNS = ["customer_id", "rfm_segment", "cluster", "cluster_name", "val
                    "recency_days", "frequency_orders", "mean_days_between_orders", "p_alive", "clv"]
 VALUE_COLUMNS = ["customer_id", "rfm_segment", "cluster", "cluster_name", "clv", "p_alive",
                  "expected_purchases_90", "expected_purchases_365", "monetary", "frequency_orders", "recency_days"]
-# RFM vs P(alive) disagreements: thresholds for listing, not statistics (P(alive) comes from the model).
-ALIVE_HIGH, ALIVE_LOW = 0.8, 0.5
 
 
 def _ranked(customers: pd.DataFrame, keep, by: list[str], ascending: list[bool]) -> np.ndarray:
@@ -237,19 +235,11 @@ def top_clv_customers(a: Analysis) -> pd.DataFrame:
 
 
 def alive_disagreements(a: Analysis) -> pd.DataFrame:
-    """Repeat customers whose RFM segment and BG/NBD P(alive) disagree: in a lapsing RFM segment yet
-    P(alive) >= ALIVE_HIGH ('model: still active'), or outside one yet P(alive) < ALIVE_LOW ('model:
-    likely gone'). One-order customers are left out: the model gives them P(alive) = 1."""
+    """The customers analysis.clv.alive_disagreements lists, with the value columns."""
+    from analysis.clv import alive_disagreements as listed
     from analysis.transitions import LAPSING
 
-    c = a.tables["customers"]
-    repeat = c[(c["frequency_orders"] > 1) & c["p_alive"].notna()]
-    lapsing = repeat["rfm_segment"].isin(LAPSING)
-    active = repeat[lapsing & (repeat["p_alive"] >= ALIVE_HIGH)].assign(disagreement="model: still active")
-    gone = repeat[~lapsing & (repeat["p_alive"] < ALIVE_LOW)].assign(disagreement="model: likely gone")
-    out = pd.concat([gone, active], ignore_index=True)
-    out = out.sort_values(["disagreement", "monetary", "customer_id"], ascending=[True, False, True], kind="stable")
-    return out[["customer_id", "disagreement", *VALUE_COLUMNS[1:]]]
+    return listed(a.tables["customers"], LAPSING)[["customer_id", "disagreement", *VALUE_COLUMNS[1:]]]
 
 
 def movers_table(a: Analysis) -> pd.DataFrame:

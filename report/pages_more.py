@@ -7,6 +7,7 @@ rows for display are the only operations on the tables; every number comes from 
 
 from __future__ import annotations
 
+from analysis import clv
 from analysis.result import Analysis
 from report import charts_more, downloads
 from report.page_parts import KIND_LABELS, KIND_TITLES, Chart, Column, Kpi, Table, records
@@ -356,6 +357,6 @@ def value(a: Analysis) -> dict:
                                    Column("clv", "CLV", "money0", numeric=True)),
                                records(disagreements.head(SHOWN_ROWS))),
         "disagreement_count": len(disagreements),
-        "alive_high": downloads.ALIVE_HIGH,
-        "alive_low": downloads.ALIVE_LOW,
+        "alive_high": clv.ALIVE_HIGH,
+        "alive_low": clv.ALIVE_LOW,
     }

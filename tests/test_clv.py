@@ -400,3 +400,20 @@ def test_benchmark_runs_at_a_small_size_and_reports_the_target():
     text = out.getvalue()
     assert "BG/NBD fit" in text and "Gamma-Gamma fit" in text and "predictions" in text
     assert "target fits + predictions < 2 s on 2,000 customers:" in text
+
+
+def test_alive_disagreements_list_repeat_customers_whose_segment_and_p_alive_disagree():
+    from analysis.clv import ALIVE_HIGH, ALIVE_LOW, alive_disagreements
+
+    customers = pd.DataFrame({
+        "customer_id": ["a", "b", "c", "d", "e", "f"],
+        "rfm_segment": ["Lost", "Lost", "Champions", "Champions", "Lost", "Champions"],
+        "frequency_orders": [3, 2, 5, 4, 1, 2],
+        "p_alive": [ALIVE_HIGH, ALIVE_HIGH - 0.01, ALIVE_LOW - 0.01, ALIVE_LOW, 0.99, 0.1],
+        "monetary": [10.0, 20.0, 30.0, 40.0, 50.0, 60.0],
+    })
+    got = alive_disagreements(customers, frozenset({"Lost"}))
+    # a: lapsing yet likely alive; c and f: active segment yet likely gone (f first: more revenue);
+    # b, d: on the right side of the thresholds; e: one order, left out
+    assert got["customer_id"].tolist() == ["f", "c", "a"]
+    assert got["disagreement"].tolist() == ["model: likely gone", "model: likely gone", "model: still active"]
