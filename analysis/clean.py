@@ -168,8 +168,9 @@ def _row_hash(table: ibis.Table, columns, kind: str = "duckdb") -> ibis.Value:
     return _xxhash64(row) if kind == "pyspark" else row.hash()
 
 
-def _with_duplicates(lines: ibis.Table, con) -> ibis.Table:
-    """`lines` plus `_dup` (0 for the first copy of a row, 1, 2, ... for repeats).
+def _with_duplicates(lines: ibis.Table, con) -> tuple[ibis.Table, ibis.Table, ibis.Table] | None:
+    """`lines` plus `_dup` (0 for the first copy of a row, 1, 2, ... for repeats), with the stored
+    tables behind it: the hashes seen more than once and those rows, numbered.
 
     Rows are grouped by the hash of the raw row; only groups with more than one row can hold
     duplicates, and those few rows get a row number within their group. The groups are
@@ -186,7 +187,7 @@ def _with_duplicates(lines: ibis.Table, con) -> ibis.Table:
         con, "_dups", cands.mutate(_dup=ibis.row_number().over(group_by=cands._h)))
     # (the row number's type is the engine's: int64 on DuckDB, int32 on Spark)
     single = lines.anti_join(multi, "_h").mutate(_dup=ibis.literal(0, cands._dup.type()))
-    return single.union(cands.select(*single.columns))
+    return single.union(cands.select(*single.columns)), multi, cands
 
 
 def _example(source: ibis.Table, bad: ibis.Value, value: ibis.Value):
@@ -219,7 +220,8 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
     c = c.mutate(_base=_code(c, only_currency))
     c = c.select(*LINE_COLUMNS, "_currency", "_bad_number", "_base", "_h")
     base = _store(con, "_lines", c)
-    lines = _with_duplicates(base, con)
+    found = _with_duplicates(base, con)
+    lines, multi, numbered = found if found is not None else (None, None, None)
     if lines is None:  # a hash collision between different rows: number the copies exactly
         dup = ibis.row_number().over(group_by=[renamed[a] for a in raw])
         exact = canonical(renamed.mutate(_dup=dup), inner, date_format, decimal, keep=("_dup",), kind=kind)
@@ -253,14 +255,24 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
     purchasers = base.filter(base._base.isnull() | ~base._base.isin(
         [CODES[r] for r in ("bad_date", "bad_number", "other_currency", "missing_customer", "cancellation")]))
     n_purchasers = int(purchasers.customer_id.nunique().execute())
-    # Every later stage reads the kept lines, several times: they are stored once, with only the
-    # canonical columns, and the wide table of all rows is dropped.
-    kept = _store(con, "_kept", lines.filter(lines._code == CODES[KEPT[0]]).select(*LINE_COLUMNS))
     ret = base.filter(base._base == CODES["cancellation"])
     returns = _store(con, "_returns", ret.select(ret.customer_id, ret.order_id, ret.order_ts,
                                                       revenue=-ret.revenue))
-    for name in ("_dups", "_multi", "_lines_exact", "_lines"):
-        _drop(con, name)
+    if multi is not None:
+        # Every later stage reads the kept lines, several times. They are the stored rows without
+        # a reason to drop them, less the few rows whose raw row was seen more than once, plus
+        # the first copy of each of those: a filter and an anti-join with a small table, which
+        # costs each query far less than storing the kept lines again would cost the build.
+        def kept_rows(t):
+            keep = t._base.isnull()
+            return keep & (t.order_ts < cutoff) if cutoff is not None else keep
+        single = base.filter(kept_rows(base)).anti_join(multi, "_h").select(*LINE_COLUMNS)
+        firsts = numbered.filter(kept_rows(numbered) & (numbered._dup == 0)).select(*LINE_COLUMNS)
+        kept = single.union(firsts)
+    else:  # the exact path: its rows are numbered on a table of their own
+        kept = _store(con, "_kept", lines.filter(lines._code == CODES[KEPT[0]]).select(*LINE_COLUMNS))
+        for name in ("_dups", "_multi", "_lines"):
+            _drop(con, name)
     return Cleaned(lines=kept, returns=returns, ledger=ledger, as_of=as_of, customers_with_purchases=n_purchasers,
                    date_format=date_format.format if date_format else "typed", warnings=tuple(warnings),
                    currencies=currencies)
