@@ -153,10 +153,6 @@ def _code(c: ibis.Table, only_currency: str | None) -> ibis.Value:
     ).cast("int8")
 
 
-_store = engine.store
-_drop = engine.drop
-
-
 @ibis.udf.scalar.builtin(name="xxhash64")
 def _xxhash64(value) -> int:  # Spark's 64-bit hash (its hash() has 32 bits: many collisions)
     ...
@@ -177,13 +173,13 @@ def _with_duplicates(lines: ibis.Table, con) -> tuple[ibis.Table, ibis.Table, ib
     confirmed identical on every typed column (a hash collision between different rows would
     show there); if one is not, duplicates are worked out exactly over the raw columns instead."""
     multi = lines.group_by("_h").aggregate(_n=lines.count())
-    multi = _store(con, "_multi", multi.filter(multi._n > 1).select("_h"))
+    multi = engine.store(con, "_multi", multi.filter(multi._n > 1).select("_h"))
     cands = lines.semi_join(multi, "_h")
     typed = ibis.struct({c: cands[c] for c in (*LINE_COLUMNS, "_currency", "_bad_number", "_base")})
     impure = cands.group_by("_h").aggregate(k=typed.nunique()).filter(lambda t: t.k > 1)
     if int(impure.count().execute()):
         return None
-    cands = _store(
+    cands = engine.store(
         con, "_dups", cands.mutate(_dup=ibis.row_number().over(group_by=cands._h)))
     # (the row number's type is the engine's: int64 on DuckDB, int32 on Spark)
     single = lines.anti_join(multi, "_h").mutate(_dup=ibis.literal(0, cands._dup.type()))
@@ -219,14 +215,14 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
                   kind=kind)
     c = c.mutate(_base=_code(c, only_currency))
     c = c.select(*LINE_COLUMNS, "_currency", "_bad_number", "_base", "_h")
-    base = _store(con, "_lines", c)
+    base = engine.store(con, "_lines", c)
     found = _with_duplicates(base, con)
     lines, multi, numbered = found if found is not None else (None, None, None)
     if lines is None:  # a hash collision between different rows: number the copies exactly
         dup = ibis.row_number().over(group_by=[renamed[a] for a in raw])
         exact = canonical(renamed.mutate(_dup=dup), inner, date_format, decimal, keep=("_dup",), kind=kind)
         exact = exact.mutate(_base=_code(exact, only_currency))
-        lines = _store(con, "_lines_exact", exact.select(*LINE_COLUMNS, "_currency", "_bad_number", "_base",
+        lines = engine.store(con, "_lines_exact", exact.select(*LINE_COLUMNS, "_currency", "_bad_number", "_base",
                                                               "_dup"))
     dropped = lines._base.fill_null(ibis.ifelse(lines._dup > 0, ibis.literal(CODES["duplicate"], "int8"),
                                                 ibis.null("int8")))
@@ -256,7 +252,7 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
         [CODES[r] for r in ("bad_date", "bad_number", "other_currency", "missing_customer", "cancellation")]))
     n_purchasers = int(purchasers.customer_id.nunique().execute())
     ret = base.filter(base._base == CODES["cancellation"])
-    returns = _store(con, "_returns", ret.select(ret.customer_id, ret.order_id, ret.order_ts,
+    returns = engine.store(con, "_returns", ret.select(ret.customer_id, ret.order_id, ret.order_ts,
                                                       revenue=-ret.revenue))
     if multi is not None:
         # Every later stage reads the kept lines, several times. They are the stored rows without
@@ -270,9 +266,9 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
         firsts = numbered.filter(kept_rows(numbered) & (numbered._dup == 0)).select(*LINE_COLUMNS)
         kept = single.union(firsts)
     else:  # the exact path: its rows are numbered on a table of their own
-        kept = _store(con, "_kept", lines.filter(lines._code == CODES[KEPT[0]]).select(*LINE_COLUMNS))
+        kept = engine.store(con, "_kept", lines.filter(lines._code == CODES[KEPT[0]]).select(*LINE_COLUMNS))
         for name in ("_dups", "_multi", "_lines"):
-            _drop(con, name)
+            engine.drop(con, name)
     return Cleaned(lines=kept, returns=returns, ledger=ledger, as_of=as_of, customers_with_purchases=n_purchasers,
                    date_format=date_format.format if date_format else "typed", warnings=tuple(warnings),
                    currencies=currencies)

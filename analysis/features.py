@@ -11,7 +11,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from analysis import quantiles
+from analysis import engine, quantiles
 
 CUSTOMER_FEATURES = [
     "customer_id", "country", "first_order_date", "last_order_date", "recency_days",
@@ -41,9 +41,7 @@ def orders_table(lines: ibis.Table) -> ibis.Table:
 def store_orders(con, lines: ibis.Table, name: str = "_orders") -> ibis.Table:
     """Sum `lines` to orders once and store the table: customers, cohorts, transitions and the
     repeat-purchase figures all start from the orders, and then read it instead of the lines."""
-    from analysis.engine import store
-
-    stored = store(con, name, orders_table(lines))
+    stored = engine.store(con, name, orders_table(lines))
     _STORED_ORDERS[lines.op()] = stored
     return stored
 

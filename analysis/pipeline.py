@@ -101,8 +101,6 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                 segment_map = config.segment_map or segment.SEGMENT_RULES
                 customers["rfm_segment"] = segment.assign_segments(score_frame, segment_map)
                 rules = segment.rules_table(edges, config.currency, segment_map)
-            import ibis
-
             from analysis import affinity, cluster, insights, products, profiles, stages, trends
 
             with stage("clusters"):
@@ -116,7 +114,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
             with stage("trends"):
                 assignments = affinity.assignments_from(customers)
                 tables["monthly"] = trends.monthly(cleaned.lines, customers)
-                tables["monthly_by_segment"] = trends.monthly_by_segment(cleaned.lines, ibis.memtable(assignments))
+                tables["monthly_by_segment"] = trends.monthly_by_segment(cleaned.lines, assignments)
                 product_totals = affinity.segment_product_totals(cleaned.lines, assignments)
                 tables["segment_products"] = products.segment_products(product_totals, config.top_n)
                 period = cleaned.lines.aggregate(start=cleaned.lines.order_ts.min(),

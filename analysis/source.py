@@ -265,11 +265,9 @@ def _read_excel(con, files: list[Path], sheet: str | None, shown: str) -> ibis.T
             raise _engine_error(exc, "Excel .xlsx", shown) from None
     df = pd.concat(frames, ignore_index=True).astype("string")
     df.columns = [str(c) for c in df.columns]
-    if getattr(con, "name", "") != "duckdb":
-        from analysis.engine import store
+    from analysis.engine import store
 
-        return store(con, "_excel", ibis.memtable(df))
-    return con.create_table("_excel", ibis.memtable(df), temp=True)
+    return store(con, "_excel", ibis.memtable(df))
 
 
 def connect(workdir: Path):

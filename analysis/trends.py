@@ -25,15 +25,15 @@ def monthly(lines: ibis.Table, customers: pd.DataFrame) -> pd.DataFrame:
         {"orders": "int64", "customers": "int64"})
 
 
-def monthly_by_segment(lines: ibis.Table, segments: ibis.Table) -> pd.DataFrame:
+def monthly_by_segment(lines: ibis.Table, assignments: pd.DataFrame) -> pd.DataFrame:
     """schema.TABLES['monthly_by_segment']: revenue and active customers per month, kind and segment.
-    `segments`: engine table (customer_id, kind, segment), see affinity.assignments_from.
+    `assignments`: (customer_id, kind, segment), see affinity.assignments_from.
 
     Lines are summed per customer and month first, so the join with the segments and the count of
     customers (one row per customer and month) work on far fewer rows than there are lines."""
     m = lines.mutate(month=lines.order_ts.truncate("M").date())
     per = m.group_by(["customer_id", "month"]).aggregate(revenue=m.revenue.sum())
-    j = per.join(segments, "customer_id")
+    j = per.join(ibis.memtable(assignments), "customer_id")
     out = j.group_by(["month", "kind", "segment"]).aggregate(revenue=j.revenue.sum(), customers=j.count()).execute()
     out["customers"] = out["customers"].astype("int64")
     out["revenue"] = out["revenue"].round(2)
