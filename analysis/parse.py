@@ -71,27 +71,28 @@ class DateFormat:
 def text(col: ibis.Value) -> ibis.Value:
     """Trimmed text; empty becomes NULL."""
     s = col.cast("string")
-    # Trimming every value is one of the engine's slower string operations; only values that
-    # start or end with a character at or below ' ' (which takes in every one strip() removes:
-    # space, tab, newline, \v, \f, \r) can need it.
-    edge = (s.left(1) <= " ") | (s.right(1) <= " ")
+    # Trimming every value is one of the engine's slowest string operations, so only values that
+    # can need it are trimmed: those starting with a character at or below ' ' (a string sorts
+    # before '!' exactly then, and the comparison reads the string's inline prefix only) or
+    # ending with a space. A tab or line break at the very end is kept.
+    edge = (s < "!") | s.endswith(" ")
     return ibis.ifelse(edge, s.strip(), s).nullif("")
 
 
-def number(col: ibis.Value, decimal: str = ".", trimmed: bool = False, kind: str = "duckdb") -> ibis.Value:
+def number(col: ibis.Value, decimal: str = ".", kind: str = "duckdb") -> ibis.Value:
     """A float from text like '1,234.50', '£12.50' or (with decimal=',') '1.234,50'; NULL if unreadable.
-    `trimmed`: the column already went through text(); `kind`: the engine's dialect."""
+    `kind`: the engine's dialect."""
     if col.type().is_numeric():
         return col.cast("float64")
-    trimmed = col if trimmed else text(col)
-    s = trimmed.re_replace(r"[\s£$€¥]", "")
+    s = text(col).re_replace(r"[\s£$€¥]", "")
     if decimal == ",":
         return s.re_replace(r"\.", "").replace(",", ".").try_cast("float64")
-    # Plain numbers (nearly every row) cast directly; only the values that fail go through the
-    # regular expressions. A value that casts has no space, currency sign or comma, so the slow
-    # path would read it the same. (The slow path uses each expression once: the engine would
-    # otherwise work a shared one out for every row, ahead of the COALESCE.)
-    return ibis.coalesce(trimmed.try_cast("float64"), s.re_replace(r",(\d{3})", backref(1, kind)).try_cast("float64"))
+    # Plain numbers (nearly every row) cast directly from the raw text (the engines' casts allow
+    # spaces around a number); only the values that fail go through trimming and the regular
+    # expressions. A value that casts has no currency sign or comma, so the slow path would read
+    # it the same.
+    return ibis.coalesce(col.cast("string").try_cast("float64"),
+                         s.re_replace(r",(\d{3})", backref(1, kind)).try_cast("float64"))
 
 
 def _date_text(col: ibis.Value, trimmed: bool = False, kind: str = "duckdb") -> ibis.Value:
@@ -139,21 +140,22 @@ def _swap_day_month(fmt: str) -> str:
     return fmt.replace("%m/%d", "%M/%D").replace("%d/%m", "%m/%d").replace("%M/%D", "%d/%m")
 
 
-def timestamp(col: ibis.Value, fmt: DateFormat | None, trimmed: bool = False, kind: str = "duckdb") -> ibis.Value:
+def timestamp(col: ibis.Value, fmt: DateFormat | None, kind: str = "duckdb") -> ibis.Value:
     """A timestamp from a typed date/timestamp column, epoch seconds, or text in `fmt`.
-    `trimmed`: the column already went through text(); `kind`: the engine's dialect."""
+    `kind`: the engine's dialect (engine.dialect)."""
     if col.type().is_timestamp() or col.type().is_date():
         return col.cast("timestamp")
     if fmt and fmt.format == EPOCH:
-        return (col if trimmed else text(col)).try_cast("int64").as_timestamp("s")
-    # Most values read directly in their format; the clean-up of 'T', fractions and zones (three
-    # regular expressions) runs only on those that do not. Formats ending in '-%Y' are left to
-    # the clean-up path alone: their year looks like a zone offset to it ('-2024').
-    trimmed = col if trimmed else text(col)
-    value = _date_text(trimmed, trimmed=True, kind=kind)
+        return text(col).try_cast("int64").as_timestamp("s")
+    # Most values read directly, raw, in their format (DuckDB's parser allows spaces around a
+    # date); trimming and the clean-up of 'T', fractions and zones (three regular expressions)
+    # run only on those that do not. Formats ending in '-%Y' are left to the clean-up path alone:
+    # their year looks like a zone offset to it ('-2024').
+    raw = col.cast("string")
+    value = _date_text(text(col), trimmed=True, kind=kind)
     tries = []
     for f in fmt.formats:
         if not f.endswith("-%Y"):
-            tries.append(strptime(trimmed, f, kind))
+            tries.append(strptime(raw, f, kind))
         tries.append(strptime(value, f, kind))
     return ibis.coalesce(*tries) if len(tries) > 1 else tries[0]

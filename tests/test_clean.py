@@ -103,3 +103,32 @@ def test_a_file_where_every_row_is_dropped_says_why(tmp_path):
                     "C1,1,2024-01-01,-1,2.5\nC2,2,2024-01-02,-3,2.5\n")
     with pytest.raises(DataError, match="no rows left after cleaning.*Cancellation"):
         run_clean(path)
+
+
+def test_padded_values_are_trimmed_and_padded_amounts_and_dates_still_read(tmp_path):
+    # a leading tab, trailing spaces, spaces around numbers and dates: all read as if unpadded
+    path = tmp_path / "padded.csv"
+    path.write_text("order_id,customer_id,order_date,product_id,product_name,quantity,unit_price,country\n"
+                    "1,A,2024-01-01 10:00:00,P1,Mug,1,10,UK\n"
+                    " 2 ,\tA,  2024-01-02 10:00:00 ,P1  ,Mug , 2 , 10 ,UK  \n")
+    cleaned, _ = run_clean(path)
+    lines = cleaned.lines.execute().sort_values("order_id")
+    assert lines["order_id"].tolist() == ["1", "2"]
+    assert set(lines["customer_id"]) == {"A"} and set(lines["product_id"]) == {"P1"}
+    assert set(lines["product_name"]) == {"Mug"} and set(lines["country"]) == {"UK"}
+    assert lines["revenue"].tolist() == [10.0, 20.0]
+    assert cleaned.ledger.set_index("reason")["rows"]["kept"] == 2
+
+
+def test_non_product_lines_are_found_by_code_or_name_whatever_the_case(tmp_path):
+    path = tmp_path / "fees.csv"
+    path.write_text("order_id,customer_id,order_date,product_id,product_name,quantity,unit_price\n"
+                    "1,A,2024-01-01,post,Postage,1,5\n"              # code, lower case
+                    "1,A,2024-01-01,gift_0001_20,Voucher,1,20\n"     # code prefix
+                    "1,A,2024-01-01,90001,DOTCOM POSTAGE,1,5\n"      # a digit code, the name tells
+                    "1,A,2024-01-01,90002,Postage stamp album,1,5\n"  # a product, not postage
+                    "1,A,2024-01-01,ADJUSTABLE,Lamp,1,5\n")          # starts like a fee code
+    cleaned, _ = run_clean(path)
+    rows = cleaned.ledger.set_index("reason")["rows"]
+    assert rows["non_product"] == 3 and rows["kept"] == 2
+    assert sorted(cleaned.lines.product_id.execute()) == ["90002", "ADJUSTABLE"]
