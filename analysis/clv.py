@@ -12,6 +12,9 @@ Per customer, from the distinct days on which they bought:
   monetary_value  mean revenue per repeat purchase day (the first day excluded; 0 without repeats)
 
 Models are fitted with time in days (BgNbdFit.time_unit == "days"); money is the data's.
+
+The functions read purchases: any table with customer_id, order_ts and revenue, one row per line
+or (cheaper, and what the pipeline passes) per order (features.orders_table).
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ def _summary_expr(lines: ibis.Table, end: dt.date) -> ibis.Table:
 
 
 def summary_from_lines(lines: ibis.Table, as_of: dt.date, cutoff: dt.date | None = None) -> pd.DataFrame:
-    """One row per customer, sorted by customer_id, from kept lines (customer_id, order_ts, revenue).
+    """One row per customer, sorted by customer_id, from kept lines or orders (customer_id, order_ts, revenue).
 
     Columns SUMMARY_COLUMNS (days, see the module docstring; days_to_second is NaN without a
     repeat purchase). Without `cutoff`: lines before `as_of`. With `cutoff` (exclusive, before
@@ -280,7 +283,7 @@ class CustomerValue:
 
 def customer_value(lines: ibis.Table, as_of: dt.date, horizons: tuple[int, ...] = (90, 365),
                    discount_rate: float = 0.01, holdout_days: int | None = None) -> CustomerValue:
-    """Summarise kept lines (customer_id, order_ts, revenue) before `as_of`, fit BG/NBD and
+    """Summarise kept lines or orders (customer_id, order_ts, revenue) before `as_of`, fit BG/NBD and
     Gamma-Gamma, predict per customer, and optionally check predictions on a holdout of the last
     `holdout_days` days (a separate fit on the lines before it). Convergence problems do not
     raise: they are returned in `warnings` (ConvergenceWarnings are not re-emitted)."""

@@ -121,6 +121,25 @@ def customer_features(lines: ibis.Table, returns: ibis.Table, as_of: dt.date) ->
     return derive(df, as_of, has_times=_has_times(lines))
 
 
+def rfm_at(lines: ibis.Table, as_of: dt.date) -> pd.DataFrame:
+    """Recency, frequency and monetary value as they were on `as_of`: one row per customer with an
+    order dated before it, sorted by customer_id (customer_id, recency_days, frequency_orders,
+    monetary), the same figures customer_features gives. An order counts on the date of its first
+    line, so this reads the (stored) orders, not the lines."""
+    orders = orders_table(lines)
+    before = orders.filter(orders.order_ts < ibis.timestamp(dt.datetime.combine(as_of, dt.time())))
+    df = before.group_by("customer_id").aggregate(
+        last_ts=before.order_ts.max(), frequency_orders=before.count(), monetary=before.revenue.sum()).execute()
+    last = pd.to_datetime(df["last_ts"]).dt.normalize()
+    out = pd.DataFrame({
+        "customer_id": df["customer_id"].astype("string"),
+        "recency_days": (pd.Timestamp(as_of) - last).dt.days.astype("int64"),
+        "frequency_orders": df["frequency_orders"].astype("int64"),
+        "monetary": df["monetary"].astype("float64").round(2),  # as in derive
+    })
+    return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
 def _has_times(lines: ibis.Table) -> bool:
     """Whether order timestamps carry a time of day (not all at midnight)."""
     ts = lines.order_ts

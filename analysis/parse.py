@@ -84,15 +84,16 @@ def number(col: ibis.Value, decimal: str = ".", kind: str = "duckdb") -> ibis.Va
     `kind`: the engine's dialect."""
     if col.type().is_numeric():
         return col.cast("float64")
-    s = text(col).re_replace(r"[\s£$€¥]", "")
+    raw = col.cast("string")
+    # (strip, not text(): text() uses its value four times, which makes the engine work it out
+    # for every row ahead of the COALESCE below instead of only for the values that reach it)
+    s = raw.strip().re_replace(r"[\s£$€¥]", "")
     if decimal == ",":
         return s.re_replace(r"\.", "").replace(",", ".").try_cast("float64")
     # Plain numbers (nearly every row) cast directly from the raw text (the engines' casts allow
-    # spaces around a number); only the values that fail go through trimming and the regular
-    # expressions. A value that casts has no currency sign or comma, so the slow path would read
-    # it the same.
-    return ibis.coalesce(col.cast("string").try_cast("float64"),
-                         s.re_replace(r",(\d{3})", backref(1, kind)).try_cast("float64"))
+    # spaces around a number); only the values that fail go through the regular expressions. A
+    # value that casts has no currency sign or comma, so the slow path would read it the same.
+    return ibis.coalesce(raw.try_cast("float64"), s.re_replace(r",(\d{3})", backref(1, kind)).try_cast("float64"))
 
 
 def _date_text(col: ibis.Value, trimmed: bool = False, kind: str = "duckdb") -> ibis.Value:
@@ -152,7 +153,7 @@ def timestamp(col: ibis.Value, fmt: DateFormat | None, kind: str = "duckdb") -> 
     # run only on those that do not. Formats ending in '-%Y' are left to the clean-up path alone:
     # their year looks like a zone offset to it ('-2024').
     raw = col.cast("string")
-    value = _date_text(text(col), trimmed=True, kind=kind)
+    value = _date_text(raw.strip(), trimmed=True, kind=kind)  # (strip: see number)
     tries = []
     for f in fmt.formats:
         if not f.endswith("-%Y"):

@@ -130,8 +130,8 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                 more, figures = stages.product_tables(cleaned.lines, customers, config.top_n, product_totals)
                 tables.update(more), extra.update(figures)
             with stage("changes"):
-                more, figures, risk = stages.change_tables(cleaned.lines, cleaned.returns, customers,
-                                                           tables["segments"], cleaned.as_of, segment_map)
+                more, figures, risk = stages.change_tables(cleaned.lines, customers, tables["segments"],
+                                                           cleaned.as_of, segment_map)
                 tables.update(more), extra.update(figures)
             with stage("value"):
                 more, figures, value, value_warnings = stages.value_tables(

@@ -11,7 +11,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from analysis import affinity, bgnbd, clv, cohorts, stats, transitions
+from analysis import affinity, bgnbd, clv, cohorts, features, stats, transitions
 
 KEY_FEATURES = {"recency_days": "Days since last order", "frequency_orders": "Orders",
                 "monetary": "Revenue", "avg_order_value": "Average order value"}
@@ -69,12 +69,12 @@ def product_tables(lines, customers: pd.DataFrame, top_n: int,
     return tables, {"first_purchase_by": by}
 
 
-def change_tables(lines, returns, customers: pd.DataFrame, segments: pd.DataFrame, as_of: dt.date,
+def change_tables(lines, customers: pd.DataFrame, segments: pd.DataFrame, as_of: dt.date,
                   rules) -> tuple[dict, dict, pd.DataFrame]:
     """Segment membership CHANGE_DAYS earlier vs now, who moved into a lapsing segment, and revenue
     at risk per segment. Also returns the per-customer at-risk columns for the customers table."""
     earlier = as_of - dt.timedelta(days=CHANGE_DAYS)
-    before = transitions.segments_at(lines, returns, earlier, rules)
+    before = transitions.segments_at(lines, earlier, rules)
     second = transitions.days_to_second_order(lines)
     per_customer, per_segment = transitions.revenue_at_risk(customers, segments, second_order_days=second)
     tables = {"transitions": transitions.transition_matrix(before, customers),
@@ -91,7 +91,7 @@ def value_tables(lines, customers: pd.DataFrame, as_of: dt.date, horizon: int, d
                  seed: int) -> tuple[dict, dict, pd.DataFrame, tuple[str, ...]]:
     """BG/NBD + Gamma-Gamma customer value: per-customer columns, CLV per segment with bootstrap
     intervals, the holdout check, and the fitted parameters (time unit: days)."""
-    value = clv.customer_value(lines, as_of, horizons=tuple(sorted({90, 365, horizon})),
+    value = clv.customer_value(features.orders_table(lines), as_of, horizons=tuple(sorted({90, 365, horizon})),
                                discount_rate=discount_rate, holdout_days=90)
     v = value.customers
     per_customer = pd.DataFrame({

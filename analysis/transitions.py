@@ -1,7 +1,7 @@
 """How customers move between RFM segments over time, and the revenue at risk of lapsing.
 
-segments_at replays the RFM stage at an earlier date on the engine (features.customer_features,
-then segment.rfm_scores and assign_segments, each date with its own quintile edges); the rest is
+segments_at replays the RFM stage at an earlier date on the engine (features.rfm_at, then
+segment.rfm_scores and assign_segments, each date with its own quintile edges); the rest is
 vectorised pandas over one row per customer.
 """
 
@@ -37,23 +37,15 @@ RISK_SEGMENT_COLUMNS = ["kind", "segment", "customers", "customers_at_risk", "va
                         "share_of_value_at_risk", "action"]
 
 
-def segments_at(lines: ibis.Table, returns: ibis.Table, as_of: dt.date,
-                rules=segment.SEGMENT_RULES) -> pd.DataFrame:
-    """RFM segments as they were on `as_of`, from the lines dated before it.
+def segments_at(lines: ibis.Table, as_of: dt.date, rules=segment.SEGMENT_RULES) -> pd.DataFrame:
+    """RFM segments as they were on `as_of`, from the orders dated before it.
 
     Columns SEGMENTS_AT_COLUMNS, one row per customer with an order before `as_of`, sorted by
     customer_id: rfm_segment (named by `rules`, scored on that date's own quintile edges) and
     monetary (revenue of the kept lines before `as_of`, so two dates' monetary differ by what was
     spent in between). At the analysis as-of date this reproduces the customers table.
     """
-    cutoff = ibis.timestamp(dt.datetime.combine(as_of, dt.time()))
-    before = lines.filter(lines.order_ts < cutoff)
-    # Stored like the current orders: the customer features read them several times.
-    features.store_orders(before.get_backend(), before, name="_orders_before")
-    try:
-        customers = features.customer_features(before, returns, as_of)
-    finally:
-        features.forget_orders(before)
+    customers = features.rfm_at(lines, as_of)
     if customers.empty:
         return pd.DataFrame({c: pd.Series(dtype="string" if c != "monetary" else "float64")
                              for c in SEGMENTS_AT_COLUMNS})

@@ -1,17 +1,23 @@
-"""Revenue over time: monthly totals and monthly revenue per segment (engine work)."""
+"""Revenue over time: monthly totals and monthly revenue per segment (engine work).
+
+Both read the orders (features.orders_table: one row per customer and order, dated by its first
+line), which are far fewer than the lines; an order's revenue counts in the month of its date."""
 
 from __future__ import annotations
 
 import ibis
 import pandas as pd
 
+from analysis.features import orders_table
+
 
 def monthly(lines: ibis.Table, customers: pd.DataFrame) -> pd.DataFrame:
     """schema.TABLES['monthly']: month (first day), revenue, orders, active customers, new customers
     (customers whose first order falls in the month)."""
-    m = lines.mutate(month=lines.order_ts.truncate("M").date())
+    orders = orders_table(lines)
+    m = orders.mutate(month=orders.order_ts.truncate("M").date())
     agg = m.group_by("month").aggregate(
-        revenue=m.revenue.sum(), orders=m.order_id.nunique(), customers=m.customer_id.nunique(),
+        revenue=m.revenue.sum(), orders=m.count(), customers=m.customer_id.nunique(),
     ).execute()
     agg["month"] = pd.to_datetime(agg["month"])
     agg["revenue"] = agg["revenue"].round(2)  # parallel sums carry float noise
@@ -29,9 +35,10 @@ def monthly_by_segment(lines: ibis.Table, assignments: pd.DataFrame) -> pd.DataF
     """schema.TABLES['monthly_by_segment']: revenue and active customers per month, kind and segment.
     `assignments`: (customer_id, kind, segment), see affinity.assignments_from.
 
-    Lines are summed per customer and month first, so the join with the segments and the count of
+    Orders are summed per customer and month first, so the join with the segments and the count of
     customers (one row per customer and month) work on far fewer rows than there are lines."""
-    m = lines.mutate(month=lines.order_ts.truncate("M").date())
+    orders = orders_table(lines)
+    m = orders.mutate(month=orders.order_ts.truncate("M").date())
     per = m.group_by(["customer_id", "month"]).aggregate(revenue=m.revenue.sum())
     j = per.join(ibis.memtable(assignments), "customer_id")
     out = j.group_by(["month", "kind", "segment"]).aggregate(revenue=j.revenue.sum(), customers=j.count()).execute()

@@ -7,16 +7,20 @@ import numpy as np
 import pytest
 
 from analysis.clean import clean
-from analysis.features import customer_features
+from analysis.features import customer_features, rfm_at
 from analysis.schema import detect_columns
 from analysis.source import open_source
 
 
 @pytest.fixture
-def customers(tiny_csv):
+def cleaned(tiny_csv):
     con = ibis.duckdb.connect()
     src = open_source(tiny_csv, con)
-    cleaned = clean(src.table, detect_columns(list(src.columns)), con, shown="tiny", as_of=None)
+    return clean(src.table, detect_columns(list(src.columns)), con, shown="tiny", as_of=None)
+
+
+@pytest.fixture
+def customers(cleaned):
     return customer_features(cleaned.lines, cleaned.returns, cleaned.as_of).set_index("customer_id")
 
 
@@ -28,6 +32,16 @@ def test_recency_frequency_and_monetary_match_hand_computation(customers):
     # as of 2024-04-02: A last ordered 2024-03-05 (28 days), B on 2024-04-01 (1 day)
     assert customers.loc["A", ["recency_days", "frequency_orders", "monetary"]].tolist() == [28, 2, 60.0]
     assert customers.loc["B", ["recency_days", "frequency_orders", "monetary"]].tolist() == [1, 2, 30.0]
+
+
+def test_rfm_at_an_earlier_date_counts_only_the_orders_before_it(cleaned, customers):
+    # at the as-of date it is the customers table's recency, frequency and monetary
+    now = rfm_at(cleaned.lines, cleaned.as_of).set_index("customer_id")
+    cols = ["recency_days", "frequency_orders", "monetary"]
+    assert now.equals(customers[cols].astype(now.dtypes.to_dict()))
+    # on 2024-03-01 A has one order (2024-01-05, 56 days before, 30.0) and B one (2024-02-10, 20.0)
+    then = rfm_at(cleaned.lines, dt.date(2024, 3, 1)).set_index("customer_id")
+    assert then.loc["A", cols].tolist() == [56, 1, 30.0] and then.loc["B", cols].tolist() == [20, 1, 20.0]
 
 
 def test_tenure_and_days_between_orders_count_calendar_days(customers):

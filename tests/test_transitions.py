@@ -58,7 +58,7 @@ def history():
 
 
 def test_segments_at_an_earlier_date_use_only_the_lines_before_it(history):
-    before = segments_at(*history, T1)
+    before = segments_at(history[0], T1)
     assert list(before.columns) == SEGMENTS_AT_COLUMNS
     assert before["customer_id"].tolist() == list("ABCDE")  # F's first order is after T1
     assert before["rfm_segment"].tolist() == ["Champions", "Loyal", "At Risk", "Hibernating", "Promising"]
@@ -66,7 +66,7 @@ def test_segments_at_an_earlier_date_use_only_the_lines_before_it(history):
 
 
 def test_segments_at_the_later_date_score_on_that_dates_own_quintile_edges(history):
-    after = segments_at(*history, T2)
+    after = segments_at(history[0], T2)
     assert after["rfm_segment"].tolist() == ["Champions", "Can't Lose Them", "Lost", "Potential Loyalists",
                                              "About to Sleep", "Promising"]
     # and it is exactly what the segmentation stage gives on the same lines and date
@@ -76,7 +76,7 @@ def test_segments_at_the_later_date_score_on_that_dates_own_quintile_edges(histo
 
 
 def test_transition_matrix_counts_customers_and_revenue_since_the_earlier_date(history):
-    got = transition_matrix(segments_at(*history, T1), segments_at(*history, T2))
+    got = transition_matrix(segments_at(history[0], T1), segments_at(history[0], T2))
     assert list(got.columns) == MATRIX_COLUMNS
     # rows best to worst by the earlier segment, customers new since T1 first; revenue_after = spent T1..T2
     assert [tuple(r) for r in got.itertuples(index=False)] == [
@@ -90,9 +90,9 @@ def test_transition_matrix_counts_customers_and_revenue_since_the_earlier_date(h
 
 
 def test_before_the_first_order_there_are_no_segments_and_everyone_later_is_new(history):
-    before = segments_at(*history, dt.date(2023, 1, 1))
+    before = segments_at(history[0], dt.date(2023, 1, 1))
     assert before.empty and list(before.columns) == SEGMENTS_AT_COLUMNS
-    got = transition_matrix(before, segments_at(*history, T1))
+    got = transition_matrix(before, segments_at(history[0], T1))
     assert set(got["from_segment"]) == {"(new)"} and got["customers"].sum() == 5
     assert got["revenue_after"].sum() == 1500.0  # all spending before T1
 
@@ -115,7 +115,7 @@ def test_transition_matrix_needs_monetary_on_both_sides():
 
 def test_movers_are_customers_who_slipped_into_a_lapsing_segment_biggest_spenders_first(history):
     now = customer_features(*history, T2)
-    got = movers(segments_at(*history, T1), segments_at(*history, T2), now)
+    got = movers(segments_at(history[0], T1), segments_at(history[0], T2), now)
     assert list(got.columns) == MOVER_COLUMNS
     # B Loyal -> Can't Lose Them (400, last order 195 days ago); E Promising -> About to Sleep (100, 190 days).
     # Not C (At Risk -> Lost: already lapsing), D (got better), A (stayed) or F (new).
@@ -125,7 +125,7 @@ def test_movers_are_customers_who_slipped_into_a_lapsing_segment_biggest_spender
 
 def test_which_segments_count_as_lapsing_is_a_parameter(history):
     now = customer_features(*history, T2)
-    got = movers(segments_at(*history, T1), segments_at(*history, T2), now, lapsing={"Lost"})
+    got = movers(segments_at(history[0], T1), segments_at(history[0], T2), now, lapsing={"Lost"})
     assert got["customer_id"].tolist() == ["C"]
 
 
@@ -206,9 +206,9 @@ def planted(tmp_path_factory):
 def test_planted_lapsed_big_customers_end_in_lapsing_segments_and_lead_the_movers(planted):
     cleaned, truth = planted
     lapsed = truth.index[truth == "lapsed_big"]
-    end = segments_at(cleaned.lines, cleaned.returns, cleaned.as_of)
-    window_end = segments_at(cleaned.lines, cleaned.returns, dt.date(2024, 11, 25))
-    year_before = segments_at(cleaned.lines, cleaned.returns, cleaned.as_of - dt.timedelta(days=365))
+    end = segments_at(cleaned.lines, cleaned.as_of)
+    window_end = segments_at(cleaned.lines, dt.date(2024, 11, 25))
+    year_before = segments_at(cleaned.lines, cleaned.as_of - dt.timedelta(days=365))
     lapsing_at = lambda frame: frame.set_index("customer_id")["rfm_segment"].reindex(lapsed).isin(LAPSING)  # noqa: E731
     assert lapsing_at(end).mean() >= 0.95  # at the end: At Risk / Can't Lose Them / Hibernating / Lost
     assert lapsing_at(window_end).mean() <= 0.6  # while still buying, most were not
