@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis import derived
+
 NONE = "(none)"  # shown for a NULL product id or category
 AFFINITY_COLUMNS = ["kind", "segment", "rank", "product_id", "product_name", "segment_revenue_share",
                     "all_revenue_share", "lift", "customers"]
@@ -44,28 +46,29 @@ def segment_product_totals(lines: ibis.Table, assignments: pd.DataFrame) -> pd.D
     """Per (kind, segment, product): product_name, revenue, quantity and customers (the segment's
     customers who bought it). One engine query feeds both each segment's top products and its
     over-represented ones. "(none)" stands for a missing product id."""
-    # One row per customer and product first, so that counting buyers is a plain count; joined to
-    # one row per customer (a segment column per kind), then stacked by kind.
-    pairs = lines.group_by(["customer_id", "product_id"]).aggregate(
-        product_name=lines.product_name.min(), revenue=lines.revenue.sum(), quantity=lines.quantity.sum())
+    # From one row per customer and product (derived.customer_products), so that counting buyers
+    # is a plain count; joined to one row per customer (a segment column per kind), then stacked.
+    pairs = derived.customer_products(lines)
     kinds = list(dict.fromkeys(assignments["kind"]))
     wide = assignments.pivot(index="customer_id", columns="kind", values="segment")
     wide = ibis.memtable(wide[kinds].set_axis([f"_s{i}" for i in range(len(kinds))], axis=1).reset_index()
                          .astype("string"))
     j = pairs.join(wide, "customer_id")
     stacked = ibis.union(*[j.select(kind=ibis.literal(kind), segment=j[f"_s{i}"], product_id=j.product_id,
-                                    product_name=j.product_name, revenue=j.revenue, quantity=j.quantity)
+                                    revenue=j.revenue, quantity=j.quantity)
                            for i, kind in enumerate(kinds)], distinct=False)
     stacked = stacked.filter(stacked.segment.notnull())
     agg = stacked.group_by(["kind", "segment", "product_id"]).aggregate(
-        product_name=stacked.product_name.min(), revenue=stacked.revenue.sum(), quantity=stacked.quantity.sum(),
-        customers=stacked.count()).execute()
-    agg["product_id"] = agg["product_id"].fillna(NONE)
+        revenue=stacked.revenue.sum(), quantity=stacked.quantity.sum(), customers=stacked.count()).execute()
     # A product's name is the same in every segment: the smallest over all of its lines.
-    agg["product_name"] = agg.groupby("product_id")["product_name"].transform("min").fillna(agg["product_id"])
+    names = derived.products(lines).select("product_id", "product_name").execute()
+    agg = agg.merge(names, on="product_id", how="left")
+    agg["product_id"] = agg["product_id"].fillna(NONE)
+    agg["product_name"] = agg["product_name"].fillna(agg["product_id"])
     agg["revenue"] = agg["revenue"].astype("float64").round(2)  # parallel sums carry float noise
     agg["customers"] = agg["customers"].astype("int64")
-    return agg.sort_values(["kind", "segment", "product_id"], kind="stable").reset_index(drop=True)
+    agg = agg.sort_values(["kind", "segment", "product_id"], kind="stable").reset_index(drop=True)
+    return agg[["kind", "segment", "product_id", "product_name", "revenue", "quantity", "customers"]]
 
 
 def segment_affinity(lines: ibis.Table, assignments: pd.DataFrame, top_n: int = 10,

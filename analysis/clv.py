@@ -14,7 +14,7 @@ Per customer, from the distinct days on which they bought:
 Models are fitted with time in days (BgNbdFit.time_unit == "days"); money is the data's.
 
 The functions read purchases: any table with customer_id, order_ts and revenue, one row per line
-or (cheaper, and what the pipeline passes) per order (features.orders_table).
+or (cheaper, and what the pipeline passes) per order (derived.orders).
 """
 
 from __future__ import annotations

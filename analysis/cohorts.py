@@ -2,7 +2,7 @@
 
 Each function takes the kept lines (an Ibis table with the canonical columns), aggregates on the
 engine, and returns small pandas tables: one row per cohort and month, per month, or per bin.
-An order's date is its first line's (features.orders_table); months are calendar months, shown
+An order's date is its first line's (derived.orders); months are calendar months, shown
 as their first day; a customer's cohort is the month of their first order.
 """
 
@@ -14,7 +14,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from analysis.features import orders_table
+from analysis import derived
 
 # Time to second order: (label, first day, last day) per bin; None = no upper bound.
 SECOND_ORDER_BINS = (
@@ -118,7 +118,7 @@ def new_vs_returning(lines: ibis.Table) -> pd.DataFrame:
 def _customer_months(lines: ibis.Table) -> ibis.Table:
     """One row per customer and month with an order: customer_id, month, revenue and the customer's
     first month (months counted from year 0, so that month differences are integer subtraction)."""
-    orders = orders_table(lines)
+    orders = derived.orders(lines)
     orders = orders.mutate(month=orders.order_ts.year() * 12 + orders.order_ts.month() - 1)
     acts = orders.group_by(["customer_id", "month"]).aggregate(revenue=orders.revenue.sum())
     first = acts.group_by("customer_id").aggregate(first_month=acts.month.min())
@@ -128,7 +128,7 @@ def _customer_months(lines: ibis.Table) -> ibis.Table:
 def days_to_second_order(lines: ibis.Table) -> ibis.Table:
     """One row per customer: days, the calendar days from the first order's date to the second's
     (0 for two orders on the first date; null for one-order customers)."""
-    orders = orders_table(lines)
+    orders = derived.orders(lines)
     orders = orders.mutate(day=orders.order_ts.date())
     first = orders.group_by("customer_id").aggregate(first_day=orders.day.min())
     j = orders.join(first, "customer_id")

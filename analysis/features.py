@@ -1,6 +1,7 @@
 """One row per customer: recency, frequency, monetary and behaviour features.
 
-Aggregation runs on the engine over the kept lines; the result (one row per customer) is pandas.
+Aggregation runs on the engine over the kept lines and the tables summed from them (derived:
+orders and customer-products); the result (one row per customer) is pandas.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from analysis import engine, quantiles
+from analysis import derived
 
 CUSTOMER_FEATURES = [
     "customer_id", "country", "first_order_date", "last_order_date", "recency_days",
@@ -20,58 +21,24 @@ CUSTOMER_FEATURES = [
     "lines_per_order", "price_index", "low_price_share", "gap_cv", "weekend_share", "evening_share",
     "share_q1", "share_q2", "share_q3", "share_q4",
 ]
-LOW_PRICE = 0.9  # a line below 90% of the product's median price counts as bought at a low price
-
-
-# Orders tables stored on the engine, by the lines they were summed from (see store_orders).
-_STORED_ORDERS: dict = {}
-
-
-def orders_table(lines: ibis.Table) -> ibis.Table:
-    """One row per (customer, order): its date (first line's), revenue, items and line count."""
-    stored = _STORED_ORDERS.get(lines.op())
-    if stored is not None:
-        return stored
-    return lines.group_by(["customer_id", "order_id"]).aggregate(
-        order_ts=lines.order_ts.min(), revenue=lines.revenue.sum(),
-        items=lines.quantity.sum(), n_lines=lines.count(),
-    )
-
-
-def store_orders(con, lines: ibis.Table, name: str = "_orders") -> ibis.Table:
-    """Sum `lines` to orders once and store the table: customers, cohorts, transitions and the
-    repeat-purchase figures all start from the orders, and then read it instead of the lines."""
-    stored = engine.store(con, name, orders_table(lines))
-    _STORED_ORDERS[lines.op()] = stored
-    return stored
-
-
-def forget_orders(lines: ibis.Table | None = None) -> None:
-    """Drop the reference store_orders kept for `lines`, or all of them (at the end of a build,
-    when the connection closes)."""
-    if lines is None:
-        _STORED_ORDERS.clear()
-    else:
-        _STORED_ORDERS.pop(lines.op(), None)
-
-
-def _main_country(lines: ibis.Table) -> ibis.Table:
+def _main_country(orders: ibis.Table) -> ibis.Table:
     """Each customer's country with the most revenue (ties: alphabetical), for deterministic output."""
-    by = lines.group_by(["customer_id", "country"]).aggregate(revenue=lines.revenue.sum())
+    by = orders.group_by(["customer_id", "country"]).aggregate(revenue=orders.revenue.sum())
     rank = ibis.row_number().over(group_by=by.customer_id, order_by=[ibis.desc(by.revenue.round(2)), by.country])
     by = by.mutate(_rank=rank)
     return by.filter(by._rank == 0).select("customer_id", "country")
 
 
-def _price_habits(lines: ibis.Table) -> ibis.Table:
-    """Per customer: price_index (mean of unit price / the product's median price; 1 = catalogue
-    price), low_price_share (share of lines below LOW_PRICE x the median) and the line count."""
-    # exact per product, from counts per (product, price): an engine median would hold every price at once
-    median = quantiles.median_by(lines, "unit_price", ["product_id"]).rename(median_price="median")
-    l = lines.left_join(median, "product_id")
-    ratio = l.unit_price / l.median_price
-    return l.group_by("customer_id").aggregate(
-        price_index=ratio.mean(), low_price_share=(ratio < LOW_PRICE).cast("float64").mean(), n_lines=l.count())
+def _product_habits(customer_products: ibis.Table) -> ibis.Table:
+    """Per customer: distinct_products, the line count, price_index (mean over lines of unit price
+    / the product's median price; 1 = catalogue price) and low_price_share (share of lines below
+    derived.LOW_PRICE x the median), from one row per customer and product."""
+    cp = customer_products
+    priced = cp.ratio_n.sum()
+    return cp.group_by("customer_id").aggregate(
+        distinct_products=cp.product_id.count(), n_lines=cp.n_lines.sum(),
+        price_index=ibis.ifelse(priced > 0, cp.ratio_sum.sum() / priced, ibis.null("float64")),
+        low_price_share=ibis.ifelse(priced > 0, cp.low_price_lines.sum() / priced, ibis.null("float64")))
 
 
 def _order_habits(orders: ibis.Table) -> ibis.Table:
@@ -97,20 +64,19 @@ def customer_features(lines: ibis.Table, returns: ibis.Table, as_of: dt.date) ->
     mean_days_between_orders is (last - first order date) / (orders - 1), NaN for one order;
     monetary is the revenue of kept lines; return_rate is returned value / monetary, capped at 1
     (returns can refer to purchases made before the data starts). Habits: lines_per_order (basket
-    breadth), price_index and low_price_share (see _price_habits), gap_cv (order regularity; NaN
+    breadth), price_index and low_price_share (see _product_habits), gap_cv (order regularity; NaN
     below 3 orders), weekend_share, evening_share (NaN when the data has no times of day) and
     share_q1..share_q4 (seasonality: share of orders in each calendar quarter).
     """
-    orders = orders_table(lines)
+    orders = derived.orders(lines)
     per_customer = orders.group_by("customer_id").aggregate(
         first_ts=orders.order_ts.min(), last_ts=orders.order_ts.max(), frequency_orders=orders.count(),
         monetary=orders.revenue.sum(), items=orders["items"].sum(),
     )
-    products = lines.group_by("customer_id").aggregate(distinct_products=lines.product_id.nunique())
     ret = returns.filter(returns.order_ts < ibis.timestamp(dt.datetime.combine(as_of, dt.time())))
     ret = ret.group_by("customer_id").aggregate(returns_lines=ret.count(), returns_value=ret.revenue.sum())
-    joined = (per_customer.left_join(products, "customer_id").left_join(_main_country(lines), "customer_id")
-              .left_join(ret, "customer_id").left_join(_price_habits(lines), "customer_id")
+    joined = (per_customer.left_join(_product_habits(derived.customer_products(lines)), "customer_id")
+              .left_join(_main_country(orders), "customer_id").left_join(ret, "customer_id")
               .left_join(_order_habits(orders), "customer_id"))
     df = joined.select(
         "customer_id", "country", "first_ts", "last_ts", "frequency_orders", "monetary", "items",
@@ -118,7 +84,7 @@ def customer_features(lines: ibis.Table, returns: ibis.Table, as_of: dt.date) ->
         "weekend_share", "evening_share", "share_q1", "share_q2", "share_q3", "share_q4",
         "gap_mean", "gap_std", "n_gaps",
     ).execute()
-    return derive(df, as_of, has_times=_has_times(lines))
+    return derive(df, as_of, has_times=_has_times(orders))
 
 
 def rfm_at(lines: ibis.Table, as_of: dt.date) -> pd.DataFrame:
@@ -126,7 +92,7 @@ def rfm_at(lines: ibis.Table, as_of: dt.date) -> pd.DataFrame:
     order dated before it, sorted by customer_id (customer_id, recency_days, frequency_orders,
     monetary), the same figures customer_features gives. An order counts on the date of its first
     line, so this reads the (stored) orders, not the lines."""
-    orders = orders_table(lines)
+    orders = derived.orders(lines)
     before = orders.filter(orders.order_ts < ibis.timestamp(dt.datetime.combine(as_of, dt.time())))
     df = before.group_by("customer_id").aggregate(
         last_ts=before.order_ts.max(), frequency_orders=before.count(), monetary=before.revenue.sum()).execute()
@@ -140,10 +106,10 @@ def rfm_at(lines: ibis.Table, as_of: dt.date) -> pd.DataFrame:
     return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
 
 
-def _has_times(lines: ibis.Table) -> bool:
+def _has_times(orders: ibis.Table) -> bool:
     """Whether order timestamps carry a time of day (not all at midnight)."""
-    ts = lines.order_ts
-    return bool(lines.filter((ts.hour() != 0) | (ts.minute() != 0)).limit(1).count().execute())
+    ts = orders.order_ts
+    return bool(orders.filter((ts.hour() != 0) | (ts.minute() != 0)).limit(1).count().execute())
 
 
 def derive(df: pd.DataFrame, as_of: dt.date, has_times: bool = True) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from typing import Callable, Iterable
 
 import duckdb
 
-from analysis import engine, features, segment
+from analysis import derived, engine, features, segment
 from analysis.clean import clean
 from analysis.config import Config, display_path
 from analysis.errors import DataError
@@ -93,7 +93,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                     raise engine_error(exc, src, shown) from None
                 rows_read = int(cleaned.ledger["rows"].sum())
             with stage("customers"):
-                features.store_orders(con, cleaned.lines)
+                derived.store(con, cleaned.lines)
                 customers = features.customer_features(cleaned.lines, cleaned.returns, cleaned.as_of)
             with stage("segments"):
                 score_frame, edges = segment.rfm_scores(customers)
@@ -144,7 +144,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                             fix=f"raise its memory budget, e.g. SEGMENT_REPORT_ENGINE_MB={2 * ENGINE_MEMORY_MB}, "
                                 "or free memory") from None
         finally:
-            features.forget_orders()
+            derived.forget()
             engine.close(con)
 
     tables["ledger"] = cleaned.ledger

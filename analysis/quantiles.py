@@ -12,10 +12,15 @@ from __future__ import annotations
 import ibis
 
 
-def median_by(table: ibis.Table, value: str, by: list[str]) -> ibis.Table:
-    """One row per group of `by` with its exact `median` of `value` (NULL values left out)."""
+def value_counts(table: ibis.Table, value: str, by: list[str], **also: ibis.Value) -> ibis.Table:
+    """Rows per group of `by` and distinct non-NULL `value` (column _n), plus the aggregates in
+    `also` (expressions on `table`) over the same rows: the input of median_from_counts."""
     t = table.filter(table[value].notnull())
-    counts = t.group_by([*by, value]).aggregate(_n=t.count())
+    return t.group_by([*by, value]).aggregate(_n=t.count(), **also)
+
+
+def median_from_counts(counts: ibis.Table, value: str, by: list[str]) -> ibis.Table:
+    """One row per group of `by` with its exact `median` of `value`, from value_counts."""
     running = ibis.cumulative_window(group_by=[counts[k] for k in by], order_by=counts[value])
     whole = ibis.window(group_by=[counts[k] for k in by])
     c = counts.mutate(_cum=counts._n.sum().over(running), _total=counts._n.sum().over(whole))
@@ -25,6 +30,11 @@ def median_by(table: ibis.Table, value: str, by: list[str]) -> ibis.Table:
     upper = c.filter(c._cum >= high).group_by(by).aggregate(_hi=c[value].min())
     both = lower.join(upper, by)
     return both.select(*by, median=(both._lo + both._hi) / 2)
+
+
+def median_by(table: ibis.Table, value: str, by: list[str]) -> ibis.Table:
+    """One row per group of `by` with its exact `median` of `value` (NULL values left out)."""
+    return median_from_counts(value_counts(table, value, by), value, by)
 
 
 def median(table: ibis.Table, value: str) -> float | None:

@@ -17,6 +17,7 @@ import os
 import re
 import tempfile
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,11 +65,18 @@ KNOWN_DATASETS = [
 class Source:
     table: ibis.Table
     format: str
-    sha256: str
+    digest: Future | str  # the fingerprint, or a Future of it (see sha256)
     columns: tuple[str, ...]
     files: tuple[str, ...] = ()
     encoding: str = "utf-8"
     kind: str = "text"  # text, parquet or excel: what the engine reads
+
+    @property
+    def sha256(self) -> str:
+        """The input's fingerprint (see fingerprint); for files it is worked out in a background
+        thread while the engine reads them, and waited for here. Raises DataError when a file
+        cannot be read."""
+        return self.digest if isinstance(self.digest, str) else self.digest.result()
 
 
 def resolve_files(spec: str | Path, shown: str) -> list[Path]:
@@ -116,6 +124,20 @@ def fingerprint(files: list[Path]) -> str:
     if len(files) == 1:
         return digests[0]
     return hashlib.sha256("".join(f"{p.name}:{d}\n" for p, d in zip(files, digests)).encode()).hexdigest()
+
+
+def fingerprint_later(files: list[Path], shown: str) -> Future:
+    """fingerprint(files) in a background thread (hashlib leaves the interpreter free while it
+    hashes): a Future of the digest, or of a DataError when a file cannot be read."""
+    def work() -> str:
+        try:
+            return fingerprint(files)
+        except OSError as exc:
+            raise DataError(f"cannot be read ({exc.strerror})", file=shown, fix="check the file's permissions") from None
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fingerprint")
+    future = pool.submit(work)
+    pool.shutdown(wait=False)
+    return future
 
 
 def _head(path: Path, kind: str, shown: str) -> bytes:
@@ -324,10 +346,7 @@ def open_source(spec, con, workdir: Path | None = None, shown: str | None = None
                                 fix="export the transactions again; the file has no bytes")
         except OSError as exc:
             raise DataError(f"cannot be read ({exc.strerror})", file=shown, fix="check the file's permissions") from None
-    try:
-        sha = fingerprint(files)
-    except OSError as exc:
-        raise DataError(f"cannot be read ({exc.strerror})", file=shown, fix="check the file's permissions") from None
+    sha = fingerprint_later(files, shown)
     kind = kinds.pop()
     zipped, gzipped, used_encoding = kind == "zip", kind == "gz", "utf-8"
     if zipped:
@@ -365,7 +384,7 @@ def open_source(spec, con, workdir: Path | None = None, shown: str | None = None
     if not has_rows:
         raise DataError("has a header but no data rows", file=shown, example=", ".join(columns[:5]),
                         fix="export the transactions again with their rows")
-    return Source(table=table, format=fmt, sha256=sha, columns=columns, files=tuple(str(p) for p in files),
+    return Source(table=table, format=fmt, digest=sha, columns=columns, files=tuple(str(p) for p in files),
                   encoding=used_encoding, kind=kind)
 
 
@@ -434,7 +453,7 @@ def open_url(url: str, con, shown: str) -> Source:
         raise DataError(f"table '{name}' has no rows", file=shown, example=", ".join(columns[:5]),
                         fix="point ?table= at the transactions table")
     digest = hashlib.sha256(f"{shown}".encode()).hexdigest()
-    return Source(table=table, format=f"table ({getattr(con, 'name', 'engine')})", sha256=digest,
+    return Source(table=table, format=f"table ({getattr(con, 'name', 'engine')})", digest=digest,
                   columns=columns, kind="table")
 
 

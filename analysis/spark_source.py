@@ -119,7 +119,7 @@ def open_remote(spec: str, con, shown: str):
                         fix="point --input at the transactions")
     # The bytes are on the cluster: the fingerprint is of the name, not of the content.
     digest = hashlib.sha256(spec.encode()).hexdigest()
-    return Source(table=table, format=fmt, sha256=digest, columns=columns, kind="table")
+    return Source(table=table, format=fmt, digest=digest, columns=columns, kind="table")
 
 
 def _table_exists(con, name: str) -> bool:

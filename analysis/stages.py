@@ -11,7 +11,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from analysis import affinity, bgnbd, clv, cohorts, features, stats, transitions
+from analysis import affinity, bgnbd, clv, cohorts, derived, stats, transitions
 
 KEY_FEATURES = {"recency_days": "Days since last order", "frequency_orders": "Orders",
                 "monetary": "Revenue", "avg_order_value": "Average order value"}
@@ -91,7 +91,7 @@ def value_tables(lines, customers: pd.DataFrame, as_of: dt.date, horizon: int, d
                  seed: int) -> tuple[dict, dict, pd.DataFrame, tuple[str, ...]]:
     """BG/NBD + Gamma-Gamma customer value: per-customer columns, CLV per segment with bootstrap
     intervals, the holdout check, and the fitted parameters (time unit: days)."""
-    value = clv.customer_value(features.orders_table(lines), as_of, horizons=tuple(sorted({90, 365, horizon})),
+    value = clv.customer_value(derived.orders(lines), as_of, horizons=tuple(sorted({90, 365, horizon})),
                                discount_rate=discount_rate, holdout_days=90)
     v = value.customers
     per_customer = pd.DataFrame({

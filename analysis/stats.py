@@ -20,7 +20,7 @@ from scipy import stats as st
 
 MIN_GROUP = 2                # segments with fewer customers than this are left out of the tests
 PAIRWISE_SAMPLE = 20_000     # customers per segment used by the Mann-Whitney test
-BOOTSTRAP_DRAWS = 10_000     # customers drawn per bootstrap replicate (see bootstrap_means)
+BOOTSTRAP_DRAWS = 2_000      # customers drawn per bootstrap replicate (see bootstrap_means)
 CHUNK_DRAWS = 2_000_000      # random indices held in memory at once while bootstrapping
 PARETO_SHARES = (0.01, 0.05, 0.10, 0.20, 0.50)
 LORENZ_POINTS = 201          # at most this many points on the returned Lorenz curve

@@ -1,6 +1,6 @@
 """Revenue over time: monthly totals and monthly revenue per segment (engine work).
 
-Both read the orders (features.orders_table: one row per customer and order, dated by its first
+Both read the orders (derived.orders: one row per customer and order, dated by its first
 line), which are far fewer than the lines; an order's revenue counts in the month of its date."""
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ from __future__ import annotations
 import ibis
 import pandas as pd
 
-from analysis.features import orders_table
+from analysis import derived
 
 
 def monthly(lines: ibis.Table, customers: pd.DataFrame) -> pd.DataFrame:
     """schema.TABLES['monthly']: month (first day), revenue, orders, active customers, new customers
     (customers whose first order falls in the month)."""
-    orders = orders_table(lines)
+    orders = derived.orders(lines)
     m = orders.mutate(month=orders.order_ts.truncate("M").date())
     agg = m.group_by("month").aggregate(
         revenue=m.revenue.sum(), orders=m.count(), customers=m.customer_id.nunique(),
@@ -37,7 +37,7 @@ def monthly_by_segment(lines: ibis.Table, assignments: pd.DataFrame) -> pd.DataF
 
     Orders are summed per customer and month first, so the join with the segments and the count of
     customers (one row per customer and month) work on far fewer rows than there are lines."""
-    orders = orders_table(lines)
+    orders = derived.orders(lines)
     m = orders.mutate(month=orders.order_ts.truncate("M").date())
     per = m.group_by(["customer_id", "month"]).aggregate(revenue=m.revenue.sum())
     j = per.join(ibis.memtable(assignments), "customer_id")

@@ -1,0 +1,82 @@
+"""Tables summed once from the kept lines, which the later stages read instead of the lines.
+
+  orders             one row per (customer_id, order_id): order_ts (its first line's), country
+                     (its lines', the smallest should they differ), revenue, items (quantity), n_lines
+  products           one row per product_id (not NULL): product_name (the smallest over its
+                     lines) and median_price (exact, see quantiles)
+  customer_products  one row per (customer_id, product_id): revenue, quantity, n_lines, and the
+                     prices paid against the product's median: ratio_sum and ratio_n (sum and
+                     count of unit_price / median_price), low_price_lines (ratio below LOW_PRICE)
+
+Each function returns the stored table when `store` has stored it for these lines (a build does,
+right after cleaning), and otherwise the expression over the lines (small tests, ad-hoc use).
+There are several times fewer orders and customer-products than lines, so every stage that reads
+them does less work than it would on the lines; each is summed once however many stages read it.
+"""
+
+from __future__ import annotations
+
+import ibis
+
+from analysis import engine, quantiles
+
+LOW_PRICE = 0.9  # a line below 90% of the product's median price counts as bought at a low price
+NAMES = ("orders", "products", "customer_products")
+
+# Stored tables by (name, the lines' expression).
+_STORED: dict[tuple[str, object], ibis.Table] = {}
+
+
+def orders(lines: ibis.Table) -> ibis.Table:
+    """One row per (customer, order): its date (first line's), country, revenue, items and line count."""
+    stored = _STORED.get(("orders", lines.op()))
+    if stored is not None:
+        return stored
+    return lines.group_by(["customer_id", "order_id"]).aggregate(
+        order_ts=lines.order_ts.min(), country=lines.country.min(), revenue=lines.revenue.sum(),
+        items=lines.quantity.sum(), n_lines=lines.count(),
+    )
+
+
+def products(lines: ibis.Table) -> ibis.Table:
+    """One row per product id (lines without one are left out): product_name, the smallest name
+    on its lines, and median_price, the exact median unit price, from counts per (product, price)
+    so that the engine never holds every price of a product at once."""
+    stored = _STORED.get(("products", lines.op()))
+    if stored is not None:
+        return stored
+    with_id = lines.filter(lines.product_id.notnull())
+    counts = quantiles.value_counts(with_id, "unit_price", ["product_id"], _name=with_id.product_name.min())
+    names = counts.group_by("product_id").aggregate(product_name=counts._name.min())
+    medians = quantiles.median_from_counts(counts, "unit_price", ["product_id"])
+    return names.join(medians, "product_id").select("product_id", "product_name", median_price="median")
+
+
+def customer_products(lines: ibis.Table) -> ibis.Table:
+    """One row per (customer, product, NULL product included): revenue, quantity, n_lines,
+    ratio_sum, ratio_n and low_price_lines (see the module docstring; no ratio without a product)."""
+    stored = _STORED.get(("customer_products", lines.op()))
+    if stored is not None:
+        return stored
+    prices = products(lines).select("product_id", "median_price")
+    joined = lines.left_join(prices, "product_id")
+    ratio = joined.unit_price / joined.median_price
+    return joined.group_by(["customer_id", "product_id"]).aggregate(
+        revenue=joined.revenue.sum(), quantity=joined.quantity.sum(), n_lines=joined.count(),
+        ratio_sum=ratio.sum(), ratio_n=ratio.count(), low_price_lines=(ratio < LOW_PRICE).cast("int64").sum(),
+    )
+
+
+def store(con, lines: ibis.Table, prefix: str = "_") -> None:
+    """Sum `lines` into each table of NAMES once and store it (as `prefix` + name); the functions
+    above then return the stored tables for these lines."""
+    for name in NAMES:
+        expr = globals()[name](lines)
+        _STORED[(name, lines.op())] = engine.store(con, prefix + name, expr)
+
+
+def forget(lines: ibis.Table | None = None) -> None:
+    """Drop the stored tables' references for `lines`, or all of them (at the end of a build, when
+    the connection closes)."""
+    for key in [k for k in _STORED if lines is None or k[1] == lines.op()]:
+        del _STORED[key]
