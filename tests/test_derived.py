@@ -80,5 +80,5 @@ def test_stored_tables_are_the_same_as_the_expressions_and_are_forgotten_on_requ
             pd.testing.assert_frame_equal(frame(table, keys[name]), expected[name])
     finally:
         derived.forget(lines)
-    with pytest.raises(Exception):  # an expression again, not a named table
+    with pytest.raises(AttributeError):  # an expression again, not a named table
         derived.orders(lines).get_name()
