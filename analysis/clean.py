@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 import ibis
 import pandas as pd
@@ -184,13 +185,12 @@ def _with_duplicates(lines: ibis.Table, con) -> tuple[ibis.Table, ibis.Table, ib
     multi = lines.group_by("_h").aggregate(_n=lines.count())
     multi = engine.store(con, "_multi", multi.filter(multi._n > 1).select("_h"))
     cands = lines.semi_join(multi, "_h")
+    cands = engine.store(con, "_dups", cands.mutate(_dup=ibis.row_number().over(group_by=cands._h)))
+    # (the row number's type is the engine's: int64 on DuckDB, int32 on Spark)
     typed = ibis.struct({c: cands[c] for c in (*LINE_COLUMNS, "_currency", "_bad_number", "_base")})
     impure = cands.group_by("_h").aggregate(k=typed.nunique()).filter(lambda t: t.k > 1)
     if int(impure.count().execute()):
         return None
-    cands = engine.store(
-        con, "_dups", cands.mutate(_dup=ibis.row_number().over(group_by=cands._h)))
-    # (the row number's type is the engine's: int64 on DuckDB, int32 on Spark)
     single = lines.anti_join(multi, "_h").mutate(_dup=ibis.literal(0, cands._dup.type()))
     return single.union(cands.select(*single.columns)), multi, cands
 
@@ -204,8 +204,9 @@ def _example(source: ibis.Table, bad: ibis.Value, value: ibis.Value):
 
 def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of: dt.date | None,
           dayfirst: bool = False, decimal: str = ".", only_currency: str | None = None,
-          strict: bool = False, fill_order_fields: bool = False) -> Cleaned:
-    """Check and type every row; drop with a reason or keep. Raises DataError for unusable input."""
+          strict: bool = False, fill_order_fields: bool = False, workdir: Path | None = None) -> Cleaned:
+    """Check and type every row; drop with a reason or keep. Raises DataError for unusable input.
+    `workdir`: a folder for the typed lines (see engine.store); without it they are a table."""
     check_mapping(mapping, tuple(table.columns), shown)
     kind = engine.dialect(con)
     ts_col = table[mapping["order_ts"]]
@@ -224,7 +225,7 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
                   kind=kind)
     c = c.mutate(_base=_code(c, only_currency))
     c = c.select(*LINE_COLUMNS, "_currency", "_bad_number", "_base", "_h")
-    base = engine.store(con, "_lines", c)
+    base = engine.store(con, "_lines", c, folder=workdir)
     found = _with_duplicates(base, con)
     lines, multi, numbered = found if found is not None else (None, None, None)
     if lines is None:  # a hash collision between different rows: number the copies exactly
@@ -237,18 +238,27 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
                                                 ibis.null("int8")))
     lines = lines.mutate(_code=dropped)
 
-    n = int(base.count().execute())
+    # One pass for the figures that come before the ledger: rows, unreadable rows, the last date
+    # of a line with no reason to drop it, customers with a purchase.
+    purchase = base._base.isnull() | ~base._base.isin(
+        [CODES[r] for r in ("bad_date", "bad_number", "other_currency", "missing_customer", "cancellation")])
+    facts = base.aggregate(
+        n=base.count(), bad_date=base.count(where=base._base == CODES["bad_date"]),
+        bad_number=base.count(where=base._base == CODES["bad_number"]),
+        last=base.order_ts.max(where=base._base.isnull()), purchasers=base.customer_id.nunique(where=purchase),
+    ).execute().iloc[0]
+    n = int(facts["n"])
     bad = _bad_rows(renamed, inner, date_format, decimal, kind)
-    _refuse_unreadable(lines, n, mapping, inner, date_format, shown, renamed, bad)
+    _refuse_unreadable(lines, facts, mapping, inner, date_format, shown, renamed, bad)
     if as_of is None:
-        last = base.filter(base._base.isnull()).order_ts.max().execute()
+        last = facts["last"]
         as_of = pd.Timestamp(last).date() + dt.timedelta(days=1) if pd.notna(last) else dt.date.max
     cutoff = ibis.timestamp(dt.datetime.combine(as_of, dt.time())) if as_of < dt.date.max else None
     after = (lines.order_ts >= cutoff) if cutoff is not None else ibis.literal(False)
     lines = lines.mutate(_code=lines._code.fill_null(
         ibis.ifelse(after, ibis.literal(CODES["after_as_of"], "int8"), ibis.literal(CODES[KEPT[0]], "int8"))))
-    ledger = _ledger(lines, n)
-    warnings = _warnings(lines, ledger, mapping, inner, date_format, renamed, bad)
+    ledger, kept_revenue = _ledger(lines, n)
+    warnings = _warnings(lines, ledger, kept_revenue, mapping, inner, date_format, renamed, bad)
     if strict:
         _refuse_strict(lines, ledger, shown)
 
@@ -257,12 +267,10 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
         raise DataError(f"no rows left after cleaning: {top['rows']:,} of {n:,} dropped as '{top['label']}'",
                         file=shown, column=mapping.get("customer_id"), rows=n,
                         fix="check the column mapping shown with --map, and the --as-of date")
-    purchasers = base.filter(base._base.isnull() | ~base._base.isin(
-        [CODES[r] for r in ("bad_date", "bad_number", "other_currency", "missing_customer", "cancellation")]))
-    n_purchasers = int(purchasers.customer_id.nunique().execute())
+    n_purchasers = int(facts["purchasers"])
+    # (a view: the one stage that reads the returns sums them per customer in one pass)
     ret = base.filter(base._base == CODES["cancellation"])
-    returns = engine.store(con, "_returns", ret.select(ret.customer_id, ret.order_id, ret.order_ts,
-                                                      revenue=-ret.revenue))
+    returns = ret.select(ret.customer_id, ret.order_id, ret.order_ts, revenue=-ret.revenue)
     if multi is not None:
         # Every later stage reads the kept lines, several times. They are the stored rows without
         # a reason to drop them, less the few rows whose raw row was seen more than once, plus
@@ -276,7 +284,7 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
         kept = single.union(firsts)
     else:  # the exact path: its rows are numbered on a table of their own
         kept = engine.store(con, "_kept", lines.filter(lines._code == CODES[KEPT[0]]).select(*LINE_COLUMNS))
-        for name in ("_dups", "_multi", "_lines"):
+        for name in ("_dups", "_multi"):
             engine.drop(con, name)
     return Cleaned(lines=kept, returns=returns, ledger=ledger, as_of=as_of, customers_with_purchases=n_purchasers,
                    date_format=date_format.format if date_format else "typed", warnings=tuple(warnings),
@@ -324,9 +332,12 @@ def _check_currencies(table, inner, mapping, only_currency, shown) -> tuple[str,
     return codes
 
 
-def _refuse_unreadable(lines, n, mapping, inner, date_format, shown, source, bad_rows) -> None:
+def _refuse_unreadable(lines, facts, mapping, inner, date_format, shown, source, bad_rows) -> None:
+    """Refuse a file whose share of unreadable dates or amounts is over MAX_BAD_SHARE; `facts`:
+    the rows (n) and the rows dropped as bad_date and bad_number."""
+    n = int(facts["n"])
     for reason, field in (("bad_date", "order_ts"), ("bad_number", None)):
-        bad = int(lines.filter(lines._code == CODES[reason]).count().execute())
+        bad = int(facts[reason])
         if bad <= MAX_BAD_SHARE * n:
             continue
         fld = field or _worst_amount(lines)
@@ -361,24 +372,28 @@ def _refuse_strict(lines, ledger, shown) -> None:
                     f"customer {row['customer_id']}", fix="fix those rows in the file, or build without --strict")
 
 
-def _ledger(lines: ibis.Table, n: int) -> pd.DataFrame:
-    counts = lines.group_by("_code").aggregate(rows=lines.count(), revenue=lines.revenue.sum()).execute()
-    counts = counts.set_index("_code")
+def _ledger(lines: ibis.Table, n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ledger, and the kept lines' revenue as (revenue, rows) counts per distinct value, from
+    one pass: rows per reason and revenue value (there are far fewer values than lines)."""
+    counts = lines.group_by(["_code", "revenue"]).aggregate(rows=lines.count()).execute()
+    per = counts.assign(total=counts["revenue"] * counts["rows"]).groupby("_code").agg(
+        rows=("rows", "sum"), revenue=("total", "sum"))
     rows = []
     for code, label, description in [KEPT, *REASONS]:
-        got = counts.loc[CODES[code]] if CODES[code] in counts.index else None
+        got = per.loc[CODES[code]] if CODES[code] in per.index else None
         rows.append({
             "reason": code, "label": label, "description": description,
             "rows": int(got["rows"]) if got is not None else 0,
-            "revenue": round(float(got["revenue"]), 2) if got is not None and pd.notna(got["revenue"]) else 0.0,
+            "revenue": round(float(got["revenue"]), 2) if got is not None else 0.0,
         })
     ledger = pd.DataFrame(rows)
     ledger["share_rows"] = ledger["rows"] / n
     assert ledger["rows"].sum() == n, "ledger must account for every input row"
-    return ledger[["reason", "label", "description", "rows", "share_rows", "revenue"]]
+    kept = counts[counts["_code"] == CODES[KEPT[0]]][["revenue", "rows"]].reset_index(drop=True)
+    return ledger[["reason", "label", "description", "rows", "share_rows", "revenue"]], kept
 
 
-def _warnings(lines: ibis.Table, ledger: pd.DataFrame, mapping: dict[str, str],
+def _warnings(lines: ibis.Table, ledger: pd.DataFrame, kept_revenue: pd.DataFrame, mapping: dict[str, str],
               inner: dict[str, str], date_format: DateFormat | None, source: ibis.Table, bad_rows: dict) -> list[str]:
     out = []
     if date_format and date_format.others:
@@ -398,13 +413,13 @@ def _warnings(lines: ibis.Table, ledger: pd.DataFrame, mapping: dict[str, str],
         fld = _worst_amount(lines)
         out.append(f"{by['bad_number']:,} rows dropped because an amount is not a number, "
                    f"e.g. {_example(source, bad_rows[fld], source[inner[fld]])!r} in column '{mapping[fld]}'.")
-    kept = lines.filter(lines._code == CODES[KEPT[0]])
     # exact (the approximate one depends on the scan order), from counts per value: bounded memory
-    median = quantiles.median(kept, "revenue")
+    median = quantiles.median_of_counts(kept_revenue["revenue"], kept_revenue["rows"])
     if median and median > 0:
-        big = kept.filter(kept.revenue > OUTLIER_FACTOR * median)
-        n_big = int(big.count().execute())
+        n_big = int(kept_revenue.loc[kept_revenue["revenue"] > OUTLIER_FACTOR * median, "rows"].sum())
         if n_big:
+            kept = lines.filter(lines._code == CODES[KEPT[0]])
+            big = kept.filter(kept.revenue > OUTLIER_FACTOR * median)
             top = big.order_by(ibis.desc("revenue")).limit(1).execute().iloc[0]
             out.append(f"{n_big:,} kept lines are worth over {OUTLIER_FACTOR:,} times the median line "
                        f"({median:,.2f}); the largest: order {top['order_id']}, customer {top['customer_id']}, "

@@ -86,7 +86,8 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                     cleaned = clean(src.table, mapping, con, shown=shown, as_of=config.as_of,
                                     dayfirst=config.dayfirst, decimal=config.decimal,
                                     only_currency=config.only_currency, strict=config.strict,
-                                    fill_order_fields=bool(profile and profile["fill_order_fields"]))
+                                    fill_order_fields=bool(profile and profile["fill_order_fields"]),
+                                    workdir=Path(workdir))
                 except duckdb.OutOfMemoryException:
                     raise
                 except (duckdb.Error, *engine.read_errors(con)) as exc:  # a malformed row met while reading

@@ -1,4 +1,4 @@
-"""Exact medians on the engine that never hold every value in memory.
+"""Exact medians that never hold every value in memory.
 
 An engine's exact median keeps all of a group's values at once: at 100M lines that is one
 allocation of several GB, which fails inside a memory budget. Here values are first counted per
@@ -10,6 +10,7 @@ usual median (the mean of the two middle values for an even count), on any Ibis 
 from __future__ import annotations
 
 import ibis
+import numpy as np
 
 
 def value_counts(table: ibis.Table, value: str, by: list[str], **also: ibis.Value) -> ibis.Table:
@@ -37,8 +38,15 @@ def median_by(table: ibis.Table, value: str, by: list[str]) -> ibis.Table:
     return median_from_counts(value_counts(table, value, by), value, by)
 
 
-def median(table: ibis.Table, value: str) -> float | None:
-    """The exact median of `value` over the whole table, or None when it has no values."""
-    t = table.select(_all=ibis.literal(1), v=table[value])
-    out = median_by(t, "v", ["_all"]).execute()
-    return None if out.empty else float(out["median"].iloc[0])
+def median_of_counts(values: np.ndarray, counts: np.ndarray) -> float | None:
+    """The exact median of values given as (distinct value, how many times): the middle value, or
+    the mean of the two middle ones; None when there are no values. NaN values are left out."""
+    values, counts = np.asarray(values, dtype="float64"), np.asarray(counts, dtype="int64")
+    keep = ~np.isnan(values)
+    order = np.argsort(values[keep], kind="stable")
+    v, cum = values[keep][order], np.cumsum(counts[keep][order])
+    total = int(cum[-1]) if len(cum) else 0
+    if total == 0:
+        return None
+    low, high = (total + 1) // 2, total // 2 + 1  # 1-based positions of the two middle values
+    return float((v[np.searchsorted(cum, low)] + v[np.searchsorted(cum, high)]) / 2)
