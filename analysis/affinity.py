@@ -38,28 +38,36 @@ def assignments_from(customers: pd.DataFrame) -> pd.DataFrame:
     ], ignore_index=True).astype("string")
 
 
-def _segments(assignments: pd.DataFrame) -> ibis.Table:
-    return ibis.memtable(assignments[["customer_id", "kind", "segment"]].astype("string"))
+def _wide(assignments: pd.DataFrame) -> tuple[list[str], ibis.Table]:
+    """The kinds in order, and one row per customer with a segment column per kind (_s0, _s1, ...)."""
+    kinds = list(dict.fromkeys(assignments["kind"]))
+    wide = assignments.pivot(index="customer_id", columns="kind", values="segment")
+    return kinds, ibis.memtable(wide[kinds].set_axis([f"_s{i}" for i in range(len(kinds))], axis=1)
+                                .reset_index().astype("string"))
+
+
+def _by_kind(combos: pd.DataFrame, kinds: list[str], key: str, sums: list[str]) -> pd.DataFrame:
+    """Totals per (kind, segment, key) from totals per (_s0, _s1, ..., key): every customer is in
+    one segment of each kind, so a kind's totals are sums over the other kinds' segments."""
+    parts = [combos.groupby([f"_s{i}", key], dropna=False)[sums].sum().reset_index()
+             .rename(columns={f"_s{i}": "segment"}).assign(kind=kind) for i, kind in enumerate(kinds)]
+    out = pd.concat(parts, ignore_index=True)
+    return out[out["segment"].notna()]
 
 
 def segment_product_totals(lines: ibis.Table, assignments: pd.DataFrame) -> pd.DataFrame:
     """Per (kind, segment, product): product_name, revenue, quantity and customers (the segment's
     customers who bought it). One engine query feeds both each segment's top products and its
     over-represented ones. "(none)" stands for a missing product id."""
-    # From one row per customer and product (derived.customer_products), so that counting buyers
-    # is a plain count; joined to one row per customer (a segment column per kind), then stacked.
-    pairs = derived.customer_products(lines)
-    kinds = list(dict.fromkeys(assignments["kind"]))
-    wide = assignments.pivot(index="customer_id", columns="kind", values="segment")
-    wide = ibis.memtable(wide[kinds].set_axis([f"_s{i}" for i in range(len(kinds))], axis=1).reset_index()
-                         .astype("string"))
+    # One row per customer and product first, so that counting buyers is a plain count; then
+    # totals per combination of segments (one per kind) and product, which are few.
+    pairs = lines.group_by(["customer_id", "product_id"]).aggregate(
+        revenue=lines.revenue.sum(), quantity=lines.quantity.sum())
+    kinds, wide = _wide(assignments)
     j = pairs.join(wide, "customer_id")
-    stacked = ibis.union(*[j.select(kind=ibis.literal(kind), segment=j[f"_s{i}"], product_id=j.product_id,
-                                    revenue=j.revenue, quantity=j.quantity)
-                           for i, kind in enumerate(kinds)], distinct=False)
-    stacked = stacked.filter(stacked.segment.notnull())
-    agg = stacked.group_by(["kind", "segment", "product_id"]).aggregate(
-        revenue=stacked.revenue.sum(), quantity=stacked.quantity.sum(), customers=stacked.count()).execute()
+    combos = j.group_by([*(f"_s{i}" for i in range(len(kinds))), "product_id"]).aggregate(
+        revenue=j.revenue.sum(), quantity=j.quantity.sum(), customers=j.count()).execute()
+    agg = _by_kind(combos, kinds, "product_id", ["revenue", "quantity", "customers"])
     # A product's name is the same in every segment: the smallest over all of its lines.
     names = derived.products(lines).select("product_id", "product_name").execute()
     agg = agg.merge(names, on="product_id", how="left")
@@ -67,6 +75,7 @@ def segment_product_totals(lines: ibis.Table, assignments: pd.DataFrame) -> pd.D
     agg["product_name"] = agg["product_name"].fillna(agg["product_id"])
     agg["revenue"] = agg["revenue"].astype("float64").round(2)  # parallel sums carry float noise
     agg["customers"] = agg["customers"].astype("int64")
+    agg = agg.astype({"kind": "str", "segment": "str", "product_id": "str", "product_name": "str"})
     agg = agg.sort_values(["kind", "segment", "product_id"], kind="stable").reset_index(drop=True)
     return agg[["kind", "segment", "product_id", "product_name", "revenue", "quantity", "customers"]]
 
@@ -119,9 +128,11 @@ def category_mix(lines: ibis.Table, assignments: pd.DataFrame) -> pd.DataFrame:
     summing to 1 per segment). Lines without a category count as '(none)'. When no line has a
     category the frame is empty. Sorted by kind, segment, then revenue (largest first).
     """
-    per = lines.group_by(["customer_id", "category"]).aggregate(revenue=lines.revenue.sum())
-    j = per.join(_segments(assignments), "customer_id")
-    out = j.group_by(["kind", "segment", "category"]).aggregate(revenue=j.revenue.sum()).execute()
+    kinds, wide = _wide(assignments)
+    j = lines.join(wide, "customer_id")
+    combos = j.group_by([*(f"_s{i}" for i in range(len(kinds))), "category"]).aggregate(
+        revenue=j.revenue.sum()).execute()
+    out = _by_kind(combos, kinds, "category", ["revenue"])
     if out.empty or out["category"].isna().all():
         return pd.DataFrame(columns=MIX_COLUMNS)
     out["category"] = out["category"].fillna(NONE)

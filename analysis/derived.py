@@ -1,17 +1,16 @@
 """Tables summed once from the kept lines, which the later stages read instead of the lines.
 
-  orders             one row per (customer_id, order_id): order_ts (its first line's), country
-                     (its lines', the smallest should they differ), revenue, items (quantity), n_lines
-  products           one row per product_id (not NULL): product_name (the smallest over its
-                     lines) and median_price (exact, see quantiles)
-  customer_products  one row per (customer_id, product_id): revenue, quantity, n_lines, and the
-                     prices paid against the product's median: ratio_sum and ratio_n (sum and
-                     count of unit_price / median_price), low_price_lines (ratio below LOW_PRICE)
+  orders    one row per (customer_id, order_id): order_ts (its first line's), country (its
+            lines', the smallest should they differ), revenue, items (quantity), n_lines
+  products  one row per product_id (not NULL): product_name (the smallest over its lines) and
+            median_price (exact, see quantiles)
 
 Each function returns the stored table when `store` has stored it for these lines (a build does,
 right after cleaning), and otherwise the expression over the lines (small tests, ad-hoc use).
-There are several times fewer orders and customer-products than lines, so every stage that reads
-them does less work than it would on the lines; each is summed once however many stages read it.
+There are several times fewer orders than lines, and most stages read them, several times; the
+products are few, and customer features and affinity both need them. (One row per customer and
+product is not stored: it is almost half as long as the lines, and its two readers each sum the
+lines faster than it would be written.)
 """
 
 from __future__ import annotations
@@ -20,8 +19,7 @@ import ibis
 
 from analysis import engine, quantiles
 
-LOW_PRICE = 0.9  # a line below 90% of the product's median price counts as bought at a low price
-NAMES = ("orders", "products", "customer_products")
+NAMES = ("orders", "products")
 
 # Stored tables by (name, the lines' expression).
 _STORED: dict[tuple[str, object], ibis.Table] = {}
@@ -50,21 +48,6 @@ def products(lines: ibis.Table) -> ibis.Table:
     names = counts.group_by("product_id").aggregate(product_name=counts._name.min())
     medians = quantiles.median_from_counts(counts, "unit_price", ["product_id"])
     return names.join(medians, "product_id").select("product_id", "product_name", median_price="median")
-
-
-def customer_products(lines: ibis.Table) -> ibis.Table:
-    """One row per (customer, product, NULL product included): revenue, quantity, n_lines,
-    ratio_sum, ratio_n and low_price_lines (see the module docstring; no ratio without a product)."""
-    stored = _STORED.get(("customer_products", lines.op()))
-    if stored is not None:
-        return stored
-    prices = products(lines).select("product_id", "median_price")
-    joined = lines.left_join(prices, "product_id")
-    ratio = joined.unit_price / joined.median_price
-    return joined.group_by(["customer_id", "product_id"]).aggregate(
-        revenue=joined.revenue.sum(), quantity=joined.quantity.sum(), n_lines=joined.count(),
-        ratio_sum=ratio.sum(), ratio_n=ratio.count(), low_price_lines=(ratio < LOW_PRICE).cast("int64").sum(),
-    )
 
 
 def store(con, lines: ibis.Table, prefix: str = "_") -> None:

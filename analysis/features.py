@@ -1,7 +1,7 @@
 """One row per customer: recency, frequency, monetary and behaviour features.
 
 Aggregation runs on the engine over the kept lines and the tables summed from them (derived:
-orders and customer-products); the result (one row per customer) is pandas.
+orders and products); the result (one row per customer) is pandas.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ CUSTOMER_FEATURES = [
     "lines_per_order", "price_index", "low_price_share", "gap_cv", "weekend_share", "evening_share",
     "share_q1", "share_q2", "share_q3", "share_q4",
 ]
+LOW_PRICE = 0.9  # a line below 90% of the product's median price counts as bought at a low price
 def _main_country(orders: ibis.Table) -> ibis.Table:
     """Each customer's country with the most revenue (ties: alphabetical), for deterministic output."""
     by = orders.group_by(["customer_id", "country"]).aggregate(revenue=orders.revenue.sum())
@@ -29,16 +30,16 @@ def _main_country(orders: ibis.Table) -> ibis.Table:
     return by.filter(by._rank == 0).select("customer_id", "country")
 
 
-def _product_habits(customer_products: ibis.Table) -> ibis.Table:
+def _product_habits(lines: ibis.Table) -> ibis.Table:
     """Per customer: distinct_products, the line count, price_index (mean over lines of unit price
     / the product's median price; 1 = catalogue price) and low_price_share (share of lines below
-    derived.LOW_PRICE x the median), from one row per customer and product."""
-    cp = customer_products
-    priced = cp.ratio_n.sum()
-    return cp.group_by("customer_id").aggregate(
-        distinct_products=cp.product_id.count(), n_lines=cp.n_lines.sum(),
-        price_index=ibis.ifelse(priced > 0, cp.ratio_sum.sum() / priced, ibis.null("float64")),
-        low_price_share=ibis.ifelse(priced > 0, cp.low_price_lines.sum() / priced, ibis.null("float64")))
+    LOW_PRICE x the median; both NULL for lines without a product)."""
+    prices = derived.products(lines).select("product_id", "median_price")
+    l = lines.left_join(prices, "product_id")
+    ratio = l.unit_price / l.median_price
+    return l.group_by("customer_id").aggregate(
+        distinct_products=l.product_id.nunique(), n_lines=l.count(), price_index=ratio.mean(),
+        low_price_share=(ratio < LOW_PRICE).cast("float64").mean())
 
 
 def _order_habits(orders: ibis.Table) -> ibis.Table:
@@ -75,7 +76,7 @@ def customer_features(lines: ibis.Table, returns: ibis.Table, as_of: dt.date) ->
     )
     ret = returns.filter(returns.order_ts < ibis.timestamp(dt.datetime.combine(as_of, dt.time())))
     ret = ret.group_by("customer_id").aggregate(returns_lines=ret.count(), returns_value=ret.revenue.sum())
-    joined = (per_customer.left_join(_product_habits(derived.customer_products(lines)), "customer_id")
+    joined = (per_customer.left_join(_product_habits(lines), "customer_id")
               .left_join(_main_country(orders), "customer_id").left_join(ret, "customer_id")
               .left_join(_order_habits(orders), "customer_id"))
     df = joined.select(

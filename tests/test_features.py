@@ -4,10 +4,11 @@ import datetime as dt
 
 import ibis
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis.clean import clean
-from analysis.features import customer_features, rfm_at
+from analysis.features import _product_habits, customer_features, rfm_at
 from analysis.schema import detect_columns
 from analysis.source import open_source
 
@@ -73,3 +74,15 @@ def test_one_order_customers_have_no_gap_between_orders(tmp_path):
     assert np.isnan(c.loc["A", "mean_days_between_orders"])
     assert c.loc["B", "frequency_orders"] == 2  # without order ids each customer-day is one order
     assert c.loc["B", "mean_days_between_orders"] == 10
+
+
+def test_price_habits_compare_each_line_with_the_products_median_price():
+    # X sells at 10 three times and once at 8 (80% of the median 10, so a low price); C's line
+    # without a product counts as a line but has no price ratio and no distinct product
+    lines = ibis.memtable(pd.DataFrame({
+        "customer_id": ["A", "B", "B", "C", "C"], "product_id": ["X", "X", "X", "X", None],
+        "product_name": ["x"] * 4 + [None], "unit_price": [10.0, 10.0, 10.0, 8.0, 3.0]}))
+    got = _product_habits(lines).execute().set_index("customer_id").sort_index()
+    assert got["distinct_products"].tolist() == [1, 1, 1] and got["n_lines"].tolist() == [1, 2, 2]
+    assert got["price_index"].tolist() == pytest.approx([1.0, 1.0, 0.8])
+    assert got["low_price_share"].tolist() == [0.0, 0.0, 1.0]
