@@ -145,7 +145,7 @@ def category_mix(lines: ibis.Table, assignments: pd.DataFrame) -> pd.DataFrame:
 def first_orders(lines: ibis.Table) -> ibis.Table:
     """One row per customer: the first order's id and timestamp (ties on time: lowest order id)
     and `repeat`, whether the customer placed any other order."""
-    orders = lines.group_by(["customer_id", "order_id"]).aggregate(order_ts=lines.order_ts.min())
+    orders = derived.orders(lines)
     w = ibis.window(group_by=orders.customer_id, order_by=[orders.order_ts, orders.order_id])
     orders = orders.mutate(_n=ibis.row_number().over(w),
                            _orders=orders.order_id.count().over(ibis.window(group_by=orders.customer_id)))
@@ -173,7 +173,7 @@ def first_purchase_predictors(lines: ibis.Table, by: str = "category", min_custo
     if by not in ("category", "product"):
         raise ValueError(f"by must be 'category' or 'product', not {by!r}")
     if end is None:
-        last = lines.order_ts.max().execute()
+        last = derived.orders(lines).order_ts.max().execute()
         if pd.isna(last):
             return pd.DataFrame(columns=PREDICTOR_COLUMNS)
         end = pd.Timestamp(last).date()
