@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis import derived
+from analysis import derived, engine
 
 NONE = "(none)"  # shown for a NULL product id or category
 AFFINITY_COLUMNS = ["kind", "segment", "rank", "product_id", "product_name", "segment_revenue_share",
@@ -65,11 +65,11 @@ def segment_product_totals(lines: ibis.Table, assignments: pd.DataFrame) -> pd.D
         revenue=lines.revenue.sum(), quantity=lines.quantity.sum())
     kinds, wide = _wide(assignments)
     j = pairs.join(wide, "customer_id")
-    combos = j.group_by([*(f"_s{i}" for i in range(len(kinds))), "product_id"]).aggregate(
-        revenue=j.revenue.sum(), quantity=j.quantity.sum(), customers=j.count()).execute()
+    combos = engine.execute(j.group_by([*(f"_s{i}" for i in range(len(kinds))), "product_id"]).aggregate(
+        revenue=j.revenue.sum(), quantity=j.quantity.sum(), customers=j.count()))
     agg = _by_kind(combos, kinds, "product_id", ["revenue", "quantity", "customers"])
     # A product's name is the same in every segment: the smallest over all of its lines.
-    names = derived.products(lines).select("product_id", "product_name").execute()
+    names = engine.execute(derived.products(lines).select("product_id", "product_name"))
     agg = agg.merge(names, on="product_id", how="left")
     agg["product_id"] = agg["product_id"].fillna(NONE)
     agg["product_name"] = agg["product_name"].fillna(agg["product_id"])
@@ -130,8 +130,8 @@ def category_mix(lines: ibis.Table, assignments: pd.DataFrame) -> pd.DataFrame:
     """
     kinds, wide = _wide(assignments)
     j = lines.join(wide, "customer_id")
-    combos = j.group_by([*(f"_s{i}" for i in range(len(kinds))), "category"]).aggregate(
-        revenue=j.revenue.sum()).execute()
+    combos = engine.execute(j.group_by([*(f"_s{i}" for i in range(len(kinds))), "category"]).aggregate(
+        revenue=j.revenue.sum()))
     out = _by_kind(combos, kinds, "category", ["revenue"])
     if out.empty or out["category"].isna().all():
         return pd.DataFrame(columns=MIX_COLUMNS)
@@ -173,7 +173,7 @@ def first_purchase_predictors(lines: ibis.Table, by: str = "category", min_custo
     if by not in ("category", "product"):
         raise ValueError(f"by must be 'category' or 'product', not {by!r}")
     if end is None:
-        last = derived.orders(lines).order_ts.max().execute()
+        last = engine.execute(derived.orders(lines).order_ts.max())
         if pd.isna(last):
             return pd.DataFrame(columns=PREDICTOR_COLUMNS)
         end = pd.Timestamp(last).date()
@@ -189,8 +189,8 @@ def first_purchase_predictors(lines: ibis.Table, by: str = "category", min_custo
     everyone = first.select("customer_id", key=ibis.null("string"), name=ibis.null("string"),
                             repeat=first.repeat, everyone=ibis.literal(True))
     both = keyed.union(everyone, distinct=False)
-    agg = both.group_by(["everyone", "key"]).aggregate(
-        name=both.name.min(), customers=both.count(), repeat_customers=both.repeat.cast("int64").sum()).execute()
+    agg = engine.execute(both.group_by(["everyone", "key"]).aggregate(
+        name=both.name.min(), customers=both.count(), repeat_customers=both.repeat.cast("int64").sum()))
     is_all = agg["everyone"].astype(bool)
     per_key = agg[~is_all].drop(columns="everyone")
     if not is_all.any() or per_key["key"].isna().all():

@@ -29,6 +29,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from analysis import engine
 from analysis.bgnbd import BgNbdFit, expected_purchases, fit_bgnbd, p_alive
 from analysis.gammagamma import GammaGammaFit, expected_spend, fit_gamma_gamma, fitted_customers
 from analysis.mle import ConvergenceWarning
@@ -76,7 +77,7 @@ def summary_from_lines(lines: ibis.Table, as_of: dt.date, cutoff: dt.date | None
         hold = lines.filter((lines.order_ts >= _day_start(cutoff)) & (lines.order_ts < _day_start(as_of)))
         hold = hold.group_by("customer_id").aggregate(holdout_purchases=hold.order_ts.date().nunique())
         expr = expr.left_join(hold, "customer_id").select(*expr.columns, "holdout_purchases")
-    return _finish_summary(expr.execute(), with_holdout=cutoff is not None)
+    return _finish_summary(engine.execute(expr), with_holdout=cutoff is not None)
 
 
 def _finish_summary(df: pd.DataFrame, with_holdout: bool) -> pd.DataFrame:
@@ -247,14 +248,20 @@ def holdout_by_frequency(customers: pd.DataFrame) -> pd.DataFrame:
     return table.astype({"customers": "int64", "actual_total": "int64", "predicted_total": "float64"})
 
 
-def holdout_check(lines: ibis.Table, as_of: dt.date, holdout_days: int) -> HoldoutCheck:
+def _valid_holdout(holdout_days) -> bool:
+    return int(holdout_days) == holdout_days and holdout_days >= 1
+
+
+def holdout_check(lines: ibis.Table, as_of: dt.date, holdout_days: int,
+                  calibration: pd.DataFrame | None = None) -> HoldoutCheck:
     """Fit BG/NBD on lines before as_of - holdout_days and compare its predictions with the
     purchase days that followed, per customer who bought before the cutoff. ValueError when the
-    calibration data cannot support a fit."""
-    if int(holdout_days) != holdout_days or holdout_days < 1:
+    calibration data cannot support a fit. `calibration`: that summary, when already made
+    (value_summaries)."""
+    if not _valid_holdout(holdout_days):
         raise ValueError(f"holdout_days must be a whole number of days >= 1, not {holdout_days!r}")
     cutoff = as_of - dt.timedelta(days=int(holdout_days))
-    cal = summary_from_lines(lines, as_of, cutoff)
+    cal = summary_from_lines(lines, as_of, cutoff) if calibration is None else calibration
     bg = fit_bgnbd(cal["frequency"], cal["recency"], cal["T"], time_unit="days")
     predicted = expected_purchases(bg, holdout_days, *(cal[c].to_numpy(float) for c in ("frequency", "recency", "T")))
     customers = pd.DataFrame({"customer_id": cal["customer_id"], "frequency": cal["frequency"],
@@ -281,16 +288,28 @@ class CustomerValue:
     warnings: tuple[str, ...]
 
 
+def value_summaries(lines: ibis.Table, as_of: dt.date,
+                    holdout_days: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The engine's part of customer_value: the summary of the purchases before `as_of` and, with
+    a valid `holdout_days`, the calibration summary for the holdout check (else None)."""
+    summary = summary_from_lines(lines, as_of)
+    if not holdout_days or not _valid_holdout(holdout_days):
+        return summary, None
+    return summary, summary_from_lines(lines, as_of, as_of - dt.timedelta(days=int(holdout_days)))
+
+
 def customer_value(lines: ibis.Table, as_of: dt.date, horizons: tuple[int, ...] = (90, 365),
-                   discount_rate: float = 0.01, holdout_days: int | None = None) -> CustomerValue:
+                   discount_rate: float = 0.01, holdout_days: int | None = None,
+                   summaries: tuple[pd.DataFrame, pd.DataFrame | None] | None = None) -> CustomerValue:
     """Summarise kept lines or orders (customer_id, order_ts, revenue) before `as_of`, fit BG/NBD and
     Gamma-Gamma, predict per customer, and optionally check predictions on a holdout of the last
     `holdout_days` days (a separate fit on the lines before it). Convergence problems do not
-    raise: they are returned in `warnings` (ConvergenceWarnings are not re-emitted)."""
+    raise: they are returned in `warnings` (ConvergenceWarnings are not re-emitted).
+    `summaries`: value_summaries(lines, as_of, holdout_days), when already made."""
     horizons = tuple(dict.fromkeys(int(h) for h in horizons))
     if not horizons or min(horizons) < 1 or not discount_rate > -1:
         raise ValueError(f"horizons must be whole days >= 1 and discount_rate > -1; got {horizons}, {discount_rate}")
-    summary = summary_from_lines(lines, as_of)
+    summary, calibration = summaries if summaries is not None else value_summaries(lines, as_of, holdout_days)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         bg, gg, notes = fit_models(summary)
@@ -298,7 +317,7 @@ def customer_value(lines: ibis.Table, as_of: dt.date, horizons: tuple[int, ...] 
         holdout = None
         if holdout_days:
             try:
-                holdout = holdout_check(lines, as_of, holdout_days)
+                holdout = holdout_check(lines, as_of, holdout_days, calibration)
                 notes += [f"Holdout check: {w}" for w in holdout.bgnbd.warnings]
             except ValueError as exc:
                 notes.append(f"Holdout check of the last {holdout_days} days skipped: {exc}")

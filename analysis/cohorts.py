@@ -14,7 +14,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from analysis import derived
+from analysis import derived, engine
 
 # Time to second order: (label, first day, last day) per bin; None = no upper bound.
 SECOND_ORDER_BINS = (
@@ -34,8 +34,8 @@ def cohort_retention(lines: ibis.Table) -> pd.DataFrame:
     month, rounded to cents).
     """
     acts = _customer_months(lines)
-    agg = acts.group_by(["first_month", "month"]).aggregate(
-        customers=acts.count(), revenue=acts.revenue.sum()).execute()
+    agg = engine.execute(acts.group_by(["first_month", "month"]).aggregate(
+        customers=acts.count(), revenue=acts.revenue.sum()))
     cohorts = np.sort(agg["first_month"].unique()).astype(np.int64)
     last = int(agg["month"].max()) if len(agg) else 0
     grid = pd.DataFrame(
@@ -75,9 +75,9 @@ def repeat_summary(lines: ibis.Table) -> RepeatSummary:
     bins = {f"bin{i}": per.count(where=(per.days >= low) & (per.days <= high) if high is not None
                                   else per.days >= low)
             for i, (_label, low, high) in enumerate(SECOND_ORDER_BINS)}
-    fig = per.aggregate(   # one pass: figures and histogram together
+    fig = engine.execute(per.aggregate(   # one pass: figures and histogram together
         customers=per.count(), repeat_customers=per.days.count(), q1=per.days.quantile(0.25),
-        median=per.days.quantile(0.5), q3=per.days.quantile(0.75), **bins).execute().iloc[0]
+        median=per.days.quantile(0.5), q3=per.days.quantile(0.75), **bins)).iloc[0]
     customers, repeat_customers = int(fig["customers"]), int(fig["repeat_customers"])
     figures = {
         "customers": customers, "repeat_customers": repeat_customers,
@@ -103,10 +103,10 @@ def new_vs_returning(lines: ibis.Table) -> pd.DataFrame:
     """
     acts = _customer_months(lines)
     new = acts.month == acts.first_month
-    out = acts.group_by("month").aggregate(
+    out = engine.execute(acts.group_by("month").aggregate(
         new_revenue=acts.revenue.sum(where=new), returning_revenue=acts.revenue.sum(where=~new),
         new_customers=acts.count(where=new), returning_customers=acts.count(where=~new),
-    ).execute().sort_values("month", kind="stable").reset_index(drop=True)
+    )).sort_values("month", kind="stable").reset_index(drop=True)
     for col in ("new_revenue", "returning_revenue"):
         out[col] = out[col].astype("float64").fillna(0.0).round(2)
     for col in ("new_customers", "returning_customers"):

@@ -10,6 +10,8 @@ Spark is asked for, so the default build stays light and `--help` instant.
 from __future__ import annotations
 
 import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import ibis
@@ -104,7 +106,10 @@ def store(con, name: str, expr: ibis.Table, folder: Path | None = None) -> ibis.
         path = Path(folder) / f"{name}.parquet"
         con.to_parquet(expr, path, compression="zstd")
         _FILES[(id(con), name)] = path
-        return con.read_parquet(path, table_name=name)
+        # a view of the database (not a temporary one), so that Background's connection sees it
+        literal = str(path).replace("'", "''")
+        con.raw_sql(f"CREATE OR REPLACE VIEW \"{name}\" AS SELECT * FROM read_parquet('{literal}')")
+        return con.table(name)
     if kind == "duckdb":
         return con.create_table(name, expr)
     if kind == "pyspark":
@@ -160,3 +165,59 @@ def read_errors(con) -> tuple[type[Exception], ...]:
 def backref(group: int, kind: str) -> str:
     """Group `group` in a regular-expression replacement: \\1 (RE2, DuckDB) or $1 (Java: Spark)."""
     return f"${group}" if kind in ("pyspark", "trino", "databricks") else f"\\{group}"
+
+
+# The connection of the background worker thread (see Background); unset on other threads.
+_LOCAL = threading.local()
+
+
+def execute(expr, **kwargs):
+    """`expr.execute()`, or inside a Background task, on that task's own connection."""
+    con = getattr(_LOCAL, "con", None)
+    return expr.execute(**kwargs) if con is None else con.execute(expr, **kwargs)
+
+
+class Background:
+    """Engine queries run in one worker thread while the caller does customer-level work (which
+    mostly leaves the engine's threads idle): `submit(fn, *args)` gives a Future of fn(*args).
+
+    A task's queries (through `execute`) go to a connection of its own on the same DuckDB
+    database: one connection cannot run two queries at once. Tasks run one at a time, in the
+    order submitted, and may only read (stored tables must be views or tables of the database,
+    not temporary ones, which another connection cannot see). On other engines a task runs at
+    once, on the caller's thread."""
+
+    def __init__(self, con):
+        self._con = con
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine") \
+            if dialect(con) == "duckdb" else None
+        self._cursor = None
+
+    def submit(self, fn, *args, **kwargs) -> Future:
+        if self._pool is None:
+            future = Future()
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except Exception as exc:  # noqa: BLE001 - raised again by future.result(), where it is awaited
+                future.set_exception(exc)
+            return future
+        return self._pool.submit(self._run, fn, args, kwargs)
+
+    def _run(self, fn, args, kwargs):
+        if self._cursor is None:
+            self._cursor = self._con.con.cursor()
+            _LOCAL.con = ibis.duckdb.from_connection(self._cursor)
+        return fn(*args, **kwargs)
+
+    def close(self) -> None:
+        """Stop: tasks not started are dropped, a running query is interrupted."""
+        if self._pool is None:
+            return
+        if self._cursor is not None:
+            try:
+                self._cursor.interrupt()
+            except Exception:  # noqa: BLE001 - nothing running, or already closed
+                pass
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._cursor is not None:
+            self._cursor.close()

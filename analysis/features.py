@@ -12,7 +12,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from analysis import derived
+from analysis import derived, engine
 
 CUSTOMER_FEATURES = [
     "customer_id", "country", "first_order_date", "last_order_date", "recency_days",
@@ -79,12 +79,12 @@ def customer_features(lines: ibis.Table, returns: ibis.Table, as_of: dt.date) ->
     joined = (per_customer.left_join(_product_habits(lines), "customer_id")
               .left_join(_main_country(orders), "customer_id").left_join(ret, "customer_id")
               .left_join(_order_habits(orders), "customer_id"))
-    df = joined.select(
+    df = engine.execute(joined.select(
         "customer_id", "country", "first_ts", "last_ts", "frequency_orders", "monetary", "items",
         "distinct_products", "returns_lines", "returns_value", "n_lines", "price_index", "low_price_share",
         "weekend_share", "evening_share", "share_q1", "share_q2", "share_q3", "share_q4",
         "gap_mean", "gap_std", "n_gaps",
-    ).execute()
+    ))
     return derive(df, as_of, has_times=_has_times(orders))
 
 
@@ -95,8 +95,8 @@ def rfm_at(lines: ibis.Table, as_of: dt.date) -> pd.DataFrame:
     line, so this reads the (stored) orders, not the lines."""
     orders = derived.orders(lines)
     before = orders.filter(orders.order_ts < ibis.timestamp(dt.datetime.combine(as_of, dt.time())))
-    df = before.group_by("customer_id").aggregate(
-        last_ts=before.order_ts.max(), frequency_orders=before.count(), monetary=before.revenue.sum()).execute()
+    df = engine.execute(before.group_by("customer_id").aggregate(
+        last_ts=before.order_ts.max(), frequency_orders=before.count(), monetary=before.revenue.sum()))
     last = pd.to_datetime(df["last_ts"]).dt.normalize()
     out = pd.DataFrame({
         "customer_id": df["customer_id"].astype("string"),
@@ -110,7 +110,7 @@ def rfm_at(lines: ibis.Table, as_of: dt.date) -> pd.DataFrame:
 def _has_times(orders: ibis.Table) -> bool:
     """Whether order timestamps carry a time of day (not all at midnight)."""
     ts = orders.order_ts
-    return bool(orders.filter((ts.hour() != 0) | (ts.minute() != 0)).limit(1).count().execute())
+    return bool(engine.execute(orders.filter((ts.hour() != 0) | (ts.minute() != 0)).limit(1).count()))
 
 
 def derive(df: pd.DataFrame, as_of: dt.date, has_times: bool = True) -> pd.DataFrame:

@@ -30,8 +30,8 @@ Progress = Callable[[str, float], None]
 # background while the engine reads and cleans the file, which leaves the interpreter idle.
 LATER_MODULES = ("analysis.cluster", "analysis.profiles", "analysis.stages", "analysis.insights",
                  "analysis.products", "analysis.trends")
-STAGES = ("read", "clean", "customers", "segments", "clusters", "profiles", "trends", "statistics",
-          "cohorts", "products", "changes", "value")
+STAGES = ("read", "clean", "customers", "segments", "clusters", "profiles", "statistics", "changes", "value",
+          "cohorts", "trends", "products")
 
 
 def prefetch(modules: Iterable[str]) -> threading.Thread:
@@ -75,6 +75,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
     shown = display_path(config.input)
     with tempfile.TemporaryDirectory(prefix="segment-report-") as workdir:
         con = _connect(config, Path(workdir), shown)
+        background = engine.Background(con)
         try:
             with stage("read"):
                 src = open_source(config.input, con, workdir=Path(workdir), shown=shown,
@@ -96,47 +97,66 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
             with stage("customers"):
                 derived.store(con, cleaned.lines)
                 customers = features.customer_features(cleaned.lines, cleaned.returns, cleaned.as_of)
+            from analysis import affinity, cluster, insights, products, profiles, stages, trends
+
+            lines, as_of = cleaned.lines, cleaned.as_of
+            segment_map = config.segment_map or segment.SEGMENT_RULES
+            # The engine queries that need no segments run in the background while the customer-level
+            # stages below keep this thread busy (engine.Background); their results are awaited where
+            # they are used.
+            queued = {
+                "cohorts": background.submit(stages.cohort_tables, lines),
+                "changes": background.submit(stages.change_queries, lines, as_of, segment_map),
+                "value": background.submit(stages.value_queries, lines, as_of),
+                "first_purchase": background.submit(stages.first_purchase, lines),
+                "monthly": background.submit(trends.monthly, lines, customers[["first_order_date"]].copy()),
+                "period": background.submit(_period, lines),
+            }
             with stage("segments"):
                 score_frame, edges = segment.rfm_scores(customers)
                 customers = customers.join(score_frame)
-                segment_map = config.segment_map or segment.SEGMENT_RULES
                 customers["rfm_segment"] = segment.assign_segments(score_frame, segment_map)
                 rules = segment.rules_table(edges, config.currency, segment_map)
-            from analysis import affinity, cluster, insights, products, profiles, stages, trends
-
             with stage("clusters"):
                 clustering = cluster.choose_clusters(customers, seed=config.seed, k_min=config.k_min,
                                                      k_max=config.k_max, k=config.clusters)
                 names = profiles.cluster_names(clustering.labels, clustering.z, customers["frequency_orders"])
                 customers["cluster"] = clustering.labels
                 customers["cluster_name"] = customers["cluster"].map(names).astype("string")
+            assignments = affinity.assignments_from(customers)
+            queued |= {  # and those that need the segments
+                "monthly_by_segment": background.submit(trends.monthly_by_segment, lines, assignments),
+                "product_totals": background.submit(affinity.segment_product_totals, lines, assignments),
+                "category_mix": background.submit(affinity.category_mix, lines, assignments),
+            }
             with stage("profiles"):
                 tables = _profile_tables(customers, clustering, rules, score_frame, config)
-            with stage("trends"):
-                assignments = affinity.assignments_from(customers)
-                tables["monthly"] = trends.monthly(cleaned.lines, customers)
-                tables["monthly_by_segment"] = trends.monthly_by_segment(cleaned.lines, assignments)
-                product_totals = affinity.segment_product_totals(cleaned.lines, assignments)
-                tables["segment_products"] = products.segment_products(product_totals, config.top_n)
-                period = cleaned.lines.aggregate(start=cleaned.lines.order_ts.min(),
-                                                 end=cleaned.lines.order_ts.max()).execute().iloc[0]
             extra: dict = {}
             with stage("statistics"):
                 more, figures = stages.statistics(customers, config.seed)
                 tables.update(more), extra.update(figures)
-            with stage("cohorts"):
-                more, figures = stages.cohort_tables(cleaned.lines)
-                tables.update(more), extra.update(figures)
-            with stage("products"):
-                more, figures = stages.product_tables(cleaned.lines, customers, config.top_n, product_totals)
-                tables.update(more), extra.update(figures)
             with stage("changes"):
-                more, figures, risk = stages.change_tables(cleaned.lines, customers, tables["segments"],
-                                                           cleaned.as_of, segment_map)
+                more, figures, risk = stages.change_tables(lines, customers, tables["segments"], as_of, segment_map,
+                                                           queried=queued["changes"].result())
                 tables.update(more), extra.update(figures)
             with stage("value"):
                 more, figures, value, value_warnings = stages.value_tables(
-                    cleaned.lines, customers, cleaned.as_of, config.clv_horizon, config.discount_rate, config.seed)
+                    lines, customers, as_of, config.clv_horizon, config.discount_rate, config.seed,
+                    queried=queued["value"].result())
+                tables.update(more), extra.update(figures)
+            with stage("cohorts"):
+                more, figures = queued["cohorts"].result()
+                tables.update(more), extra.update(figures)
+            with stage("trends"):
+                tables["monthly"] = queued["monthly"].result()
+                tables["monthly_by_segment"] = queued["monthly_by_segment"].result()
+                product_totals = queued["product_totals"].result()
+                tables["segment_products"] = products.segment_products(product_totals, config.top_n)
+                period = queued["period"].result()
+            with stage("products"):
+                more, figures = stages.product_tables(lines, customers, config.top_n, product_totals,
+                                                      mix=queued["category_mix"].result(),
+                                                      first=queued["first_purchase"].result())
                 tables.update(more), extra.update(figures)
             customers = customers.merge(value, on="customer_id", how="left").merge(risk, on="customer_id", how="left")
             tables["customers"] = customers[TABLES["customers"]]
@@ -145,6 +165,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                             fix=f"raise its memory budget, e.g. SEGMENT_REPORT_ENGINE_MB={2 * ENGINE_MEMORY_MB}, "
                                 "or free memory") from None
         finally:
+            background.close()
             derived.forget()
             engine.close(con)
 
@@ -173,6 +194,11 @@ def _connect(config: Config, workdir: Path, shown: str):
     if is_connection_url(spec) and not str(spec).lower().startswith("duckdb://"):
         return connect_url(str(spec), shown)
     return engine.connect("duckdb" if is_connection_url(spec) else config.engine, workdir, config.spark_master)
+
+
+def _period(lines) -> dict:
+    """The first and last order timestamps of the kept lines."""
+    return engine.execute(lines.aggregate(start=lines.order_ts.min(), end=lines.order_ts.max())).iloc[0]
 
 
 def _cluster_warnings(clustering, n_customers: int) -> tuple[str, ...]:

@@ -11,12 +11,13 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from analysis import affinity, bgnbd, clv, cohorts, derived, stats, transitions
+from analysis import affinity, bgnbd, clv, cohorts, derived, engine, stats, transitions
 
 KEY_FEATURES = {"recency_days": "Days since last order", "frequency_orders": "Orders",
                 "monetary": "Revenue", "avg_order_value": "Average order value"}
 KINDS = (("rfm", "rfm_segment"), ("cluster", "cluster_name"))
 CHANGE_DAYS = 90  # segment membership is compared with this many days before the as-of date
+HOLDOUT_DAYS = 90  # the value model is checked on predicting this many last days
 CLV_EDGES = [0, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, np.inf]
 P_ALIVE_EDGES = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0 + 1e-9]
 WAIT_GRID = np.arange(0, 3651)  # days of further silence tried when looking for the 50% point
@@ -53,29 +54,46 @@ def cohort_tables(lines) -> tuple[dict, dict]:
     return tables, {f"repeat_{k}" if not k.startswith("repeat") else k: v for k, v in repeat.figures.items()}
 
 
-def product_tables(lines, customers: pd.DataFrame, top_n: int,
-                   totals: pd.DataFrame | None = None) -> tuple[dict, dict]:
+def first_purchase(lines) -> pd.DataFrame:
+    """First-purchase predictors of becoming a repeat customer, by category when the lines have
+    categories, else by product (column `by`). Engine work only: it can run in the background."""
+    has_categories = bool(engine.execute(lines.filter(lines.category.notnull()).limit(1).count()))
+    by = "category" if has_categories else "product"
+    return affinity.first_purchase_predictors(lines, by=by).assign(by=by)
+
+
+def product_tables(lines, customers: pd.DataFrame, top_n: int, totals: pd.DataFrame | None = None,
+                   mix: pd.DataFrame | None = None, first: pd.DataFrame | None = None) -> tuple[dict, dict]:
     """Products over-represented per segment (lift), category mix, and first-purchase predictors of
-    becoming a repeat customer (by category when the data has categories, else by product).
-    `totals`: affinity.segment_product_totals when already computed."""
+    becoming a repeat customer (see first_purchase). `totals` (affinity.segment_product_totals),
+    `mix` (affinity.category_mix) and `first` (first_purchase): when already computed."""
     assignments = affinity.assignments_from(customers)
     if totals is None:
         totals = affinity.segment_product_totals(lines, assignments)
-    mix = affinity.category_mix(lines, assignments)
+    if mix is None:
+        mix = affinity.category_mix(lines, assignments)
+    if first is None:
+        first = first_purchase(lines)
     by = "category" if len(mix) else "product"
-    predictors = affinity.first_purchase_predictors(lines, by=by)
     tables = {"segment_affinity": affinity.affinity_from_totals(totals, assignments, top_n=top_n),
-              "category_mix": mix, "first_purchase": predictors.assign(by=by)}
+              "category_mix": mix, "first_purchase": first}
     return tables, {"first_purchase_by": by}
 
 
-def change_tables(lines, customers: pd.DataFrame, segments: pd.DataFrame, as_of: dt.date,
-                  rules) -> tuple[dict, dict, pd.DataFrame]:
-    """Segment membership CHANGE_DAYS earlier vs now, who moved into a lapsing segment, and revenue
-    at risk per segment. Also returns the per-customer at-risk columns for the customers table."""
+def change_queries(lines, as_of: dt.date, rules) -> tuple[pd.DataFrame, pd.Series]:
+    """The engine's part of change_tables: RFM segments CHANGE_DAYS before `as_of`, and the days
+    from first to second order (transitions.segments_at, days_to_second_order)."""
     earlier = as_of - dt.timedelta(days=CHANGE_DAYS)
-    before = transitions.segments_at(lines, earlier, rules)
-    second = transitions.days_to_second_order(lines)
+    return transitions.segments_at(lines, earlier, rules), transitions.days_to_second_order(lines)
+
+
+def change_tables(lines, customers: pd.DataFrame, segments: pd.DataFrame, as_of: dt.date,
+                  rules, queried: tuple | None = None) -> tuple[dict, dict, pd.DataFrame]:
+    """Segment membership CHANGE_DAYS earlier vs now, who moved into a lapsing segment, and revenue
+    at risk per segment. Also returns the per-customer at-risk columns for the customers table.
+    `queried`: change_queries(lines, as_of, rules), when already run."""
+    earlier = as_of - dt.timedelta(days=CHANGE_DAYS)
+    before, second = queried if queried is not None else change_queries(lines, as_of, rules)
     per_customer, per_segment = transitions.revenue_at_risk(customers, segments, second_order_days=second)
     tables = {"transitions": transitions.transition_matrix(before, customers),
               "movers": transitions.movers(before, customers, customers),
@@ -87,12 +105,18 @@ def change_tables(lines, customers: pd.DataFrame, segments: pd.DataFrame, as_of:
     return tables, figures, risk
 
 
+def value_queries(lines, as_of: dt.date) -> tuple:
+    """The engine's part of value_tables: clv.value_summaries of the orders."""
+    return clv.value_summaries(derived.orders(lines), as_of, HOLDOUT_DAYS)
+
+
 def value_tables(lines, customers: pd.DataFrame, as_of: dt.date, horizon: int, discount_rate: float,
-                 seed: int) -> tuple[dict, dict, pd.DataFrame, tuple[str, ...]]:
+                 seed: int, queried: tuple | None = None) -> tuple[dict, dict, pd.DataFrame, tuple[str, ...]]:
     """BG/NBD + Gamma-Gamma customer value: per-customer columns, CLV per segment with bootstrap
-    intervals, the holdout check, and the fitted parameters (time unit: days)."""
+    intervals, the holdout check, and the fitted parameters (time unit: days).
+    `queried`: value_queries(lines, as_of), when already run."""
     value = clv.customer_value(derived.orders(lines), as_of, horizons=tuple(sorted({90, 365, horizon})),
-                               discount_rate=discount_rate, holdout_days=90)
+                               discount_rate=discount_rate, holdout_days=HOLDOUT_DAYS, summaries=queried)
     v = value.customers
     per_customer = pd.DataFrame({
         "customer_id": v["customer_id"], "p_alive": v["p_alive"],

@@ -13,7 +13,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from analysis import cohorts, features, segment
+from analysis import cohorts, engine, features, segment
 from analysis.schema import SEGMENT_KINDS
 
 NEW, GONE = "(new)", "(gone)"
@@ -112,7 +112,7 @@ def movers(before: pd.DataFrame, after: pd.DataFrame, customers: pd.DataFrame,
 
 def days_to_second_order(lines: ibis.Table) -> pd.Series:
     """Calendar days from each repeat customer's first to second order (index customer_id)."""
-    df = cohorts.days_to_second_order(lines).execute().dropna(subset=["days"])
+    df = engine.execute(cohorts.days_to_second_order(lines)).dropna(subset=["days"])
     return pd.Series(df["days"].to_numpy(dtype="int64"), index=pd.Index(df["customer_id"].astype("string"),
                      name="customer_id"), name="days_to_second_order").sort_index()
 

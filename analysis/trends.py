@@ -8,7 +8,7 @@ from __future__ import annotations
 import ibis
 import pandas as pd
 
-from analysis import derived
+from analysis import derived, engine
 
 
 def monthly(lines: ibis.Table, customers: pd.DataFrame) -> pd.DataFrame:
@@ -16,9 +16,8 @@ def monthly(lines: ibis.Table, customers: pd.DataFrame) -> pd.DataFrame:
     (customers whose first order falls in the month)."""
     orders = derived.orders(lines)
     m = orders.mutate(month=orders.order_ts.truncate("M").date())
-    agg = m.group_by("month").aggregate(
-        revenue=m.revenue.sum(), orders=m.count(), customers=m.customer_id.nunique(),
-    ).execute()
+    agg = engine.execute(m.group_by("month").aggregate(
+        revenue=m.revenue.sum(), orders=m.count(), customers=m.customer_id.nunique()))
     agg["month"] = pd.to_datetime(agg["month"])
     agg["revenue"] = agg["revenue"].round(2)  # parallel sums carry float noise
     first = pd.to_datetime(customers["first_order_date"]).dt.to_period("M").dt.to_timestamp()
@@ -41,7 +40,8 @@ def monthly_by_segment(lines: ibis.Table, assignments: pd.DataFrame) -> pd.DataF
     m = orders.mutate(month=orders.order_ts.truncate("M").date())
     per = m.group_by(["customer_id", "month"]).aggregate(revenue=m.revenue.sum())
     j = per.join(ibis.memtable(assignments), "customer_id")
-    out = j.group_by(["month", "kind", "segment"]).aggregate(revenue=j.revenue.sum(), customers=j.count()).execute()
+    out = engine.execute(j.group_by(["month", "kind", "segment"]).aggregate(revenue=j.revenue.sum(),
+                                                                            customers=j.count()))
     out["customers"] = out["customers"].astype("int64")
     out["revenue"] = out["revenue"].round(2)
     out["month"] = pd.to_datetime(out["month"]).dt.date

@@ -114,3 +114,47 @@ def test_an_unreadable_url_backend_is_a_data_error():
 
     with pytest.raises(DataError, match="could not connect"):
         connect_url("nosuchbackend://host/db?table=orders", "nosuchbackend://host/db")
+
+
+# --- background queries -----------------------------------------------------------------------
+
+def _stored_lines(tmp_path):
+    from analysis import engine
+
+    con = engine.connect("duckdb", tmp_path)
+    frame = pd.DataFrame({"customer_id": ["A", "B", "B"], "revenue": [1.0, 2.0, 3.0]})
+    import ibis
+
+    return con, engine.store(con, "_lines", ibis.memtable(frame), folder=tmp_path)
+
+
+def test_background_tasks_read_stored_tables_on_their_own_connection_while_the_caller_queries(tmp_path):
+    from analysis import engine
+
+    con, lines = _stored_lines(tmp_path)
+    background = engine.Background(con)
+    try:
+        def total(table):  # runs on the worker thread, through engine.execute
+            return float(engine.execute(table.revenue.sum()))
+        futures = [background.submit(total, lines) for _ in range(3)]
+        assert float(lines.revenue.sum().execute()) == 6.0  # the caller's own connection, meanwhile
+        assert [f.result() for f in futures] == [6.0, 6.0, 6.0]
+    finally:
+        background.close()
+        engine.close(con)
+
+
+def test_an_error_in_a_background_task_is_raised_where_its_result_is_awaited(tmp_path):
+    from analysis import engine
+
+    con, lines = _stored_lines(tmp_path)
+    background = engine.Background(con)
+    try:
+        future = background.submit(lambda t: engine.execute(t.filter(t.revenue.cast("string").cast("int64") > 0)),
+                                   lines.mutate(revenue=lines.customer_id))
+        with pytest.raises(duckdb.Error):
+            future.result()
+        assert background.submit(lambda: 7).result() == 7  # and the worker goes on
+    finally:
+        background.close()
+        engine.close(con)
