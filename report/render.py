@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import markdown as md
@@ -152,8 +153,12 @@ def gather(a: Analysis) -> dict[str, bytes]:
         if not SLUG.fullmatch(str(slug)):
             raise DataError(f"segment slug {slug!r} is not a safe file name", column="slug",
                             fix="slugs must be lower-case letters, digits and '-' (analysis bug)")
-    files = {path: text.encode("utf-8") for path, text in render_pages(a).items()}
-    files.update(downloads.build_downloads(a))
+    # The downloads are mostly Arrow and DuckDB work, which leaves the interpreter free: they are
+    # made in a thread while the pages render.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="downloads") as pool:
+        made = pool.submit(downloads.build_downloads, a)
+        files = {path: text.encode("utf-8") for path, text in render_pages(a).items()}
+        files.update(made.result())
     files["assets/plotly.min.js"] = plotly.offline.get_plotlyjs().encode("utf-8")
     files["assets/style.css"] = (TEMPLATES / "assets" / "style.css").read_bytes()
     files[".nojekyll"] = b""

@@ -16,6 +16,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -579,6 +580,20 @@ def test_the_fast_csv_writer_writes_what_pandas_wrote():
     assert to_csv_bytes(frame.iloc[:0]) == pandas_csv(frame.iloc[:0])  # header only
     odd = pd.DataFrame({"a,b": [1], 'c"d': [2.5]})
     assert to_csv_bytes(odd) == pandas_csv(odd) == b'"a,b","c""d"\n1,2.5\n'
+
+
+def test_float_cells_are_what_python_percent_g_writes_on_every_kind_of_double():
+    from report.downloads import FLOAT_FORMAT, float_cells
+
+    rng = np.random.default_rng(11)
+    many = rng.normal(0, 1, 50_000) * 10.0 ** rng.integers(-320, 300, 50_000)  # subnormals to huge
+    special = [0.0, -0.0, 1.0, -1.0, 0.5, 2.5, 0.1 + 0.2, 1e-5, 1e16, 123456789012.0, 9999999999.5, math.inf,
+               -math.inf, 5e-324, 1.7976931348623157e308, np.round(2 / 3, 6)]
+    values = np.concatenate([special, many, np.round(many, 2)])
+    got = float_cells({"x": values, "half": values / 2})
+    assert got["x"].to_pylist() == [FLOAT_FORMAT % v for v in values.tolist()]
+    assert got["half"].to_pylist() == [FLOAT_FORMAT % v for v in (values / 2).tolist()]
+    assert float_cells({"nan": np.array([math.nan, 1.0])})["nan"].to_pylist() == ["", "1"]
 
 
 def test_csv_text_cells_are_neutralised_and_quoted_and_numbers_never_are():
