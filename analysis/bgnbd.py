@@ -80,11 +80,13 @@ def log_likelihood(fit: BgNbdFit, x, t_x, T) -> np.ndarray:
     return first + np.logaddexp(0.0, dropped)
 
 
-def _objective(x: np.ndarray, t_x: np.ndarray, T: np.ndarray):
-    """Negative mean log-likelihood and its gradient in log-parameters. Terms that depend on
-    x alone are computed once per distinct x and weighted by its count."""
-    xu, inv, counts = np.unique(x, return_inverse=True, return_counts=True)
-    n, rep = len(x), xu > 0
+def _objective(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, weight: np.ndarray):
+    """Negative mean log-likelihood and its gradient in log-parameters, over customers (x, t_x, T)
+    each standing for `weight` customers. Terms that depend on x alone are computed once per
+    distinct x and weighted by its count."""
+    xu, inv = np.unique(x, return_inverse=True)
+    counts = np.bincount(inv, weights=weight)
+    n, rep = float(weight.sum()), xu > 0
 
     def f(log_theta: np.ndarray) -> tuple[float, np.ndarray]:
         r, alpha, a, b = np.exp(log_theta)
@@ -96,16 +98,24 @@ def _objective(x: np.ndarray, t_x: np.ndarray, T: np.ndarray):
         m = np.logaddexp(A3, A4)
         w = np.exp(A4 - m)                        # weight of the "dropped out after t_x" branch
         ll = (counts @ (gammaln(r + xu) + gammaln(b + xu) - gammaln(a + b + xu))
-              + n * (-gammaln(r) + r * np.log(alpha) + gammaln(a + b) - gammaln(b)) + m.sum())
-        g_r = counts @ psi(r + xu) - n * psi(r) + n * np.log(alpha) - ((1 - w) * log_T + w * log_t).sum()
-        g_alpha = n * r / alpha - (rx * ((1 - w) / (alpha + T) + w / (alpha + t_x))).sum()
-        g_a = n * psi(a + b) - counts @ psi(a + b + xu) + w.sum() / a
+              + n * (-gammaln(r) + r * np.log(alpha) + gammaln(a + b) - gammaln(b)) + weight @ m)
+        g_r = counts @ psi(r + xu) - n * psi(r) + n * np.log(alpha) - weight @ ((1 - w) * log_T + w * log_t)
+        g_alpha = n * r / alpha - weight @ (rx * ((1 - w) / (alpha + T) + w / (alpha + t_x)))
+        g_a = n * psi(a + b) - counts @ psi(a + b + xu) + (weight @ w) / a
         g_b = (n * (psi(a + b) - psi(b)) + counts @ (psi(b + xu) - psi(a + b + xu))
-               - (w * np.where(rep, 1 / bx1, 0.0)[inv]).sum())
+               - weight @ (w * np.where(rep, 1 / bx1, 0.0)[inv]))
         grad = np.array([g_r, g_alpha, g_a, g_b]) * np.array([r, alpha, a, b])
         return -ll / n, -grad / n
 
     return f
+
+
+def distinct(*columns: np.ndarray, inverse: bool = False):
+    """The distinct rows of equal-length float columns, as one array per column, and how many
+    customers each stands for (and with `inverse`, each customer's row among them)."""
+    rows, inv, counts = np.unique(np.column_stack(columns), axis=0, return_inverse=True, return_counts=True)
+    out = tuple(np.ascontiguousarray(rows[:, j]) for j in range(rows.shape[1])), counts.astype(float)
+    return (*out, inv.ravel()) if inverse else out
 
 
 def fit_bgnbd(frequency, recency, T, time_unit: str) -> BgNbdFit:
@@ -121,10 +131,13 @@ def fit_bgnbd(frequency, recency, T, time_unit: str) -> BgNbdFit:
     scale = float(T.mean()) if T.mean() > 0 else 1.0
     rate = max(float(x.mean()), 1e-2)           # purchases per scaled time unit, for alpha's start
     starts = [(1.0, 1.0 / rate, 1.0, 1.0), (0.5, 0.5 / rate, 0.5, 3.0), (2.0, 2.0 / rate, 2.0, 10.0)]
-    opt = maximise(_objective(x, t_x / scale, T / scale), starts, NAMES)
+    # Customers with the same (x, t_x, T) have the same likelihood: each distinct triple is worked
+    # out once and weighted (in whole days, 118k customers hold 47k triples; more share at scale).
+    (ux, ut, uT), weight = distinct(x, t_x, T)
+    opt = maximise(_objective(ux, ut / scale, uT / scale, weight), starts, NAMES)
     r, alpha, a, b = opt.params
     fit = BgNbdFit(r, alpha * scale, a, b, time_unit)
-    ll = float(log_likelihood(fit, x, t_x, T).sum())
+    ll = float(weight @ log_likelihood(fit, ux, ut, uT))
     return BgNbdFit(float(r), float(alpha * scale), float(a), float(b), time_unit, ll, len(x), opt.converged,
                     opt.starts_agreeing, report_problems("BG/NBD", opt))
 

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import engine
-from analysis.bgnbd import BgNbdFit, expected_purchases, fit_bgnbd, p_alive
+from analysis.bgnbd import BgNbdFit, distinct, expected_purchases, fit_bgnbd, p_alive
 from analysis.gammagamma import GammaGammaFit, expected_spend, fit_gamma_gamma, fitted_customers
 from analysis.mle import ConvergenceWarning
 
@@ -137,12 +137,14 @@ def discounted_value(cumulative: Callable[[float], np.ndarray], spend: np.ndarra
 
 
 def _cumulative(fit: BgNbdFit, x, t_x, T) -> Callable[[float], np.ndarray]:
-    """Memoised days -> conditional expected purchases (horizons share month edges)."""
+    """Memoised days -> conditional expected purchases (horizons share month edges), worked out
+    once per distinct (x, t_x, T) and given to every customer who has it."""
     cache: dict[float, np.ndarray] = {}
+    (ux, ut, uT), _counts, inv = distinct(x, t_x, T, inverse=True)
 
     def f(days: float) -> np.ndarray:
         if days not in cache:
-            cache[days] = expected_purchases(fit, days / fit.days_per_unit, x, t_x, T) if days > 0 \
+            cache[days] = expected_purchases(fit, days / fit.days_per_unit, ux, ut, uT)[inv] if days > 0 \
                 else np.zeros(len(x))
         return cache[days]
 

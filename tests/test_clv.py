@@ -118,9 +118,15 @@ def test_fitting_gradient_matches_finite_differences():
     T = rng.uniform(1, 3, 200)
     x = rng.integers(0, 6, 200).astype(float)
     t_x = np.where(x > 0, rng.uniform(0, 1, 200) * T, 0.0)
-    f = bgnbd._objective(x, t_x, T)
+    weight = rng.integers(1, 4, 200).astype(float)
+    f = bgnbd._objective(x, t_x, T, weight)
     point = np.log([0.7, 1.3, 0.8, 2.5])
     assert check_grad(lambda v: f(v)[0], lambda v: f(v)[1], point) < 1e-6
+    # a weight of k is k customers alike
+    repeated = np.repeat(np.arange(200), weight.astype(int))
+    plain = bgnbd._objective(x[repeated], t_x[repeated], T[repeated], np.ones(len(repeated)))
+    assert plain(point)[0] == pytest.approx(f(point)[0], rel=1e-12)
+    assert plain(point)[1] == pytest.approx(f(point)[1], rel=1e-10)
     m = rng.gamma(5, 2, 200)
     g = gammagamma._objective(x[x > 0], m[x > 0])
     assert check_grad(lambda v: g(v)[0], lambda v: g(v)[1], np.log([2.0, 3.0, 1.5])) < 1e-6
