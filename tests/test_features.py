@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from analysis.clean import clean
-from analysis.features import _product_habits, customer_features, rfm_at
+from analysis.features import _distinct_products, _price_habits, customer_features, rfm_at
 from analysis.schema import detect_columns
 from analysis.source import open_source
 
@@ -82,7 +82,8 @@ def test_price_habits_compare_each_line_with_the_products_median_price():
     lines = ibis.memtable(pd.DataFrame({
         "customer_id": ["A", "B", "B", "C", "C"], "product_id": ["X", "X", "X", "X", None],
         "product_name": ["x"] * 4 + [None], "unit_price": [10.0, 10.0, 10.0, 8.0, 3.0]}))
-    got = _product_habits(lines).execute().set_index("customer_id").sort_index()
-    assert got["distinct_products"].tolist() == [1, 1, 1] and got["n_lines"].tolist() == [1, 2, 2]
+    got = _price_habits(lines).execute().set_index("customer_id").sort_index()
+    assert _distinct_products(lines).set_index("customer_id").sort_index()["distinct_products"].tolist() == [1, 1, 1]
+    assert got["n_lines"].tolist() == [1, 2, 2]
     assert got["price_index"].tolist() == pytest.approx([1.0, 1.0, 0.8])
     assert got["low_price_share"].tolist() == [0.0, 0.0, 1.0]
