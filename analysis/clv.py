@@ -49,17 +49,41 @@ def _day_start(day: dt.date) -> ibis.Value:
     return ibis.timestamp(dt.datetime.combine(day, dt.time()))
 
 
-def _summary_expr(lines: ibis.Table, end: dt.date) -> ibis.Table:
-    """Per customer on the engine, from lines before `end`: ages (days before end - 1) of the
-    first, second and last purchase days, number of purchase days, revenue and first-day revenue."""
-    lines = lines.filter(lines.order_ts < _day_start(end))
-    last_day = ibis.date(end - dt.timedelta(days=1))
-    aged = lines.mutate(_age=last_day.delta(lines.order_ts.date(), unit="day"))
-    days = aged.group_by(["customer_id", "_age"]).aggregate(_revenue=aged.revenue.sum())
-    days = days.mutate(_k=ibis.row_number().over(group_by=days.customer_id, order_by=ibis.desc(days._age)))
-    return days.group_by("customer_id").aggregate(
-        T=days._age.max(), last_age=days._age.min(), second_age=days._age.max(where=days._k == 1),
-        n_days=days.count(), revenue=days._revenue.sum(), first_revenue=days._revenue.sum(where=days._k == 0))
+def _purchase_days(lines: ibis.Table, as_of: dt.date) -> ibis.Table:
+    """One row per customer and purchase day before `as_of`: day, _revenue, and _k, the day's
+    rank among the customer's purchase days (0 = the first)."""
+    lines = lines.filter(lines.order_ts < _day_start(as_of))
+    days = lines.group_by(["customer_id", lines.order_ts.date().name("day")]).aggregate(_revenue=lines.revenue.sum())
+    return days.mutate(_k=ibis.row_number().over(group_by=days.customer_id, order_by=days.day))
+
+
+def _summary_aggregates(days: ibis.Table, end: dt.date, prefix: str = "") -> dict:
+    """Per customer, over the purchase days before `end` (ages in days before end - 1): T, the
+    first day's age; last_age; second_age; n_days; revenue and first_revenue (the first day's).
+    A customer's first days come first in _k, so the ranks of the days before `end` are theirs."""
+    inside = days.day < ibis.date(end)
+    age = ibis.date(end - dt.timedelta(days=1)).delta(days.day, unit="day")
+    return {f"{prefix}T": age.max(where=inside), f"{prefix}last_age": age.min(where=inside),
+            f"{prefix}second_age": age.max(where=inside & (days._k == 1)), f"{prefix}n_days": days.count(where=inside),
+            f"{prefix}revenue": days._revenue.sum(where=inside),
+            f"{prefix}first_revenue": days._revenue.sum(where=inside & (days._k == 0))}
+
+
+def _summaries(lines: ibis.Table, as_of: dt.date, cutoff: dt.date | None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The summary before `as_of` and, with `cutoff`, the one before `cutoff` with each customer's
+    holdout_purchases (purchase days in [cutoff, as_of)): one pass over the purchase days."""
+    days = _purchase_days(lines, as_of)
+    aggregates = _summary_aggregates(days, as_of)
+    if cutoff is not None:
+        aggregates |= _summary_aggregates(days, cutoff, "cal_")
+        aggregates["cal_holdout_purchases"] = days.count(where=days.day >= ibis.date(cutoff))
+    df = engine.execute(days.group_by("customer_id").aggregate(**aggregates))
+    summary = _finish_summary(df, with_holdout=False)
+    if cutoff is None:
+        return summary, None
+    cal = df[df["cal_n_days"] > 0]
+    cal = cal[["customer_id"]].join(cal.filter(like="cal_").rename(columns=lambda c: c[len("cal_"):]))
+    return summary, _finish_summary(cal, with_holdout=True)
 
 
 def summary_from_lines(lines: ibis.Table, as_of: dt.date, cutoff: dt.date | None = None) -> pd.DataFrame:
@@ -69,15 +93,10 @@ def summary_from_lines(lines: ibis.Table, as_of: dt.date, cutoff: dt.date | None
     repeat purchase). Without `cutoff`: lines before `as_of`. With `cutoff` (exclusive, before
     `as_of`): the summary of lines before `cutoff` (T counted to cutoff - 1), for customers who
     bought before it, plus `holdout_purchases`: their purchase days in [cutoff, as_of)."""
-    end = cutoff or as_of
     if cutoff is not None and not cutoff < as_of:
         raise ValueError(f"cutoff {cutoff} must be before as_of {as_of}")
-    expr = _summary_expr(lines, end)
-    if cutoff is not None:
-        hold = lines.filter((lines.order_ts >= _day_start(cutoff)) & (lines.order_ts < _day_start(as_of)))
-        hold = hold.group_by("customer_id").aggregate(holdout_purchases=hold.order_ts.date().nunique())
-        expr = expr.left_join(hold, "customer_id").select(*expr.columns, "holdout_purchases")
-    return _finish_summary(engine.execute(expr), with_holdout=cutoff is not None)
+    summary, calibration = _summaries(lines, as_of, cutoff)
+    return summary if cutoff is None else calibration
 
 
 def _finish_summary(df: pd.DataFrame, with_holdout: bool) -> pd.DataFrame:
@@ -294,10 +313,8 @@ def value_summaries(lines: ibis.Table, as_of: dt.date,
                     holdout_days: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The engine's part of customer_value: the summary of the purchases before `as_of` and, with
     a valid `holdout_days`, the calibration summary for the holdout check (else None)."""
-    summary = summary_from_lines(lines, as_of)
-    if not holdout_days or not _valid_holdout(holdout_days):
-        return summary, None
-    return summary, summary_from_lines(lines, as_of, as_of - dt.timedelta(days=int(holdout_days)))
+    valid = bool(holdout_days) and _valid_holdout(holdout_days)
+    return _summaries(lines, as_of, as_of - dt.timedelta(days=int(holdout_days)) if valid else None)
 
 
 def customer_value(lines: ibis.Table, as_of: dt.date, horizons: tuple[int, ...] = (90, 365),

@@ -23,7 +23,16 @@ SECOND_ORDER_BINS = (
 )
 
 
-def cohort_retention(lines: ibis.Table) -> pd.DataFrame:
+def cohort_months(lines: ibis.Table) -> pd.DataFrame:
+    """The engine's part of cohort_retention and new_vs_returning: one row per cohort and month
+    with orders, first_month and month (months since year 0), customers (cohort members with an
+    order that month) and revenue."""
+    acts = _customer_months(lines)
+    return engine.execute(acts.group_by(["first_month", "month"]).aggregate(
+        customers=acts.count(), revenue=acts.revenue.sum()))
+
+
+def cohort_retention(lines: ibis.Table, months: pd.DataFrame | None = None) -> pd.DataFrame:
     """Monthly acquisition cohorts and the share of each that orders again in each later month.
 
     One row per cohort and month since its first month, up to the last month in the data (months
@@ -31,11 +40,9 @@ def cohort_retention(lines: ibis.Table) -> pd.DataFrame:
     cohort_month (date, first day), months_since_first (0 = the acquisition month), customers
     (distinct cohort members with an order that month), cohort_size (customers acquired that month),
     retention (customers / cohort_size, 0..1; 1 at month 0), revenue (the cohort's revenue that
-    month, rounded to cents).
+    month, rounded to cents). `months`: cohort_months(lines), when already fetched.
     """
-    acts = _customer_months(lines)
-    agg = engine.execute(acts.group_by(["first_month", "month"]).aggregate(
-        customers=acts.count(), revenue=acts.revenue.sum()))
+    agg = cohort_months(lines) if months is None else months
     cohorts = np.sort(agg["first_month"].unique()).astype(np.int64)
     last = int(agg["month"].max()) if len(agg) else 0
     grid = pd.DataFrame(
@@ -60,7 +67,13 @@ class RepeatSummary(NamedTuple):
     histogram: pd.DataFrame
 
 
-def repeat_summary(lines: ibis.Table) -> RepeatSummary:
+def customer_days_to_second(lines: ibis.Table) -> pd.DataFrame:
+    """The engine's part of repeat_summary: one row per customer, customer_id and days (see
+    days_to_second_order; NaN for one-order customers)."""
+    return engine.execute(days_to_second_order(lines))
+
+
+def repeat_summary(lines: ibis.Table, days: pd.DataFrame | None = None) -> RepeatSummary:
     """How many customers come back, and how soon they place a second order.
 
     figures: customers (with a kept order), repeat_customers (with 2 or more orders), repeat_rate
@@ -69,48 +82,46 @@ def repeat_summary(lines: ibis.Table) -> RepeatSummary:
     customers, linear interpolation; NaN without repeat customers).
     histogram: one row per SECOND_ORDER_BINS bin, in order: bin (label, e.g. "8-30"), low_days,
     high_days (inclusive whole days; <NA> for the open last bin), customers, share (of repeat
-    customers, 0..1). Two orders on the same date are 0 days apart.
+    customers, 0..1). Two orders on the same date are 0 days apart. `days`:
+    customer_days_to_second(lines), when already fetched.
     """
-    per = days_to_second_order(lines)
-    bins = {f"bin{i}": per.count(where=(per.days >= low) & (per.days <= high) if high is not None
-                                  else per.days >= low)
-            for i, (_label, low, high) in enumerate(SECOND_ORDER_BINS)}
-    fig = engine.execute(per.aggregate(   # one pass: figures and histogram together
-        customers=per.count(), repeat_customers=per.days.count(), q1=per.days.quantile(0.25),
-        median=per.days.quantile(0.5), q3=per.days.quantile(0.75), **bins)).iloc[0]
-    customers, repeat_customers = int(fig["customers"]), int(fig["repeat_customers"])
+    per = customer_days_to_second(lines) if days is None else days
+    gaps = per["days"].dropna().to_numpy(dtype="float64")
+    customers, repeat_customers = len(per), len(gaps)
+    q1, median, q3 = np.quantile(gaps, [0.25, 0.5, 0.75]) if repeat_customers else (np.nan,) * 3  # linear
     figures = {
         "customers": customers, "repeat_customers": repeat_customers,
         "repeat_rate": repeat_customers / customers if customers else float("nan"),
-        **{f"days_to_second_{q}": float(fig[q]) if repeat_customers else float("nan")
-           for q in ("q1", "median", "q3")},
+        "days_to_second_q1": float(q1), "days_to_second_median": float(median), "days_to_second_q3": float(q3),
     }
     hist = pd.DataFrame(SECOND_ORDER_BINS, columns=["bin", "low_days", "high_days"])
     hist["high_days"] = hist["high_days"].astype("Int64")
-    hist["customers"] = np.array([int(fig[name]) for name in bins], dtype=np.int64)
+    hist["customers"] = np.array([int(((gaps >= low) & (gaps <= (np.inf if high is None else high))).sum())
+                                  for _label, low, high in SECOND_ORDER_BINS], dtype=np.int64)
     hist["share"] = hist["customers"] / repeat_customers if repeat_customers else 0.0
     return RepeatSummary(figures, hist)
 
 
-def new_vs_returning(lines: ibis.Table) -> pd.DataFrame:
+def new_vs_returning(lines: ibis.Table, months: pd.DataFrame | None = None) -> pd.DataFrame:
     """Revenue and active customers per month, split by whether the customer is new that month.
 
     One row per month with orders, sorted: month (date, first day), new_revenue (from customers
     whose first order is in that month, all their orders that month), returning_revenue (from
     customers who first ordered in an earlier month), new_customers, returning_customers (distinct
     customers with an order that month). Revenue in the data's currency, rounded to cents;
-    new_revenue + returning_revenue is the month's revenue.
+    new_revenue + returning_revenue is the month's revenue. `months`: cohort_months(lines), when
+    already fetched.
     """
-    acts = _customer_months(lines)
-    new = acts.month == acts.first_month
-    out = engine.execute(acts.group_by("month").aggregate(
-        new_revenue=acts.revenue.sum(where=new), returning_revenue=acts.revenue.sum(where=~new),
-        new_customers=acts.count(where=new), returning_customers=acts.count(where=~new),
-    )).sort_values("month", kind="stable").reset_index(drop=True)
+    agg = cohort_months(lines) if months is None else months
+    new = agg["month"] == agg["first_month"]
+    by = agg.assign(new_revenue=agg["revenue"].where(new, 0.0), returning_revenue=agg["revenue"].where(~new, 0.0),
+                    new_customers=agg["customers"].where(new, 0), returning_customers=agg["customers"].where(~new, 0))
+    out = by.groupby("month", sort=True)[["new_revenue", "returning_revenue", "new_customers",
+                                          "returning_customers"]].sum().reset_index()
     for col in ("new_revenue", "returning_revenue"):
-        out[col] = out[col].astype("float64").fillna(0.0).round(2)
+        out[col] = out[col].astype("float64").round(2)
     for col in ("new_customers", "returning_customers"):
-        out[col] = out[col].fillna(0).astype("int64")
+        out[col] = out[col].astype("int64")
     out["month"] = _month_start(out["month"])
     return out[["month", "new_revenue", "returning_revenue", "new_customers", "returning_customers"]]
 

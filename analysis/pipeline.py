@@ -105,7 +105,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
             # stages below keep this thread busy (engine.Background); their results are awaited where
             # they are used.
             queued = {
-                "cohorts": background.submit(stages.cohort_tables, lines),
+                "cohorts": background.submit(stages.cohort_queries, lines),
                 "changes": background.submit(stages.change_queries, lines, as_of, segment_map),
                 "value": background.submit(stages.value_queries, lines, as_of),
                 "first_purchase": background.submit(stages.first_purchase, lines),
@@ -137,7 +137,8 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                 tables.update(more), extra.update(figures)
             with stage("changes"):
                 more, figures, risk = stages.change_tables(lines, customers, tables["segments"], as_of, segment_map,
-                                                           queried=queued["changes"].result())
+                                                           before=queued["changes"].result(),
+                                                           days=queued["cohorts"].result()["days"])
                 tables.update(more), extra.update(figures)
             with stage("value"):
                 more, figures, value, value_warnings = stages.value_tables(
@@ -145,7 +146,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                     queried=queued["value"].result())
                 tables.update(more), extra.update(figures)
             with stage("cohorts"):
-                more, figures = queued["cohorts"].result()
+                more, figures = stages.cohort_tables(lines, queued["cohorts"].result())
                 tables.update(more), extra.update(figures)
             with stage("trends"):
                 tables["monthly"] = queued["monthly"].result()

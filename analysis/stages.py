@@ -46,11 +46,19 @@ def statistics(customers: pd.DataFrame, seed: int) -> tuple[dict, dict]:
     return tables, {"gini": float(conc.gini)}
 
 
-def cohort_tables(lines) -> tuple[dict, dict]:
-    """Monthly acquisition cohorts, repeat purchase and time to second order, new vs returning."""
-    repeat = cohorts.repeat_summary(lines)
-    tables = {"cohorts": cohorts.cohort_retention(lines), "second_order": repeat.histogram,
-              "new_vs_returning": cohorts.new_vs_returning(lines)}
+def cohort_queries(lines) -> dict:
+    """The engine's part of cohort_tables (and of change_tables' days to second order): customers
+    and revenue per cohort and month, days from first to second order per customer."""
+    return {"months": cohorts.cohort_months(lines), "days": cohorts.customer_days_to_second(lines)}
+
+
+def cohort_tables(lines, queried: dict | None = None) -> tuple[dict, dict]:
+    """Monthly acquisition cohorts, repeat purchase and time to second order, new vs returning.
+    `queried`: cohort_queries(lines), when already run."""
+    queried = queried if queried is not None else cohort_queries(lines)
+    repeat = cohorts.repeat_summary(lines, queried["days"])
+    tables = {"cohorts": cohorts.cohort_retention(lines, queried["months"]), "second_order": repeat.histogram,
+              "new_vs_returning": cohorts.new_vs_returning(lines, queried["months"])}
     return tables, {f"repeat_{k}" if not k.startswith("repeat") else k: v for k, v in repeat.figures.items()}
 
 
@@ -80,20 +88,20 @@ def product_tables(lines, customers: pd.DataFrame, top_n: int, totals: pd.DataFr
     return tables, {"first_purchase_by": by}
 
 
-def change_queries(lines, as_of: dt.date, rules) -> tuple[pd.DataFrame, pd.Series]:
-    """The engine's part of change_tables: RFM segments CHANGE_DAYS before `as_of`, and the days
-    from first to second order (transitions.segments_at, days_to_second_order)."""
-    earlier = as_of - dt.timedelta(days=CHANGE_DAYS)
-    return transitions.segments_at(lines, earlier, rules), transitions.days_to_second_order(lines)
+def change_queries(lines, as_of: dt.date, rules) -> pd.DataFrame:
+    """The engine's part of change_tables: RFM segments CHANGE_DAYS before `as_of`
+    (transitions.segments_at)."""
+    return transitions.segments_at(lines, as_of - dt.timedelta(days=CHANGE_DAYS), rules)
 
 
-def change_tables(lines, customers: pd.DataFrame, segments: pd.DataFrame, as_of: dt.date,
-                  rules, queried: tuple | None = None) -> tuple[dict, dict, pd.DataFrame]:
+def change_tables(lines, customers: pd.DataFrame, segments: pd.DataFrame, as_of: dt.date, rules,
+                  before: pd.DataFrame | None = None, days: pd.DataFrame | None = None) -> tuple[dict, dict, pd.DataFrame]:
     """Segment membership CHANGE_DAYS earlier vs now, who moved into a lapsing segment, and revenue
     at risk per segment. Also returns the per-customer at-risk columns for the customers table.
-    `queried`: change_queries(lines, as_of, rules), when already run."""
+    `before` (change_queries) and `days` (cohorts.customer_days_to_second): when already run."""
     earlier = as_of - dt.timedelta(days=CHANGE_DAYS)
-    before, second = queried if queried is not None else change_queries(lines, as_of, rules)
+    before = before if before is not None else change_queries(lines, as_of, rules)
+    second = transitions.days_to_second_order(lines, days)
     per_customer, per_segment = transitions.revenue_at_risk(customers, segments, second_order_days=second)
     tables = {"transitions": transitions.transition_matrix(before, customers),
               "movers": transitions.movers(before, customers, customers),

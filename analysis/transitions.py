@@ -13,7 +13,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from analysis import cohorts, engine, features, segment
+from analysis import cohorts, features, segment
 from analysis.schema import SEGMENT_KINDS
 
 NEW, GONE = "(new)", "(gone)"
@@ -110,9 +110,10 @@ def movers(before: pd.DataFrame, after: pd.DataFrame, customers: pd.DataFrame,
     return m.reset_index(drop=True)[MOVER_COLUMNS]
 
 
-def days_to_second_order(lines: ibis.Table) -> pd.Series:
-    """Calendar days from each repeat customer's first to second order (index customer_id)."""
-    df = engine.execute(cohorts.days_to_second_order(lines)).dropna(subset=["days"])
+def days_to_second_order(lines: ibis.Table, days: pd.DataFrame | None = None) -> pd.Series:
+    """Calendar days from each repeat customer's first to second order (index customer_id).
+    `days`: cohorts.customer_days_to_second(lines), when already fetched."""
+    df = (cohorts.customer_days_to_second(lines) if days is None else days).dropna(subset=["days"])
     return pd.Series(df["days"].to_numpy(dtype="int64"), index=pd.Index(df["customer_id"].astype("string"),
                      name="customer_id"), name="days_to_second_order").sort_index()
 
