@@ -38,39 +38,50 @@ def assignments_from(customers: pd.DataFrame) -> pd.DataFrame:
     ], ignore_index=True).astype("string")
 
 
-def _wide(assignments: pd.DataFrame) -> tuple[list[str], ibis.Table]:
-    """The kinds in order, and one row per customer with a segment column per kind (_s0, _s1, ...)."""
+def _wide(assignments: pd.DataFrame) -> tuple[list[str], list[list[str]], ibis.Table]:
+    """The kinds in order, each kind's segment names, and one row per customer: customer_id, _c
+    (a number per customer) and a segment code per kind (_s0, _s1, ...: the position of the
+    customer's segment among that kind's names, -1 for none). Numbers rather than names keep the
+    engine's grouping and distinct counts cheap."""
     kinds = list(dict.fromkeys(assignments["kind"]))
-    wide = assignments.pivot(index="customer_id", columns="kind", values="segment")
-    return kinds, ibis.memtable(wide[kinds].set_axis([f"_s{i}" for i in range(len(kinds))], axis=1)
-                                .reset_index().astype("string"))
+    wide = assignments.pivot(index="customer_id", columns="kind", values="segment")[kinds]
+    names, codes = [], {}
+    for i, kind in enumerate(kinds):
+        code, uniques = pd.factorize(wide[kind], sort=True)
+        names.append([str(u) for u in uniques])
+        codes[f"_s{i}"] = code.astype("int32")
+    frame = pd.DataFrame({"customer_id": wide.index.astype("string"), "_c": np.arange(len(wide), dtype="int64"),
+                          **codes})
+    return kinds, names, ibis.memtable(frame)
 
 
-def _by_kind(combos: pd.DataFrame, kinds: list[str], key: str, sums: list[str]) -> pd.DataFrame:
+def _by_kind(combos: pd.DataFrame, kinds: list[str], names: list[list[str]], key: str, sums: list[str]) -> pd.DataFrame:
     """Totals per (kind, segment, key) from totals per (_s0, _s1, ..., key): every customer is in
     one segment of each kind, so a kind's totals are sums over the other kinds' segments."""
-    parts = [combos.groupby([f"_s{i}", key], dropna=False)[sums].sum().reset_index()
-             .rename(columns={f"_s{i}": "segment"}).assign(kind=kind) for i, kind in enumerate(kinds)]
-    out = pd.concat(parts, ignore_index=True)
-    return out[out["segment"].notna()]
+    parts = []
+    for i, kind in enumerate(kinds):
+        col = f"_s{i}"
+        g = combos[combos[col] >= 0].groupby([col, key], dropna=False)[sums].sum().reset_index()
+        g.insert(0, "segment", np.asarray(names[i], dtype=object)[g.pop(col).to_numpy(dtype="int64")])
+        parts.append(g.assign(kind=kind))
+    return pd.concat(parts, ignore_index=True)
 
 
 def segment_product_totals(lines: ibis.Table, assignments: pd.DataFrame) -> pd.DataFrame:
     """Per (kind, segment, product): product_name, revenue, quantity and customers (the segment's
     customers who bought it). One engine query feeds both each segment's top products and its
     over-represented ones. "(none)" stands for a missing product id."""
-    # One row per customer and product first, so that counting buyers is a plain count; then
-    # totals per combination of segments (one per kind) and product, which are few.
-    pairs = lines.group_by(["customer_id", "product_id"]).aggregate(
-        revenue=lines.revenue.sum(), quantity=lines.quantity.sum())
-    kinds, wide = _wide(assignments)
-    j = pairs.join(wide, "customer_id")
+    # Totals per combination of segments (one per kind) and product, which are few; buyers are
+    # counted as distinct customer numbers (measured at 10M lines: a third faster than summing
+    # per customer and product first and counting those rows).
+    kinds, names, wide = _wide(assignments)
+    j = lines.join(wide, "customer_id")
     combos = engine.execute(j.group_by([*(f"_s{i}" for i in range(len(kinds))), "product_id"]).aggregate(
-        revenue=j.revenue.sum(), quantity=j.quantity.sum(), customers=j.count()))
-    agg = _by_kind(combos, kinds, "product_id", ["revenue", "quantity", "customers"])
+        revenue=j.revenue.sum(), quantity=j.quantity.sum(), customers=j._c.nunique()))
+    agg = _by_kind(combos, kinds, names, "product_id", ["revenue", "quantity", "customers"])
     # A product's name is the same in every segment: the smallest over all of its lines.
-    names = engine.execute(derived.products(lines).select("product_id", "product_name"))
-    agg = agg.merge(names, on="product_id", how="left")
+    products = engine.execute(derived.products(lines).select("product_id", "product_name"))
+    agg = agg.merge(products, on="product_id", how="left")
     agg["product_id"] = agg["product_id"].fillna(NONE)
     agg["product_name"] = agg["product_name"].fillna(agg["product_id"])
     agg["revenue"] = agg["revenue"].astype("float64").round(2)  # parallel sums carry float noise
@@ -128,11 +139,11 @@ def category_mix(lines: ibis.Table, assignments: pd.DataFrame) -> pd.DataFrame:
     summing to 1 per segment). Lines without a category count as '(none)'. When no line has a
     category the frame is empty. Sorted by kind, segment, then revenue (largest first).
     """
-    kinds, wide = _wide(assignments)
+    kinds, names, wide = _wide(assignments)
     j = lines.join(wide, "customer_id")
     combos = engine.execute(j.group_by([*(f"_s{i}" for i in range(len(kinds))), "category"]).aggregate(
         revenue=j.revenue.sum()))
-    out = _by_kind(combos, kinds, "category", ["revenue"])
+    out = _by_kind(combos, kinds, names, "category", ["revenue"])
     if out.empty or out["category"].isna().all():
         return pd.DataFrame(columns=MIX_COLUMNS)
     out["category"] = out["category"].fillna(NONE)
