@@ -29,6 +29,7 @@ TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".psv", ".dat"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 HEAD_BYTES = 1 << 16
+CSV_SAMPLE_ROWS = 20480  # rows DuckDB reads to detect a text file's quoting and line endings
 DELIMITERS = [",", ";", "\t", "|"]
 # The engine's memory budget (DuckDB buffer manager): beyond it, joins, sorts, aggregates and
 # stored tables spill to a folder in the build's temporary directory instead of growing RSS.
@@ -265,9 +266,34 @@ def _read_text(con, files: list[Path], text: str, shown: str) -> tuple[ibis.Tabl
         if dupes:
             raise DataError(f"column '{dupes[0]}' appears {first.count(dupes[0])} times in the header",
                             file=shown, column=dupes[0], fix="rename the repeated columns so each name is unique")
-    table = con.read_csv([str(p) for p in files], all_varchar=True, header=header, delim=delim,
-                         sample_size=20480, union_by_name=len(files) > 1)
+    sniffed = _sniffed_options(con, files[0], delim, header) if len(files) == 1 else None
+    if sniffed is not None:
+        table = con.read_csv([str(p) for p in files], **sniffed)
+    else:
+        table = con.read_csv([str(p) for p in files], all_varchar=True, header=header, delim=delim,
+                             sample_size=CSV_SAMPLE_ROWS, union_by_name=len(files) > 1)
     return table, {",": "csv", ";": "csv (;)", "\t": "tsv", "|": "csv (|)"}[delim]
+
+
+def _sniffed_options(con, path: Path, delim: str, header: bool) -> dict | None:
+    """DuckDB's reading options for a text file, detected once (sniff_csv) and then given
+    explicitly, so that every later query on the file does not detect them again (DuckDB's CSV
+    detection costs some 50 ms a query). The same options auto-detection would find each time;
+    None when the engine is not DuckDB or detection fails (the caller lets it detect)."""
+    if getattr(con, "name", "") != "duckdb":
+        return None
+    try:
+        row = con.con.execute(
+            "SELECT Delimiter, Quote, Escape, NewLineDelimiter, Comment, SkipRows, HasHeader, Columns "
+            "FROM sniff_csv(?, all_varchar = true, delim = ?, header = ?, sample_size = ?)",
+            [str(path), delim, header, CSV_SAMPLE_ROWS]).fetchone()
+    except Exception:  # noqa: BLE001 - let read_csv detect, and report, as before
+        return None
+    empty = lambda v: "" if v == "(empty)" else v  # noqa: E731 - sniff_csv's word for none
+    d, quote, escape, new_line, comment, skip, has_header, columns = row
+    return {"auto_detect": False, "delim": empty(d), "quote": empty(quote), "escape": empty(escape),
+            "new_line": new_line, "comment": empty(comment), "skip": int(skip), "header": bool(has_header),
+            "columns": {c["name"]: "VARCHAR" for c in columns}}
 
 
 def _sniff_delimiter(lines: list[str]) -> str:
