@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -192,12 +193,13 @@ class Background:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine") \
             if dialect(con) == "duckdb" else None
         self._cursor = None
+        self.timings: dict[str, float] = {}  # seconds spent per task function (for benchmarks)
 
     def submit(self, fn, *args, **kwargs) -> Future:
         if self._pool is None:
             future = Future()
             try:
-                future.set_result(fn(*args, **kwargs))
+                future.set_result(self._timed(fn, args, kwargs))
             except Exception as exc:  # noqa: BLE001 - raised again by future.result(), where it is awaited
                 future.set_exception(exc)
             return future
@@ -207,7 +209,15 @@ class Background:
         if self._cursor is None:
             self._cursor = self._con.con.cursor()
             _LOCAL.con = ibis.duckdb.from_connection(self._cursor)
-        return fn(*args, **kwargs)
+        return self._timed(fn, args, kwargs)
+
+    def _timed(self, fn, args, kwargs):
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            name = getattr(fn, "__name__", "task")
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
 
     def close(self) -> None:
         """Stop: tasks not started are dropped, a running query is interrupted."""

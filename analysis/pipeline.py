@@ -167,6 +167,8 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                                 "or free memory") from None
         finally:
             background.close()
+            # the background tasks' own times, beside the stages' (they overlap with them)
+            timings.update({f"background: {name}": secs for name, secs in background.timings.items()})
             derived.forget()
             engine.close(con)
 
