@@ -199,8 +199,8 @@ def _connect(config: Config, workdir: Path, shown: str):
     return engine.connect("duckdb" if is_connection_url(spec) else config.engine, workdir, config.spark_master)
 
 
-def _period(lines) -> dict:
-    """The first and last order timestamps of the kept lines."""
+def _period(lines):
+    """The first and last order timestamps of the kept lines (start, end: a pandas row)."""
     return engine.execute(lines.aggregate(start=lines.order_ts.min(), end=lines.order_ts.max())).iloc[0]
 
 

@@ -137,7 +137,8 @@ def fingerprint_later(files: list[Path], shown: str) -> Future:
         try:
             return fingerprint(files)
         except OSError as exc:
-            raise DataError(f"cannot be read ({exc.strerror})", file=shown, fix="check the file's permissions") from None
+            raise DataError(f"cannot be read ({exc.strerror})", file=shown,
+                            fix="check the file's permissions") from None
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fingerprint")
     future = pool.submit(work)
     pool.shutdown(wait=False)

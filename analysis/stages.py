@@ -95,7 +95,8 @@ def change_queries(lines, as_of: dt.date, rules) -> pd.DataFrame:
 
 
 def change_tables(lines, customers: pd.DataFrame, segments: pd.DataFrame, as_of: dt.date, rules,
-                  before: pd.DataFrame | None = None, days: pd.DataFrame | None = None) -> tuple[dict, dict, pd.DataFrame]:
+                  before: pd.DataFrame | None = None,
+                  days: pd.DataFrame | None = None) -> tuple[dict, dict, pd.DataFrame]:
     """Segment membership CHANGE_DAYS earlier vs now, who moved into a lapsing segment, and revenue
     at risk per segment. Also returns the per-customer at-risk columns for the customers table.
     `before` (change_queries) and `days` (cohorts.customer_days_to_second): when already run."""
