@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.message()}", file=sys.stderr)
         return EXIT_BAD_INPUT
     say(summary(analysis))
+    for note in analysis.notes:
+        say(f"note: {note}")
     print(f"Site written to {config.output}/index.html in {time.perf_counter() - started:.1f} s")
     return 0
 

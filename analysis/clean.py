@@ -163,15 +163,9 @@ def _code(c: ibis.Table, only_currency: str | None) -> ibis.Value:
     ).cast("int8")
 
 
-@ibis.udf.scalar.builtin(name="xxhash64")
-def _xxhash64(value) -> int:  # Spark's 64-bit hash (its hash() has 32 bits: many collisions)
-    ...
-
-
 def _row_hash(table: ibis.Table, columns, kind: str = "duckdb") -> ibis.Value:
     """A 64-bit hash of the whole raw row (exact duplicates share it)."""
-    row = ibis.struct({a: table[a] for a in columns})
-    return _xxhash64(row) if kind == "pyspark" else row.hash()
+    return engine.hash64(ibis.struct({a: table[a] for a in columns}), kind)
 
 
 def _with_duplicates(lines: ibis.Table, con) -> tuple[ibis.Table, ibis.Table, ibis.Table] | None:
@@ -189,7 +183,7 @@ def _with_duplicates(lines: ibis.Table, con) -> tuple[ibis.Table, ibis.Table, ib
     # (the row number's type is the engine's: int64 on DuckDB, int32 on Spark)
     typed = ibis.struct({c: cands[c] for c in (*LINE_COLUMNS, "_currency", "_bad_number", "_base")})
     impure = cands.group_by("_h").aggregate(k=typed.nunique()).filter(lambda t: t.k > 1)
-    if int(impure.count().execute()):
+    if int(engine.execute(impure.count())):
         return None
     single = lines.anti_join(multi, "_h").mutate(_dup=ibis.literal(0, cands._dup.type()))
     return single.union(cands.select(*single.columns)), multi, cands
@@ -242,11 +236,11 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
     # of a line with no reason to drop it, customers with a purchase.
     purchase = base._base.isnull() | ~base._base.isin(
         [CODES[r] for r in ("bad_date", "bad_number", "other_currency", "missing_customer", "cancellation")])
-    facts = base.aggregate(
+    facts = engine.execute(base.aggregate(
         n=base.count(), bad_date=base.count(where=base._base == CODES["bad_date"]),
         bad_number=base.count(where=base._base == CODES["bad_number"]),
         last=base.order_ts.max(where=base._base.isnull()), purchasers=base.customer_id.nunique(where=purchase),
-    ).execute().iloc[0]
+    )).iloc[0]
     n = int(facts["n"])
     bad = _bad_rows(renamed, inner, date_format, decimal, kind)
     _refuse_unreadable(lines, facts, mapping, inner, date_format, shown, renamed, bad)
@@ -375,7 +369,7 @@ def _refuse_strict(lines, ledger, shown) -> None:
 def _ledger(lines: ibis.Table, n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ledger, and the kept lines' revenue as (revenue, rows) counts per distinct value, from
     one pass: rows per reason and revenue value (there are far fewer values than lines)."""
-    counts = lines.group_by(["_code", "revenue"]).aggregate(rows=lines.count()).execute()
+    counts = engine.execute(lines.group_by(["_code", "revenue"]).aggregate(rows=lines.count()))
     per = counts.assign(total=counts["revenue"] * counts["rows"]).groupby("_code").agg(
         rows=("rows", "sum"), revenue=("total", "sum"))
     rows = []

@@ -16,6 +16,7 @@ lines faster than it would be written.)
 from __future__ import annotations
 
 import ibis
+import pandas as pd
 
 from analysis import engine, quantiles
 
@@ -48,6 +49,23 @@ def products(lines: ibis.Table) -> ibis.Table:
     names = counts.group_by("product_id").aggregate(product_name=counts._name.min())
     medians = quantiles.median_from_counts(counts, "unit_price", ["product_id"])
     return names.join(medians, "product_id").select("product_id", "product_name", median_price="median")
+
+
+NO_PRODUCT_KEY = 0  # product_key of lines without a product id
+
+
+def product_key(lines: ibis.Table) -> ibis.Value:
+    """Each line's product number for grouping: engine.hash64 of its product id, NO_PRODUCT_KEY
+    without one (see product_keys)."""
+    return ibis.ifelse(lines.product_id.isnull(), NO_PRODUCT_KEY, engine.hash64(lines.product_id, engine.kind_of(lines)))
+
+
+def product_keys(lines: ibis.Table) -> pd.DataFrame | None:
+    """Each product's number (product_key): product_id, product_name and _hp; None when two
+    products share a number or one has NO_PRODUCT_KEY (then group by the id itself)."""
+    p = products(lines)
+    keys = engine.execute(p.mutate(_hp=product_key(p)))
+    return keys if keys["_hp"].is_unique and not (keys["_hp"] == NO_PRODUCT_KEY).any() else None
 
 
 def store(con, lines: ibis.Table, prefix: str = "_") -> None:

@@ -10,11 +10,13 @@ Spark is asked for, so the default build stays light and `--help` instant.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+import duckdb
 import ibis
 
 from analysis.errors import DataError
@@ -102,17 +104,9 @@ def store(con, name: str, expr: ibis.Table, folder: Path | None = None) -> ibis.
     replaced or dropped there: Spark uncaches, with everything computed from it, the cached data
     of a view that is replaced or dropped. Other backends: a temporary table."""
     kind = dialect(con)
-    drop(con, name)
-    if kind == "duckdb" and folder is not None:
-        path = Path(folder) / f"{name}.parquet"
-        con.to_parquet(expr, path, compression="zstd")
-        _FILES[(id(con), name)] = path
-        # a view of the database (not a temporary one), so that Background's connection sees it
-        literal = str(path).replace("'", "''")
-        con.raw_sql(f"CREATE OR REPLACE VIEW \"{name}\" AS SELECT * FROM read_parquet('{literal}')")
-        return con.table(name)
     if kind == "duckdb":
-        return con.create_table(name, expr)
+        return with_memory(con, lambda: _store_duckdb(con, name, expr, folder))
+    drop(con, name)
     if kind == "pyspark":
         _COUNTER[0] += 1
         view = f"{name}_{_COUNTER[0]}"
@@ -123,6 +117,19 @@ def store(con, name: str, expr: ibis.Table, folder: Path | None = None) -> ibis.
         _CACHED[(id(con), name)] = frame
         return con.table(view)
     return con.create_table(name, expr, temp=True, overwrite=True)
+
+
+def _store_duckdb(con, name: str, expr: ibis.Table, folder: Path | None) -> ibis.Table:
+    drop(con, name)
+    if folder is None:
+        return con.create_table(name, expr)
+    path = Path(folder) / f"{name}.parquet"
+    con.to_parquet(expr, path, compression="zstd")
+    _FILES[(id(con), name)] = path
+    # a view of the database (not a temporary one), so that Background's connection sees it
+    literal = str(path).replace("'", "''")
+    con.raw_sql(f"CREATE OR REPLACE VIEW \"{name}\" AS SELECT * FROM read_parquet('{literal}')")
+    return con.table(name)
 
 
 def drop(con, name: str) -> None:
@@ -163,6 +170,20 @@ def read_errors(con) -> tuple[type[Exception], ...]:
     return (PySparkException,)
 
 
+@ibis.udf.scalar.builtin(name="xxhash64")
+def _xxhash64(value) -> int:  # Spark's 64-bit hash (its hash() has 32 bits: many collisions)
+    ...
+
+
+def hash64(value: ibis.Value, kind: str = "duckdb") -> ibis.Value:
+    """A 64-bit hash of `value` (a column, or a struct of columns) on engine `kind` (dialect()).
+
+    Grouping by such numbers instead of by text is cheaper, and for DuckDB 2 it is what lets an
+    aggregation of tens of millions of groups spill within its memory budget; the stages that do
+    so check that the keys they hash are distinct (a collision falls back to the text)."""
+    return _xxhash64(value) if kind == "pyspark" else value.hash()
+
+
 def backref(group: int, kind: str) -> str:
     """Group `group` in a regular-expression replacement: \\1 (RE2, DuckDB) or $1 (Java: Spark)."""
     return f"${group}" if kind in ("pyspark", "trino", "databricks") else f"\\{group}"
@@ -173,9 +194,67 @@ _LOCAL = threading.local()
 
 
 def execute(expr, **kwargs):
-    """`expr.execute()`, or inside a Background task, on that task's own connection."""
+    """`expr.execute()`, or inside a Background task, on that task's own connection; with more
+    memory when DuckDB runs out of its budget (see with_memory)."""
     con = getattr(_LOCAL, "con", None)
-    return expr.execute(**kwargs) if con is None else con.execute(expr, **kwargs)
+    backend = con if con is not None else _backend(expr)
+    return with_memory(backend, lambda: expr.execute(**kwargs) if con is None else con.execute(expr, **kwargs))
+
+
+def kind_of(expr) -> str:
+    """The dialect of the engine an expression runs on ('duckdb' for one not bound to any)."""
+    backend = _backend(expr)
+    return dialect(backend) if backend is not None else "duckdb"
+
+
+def _backend(expr):
+    try:
+        return expr._find_backend()
+    except Exception:  # noqa: BLE001 - an unbound expression (memtables only): run as it is
+        return None
+
+
+# Raises of the engine's memory budget during this process, as sentences (see with_memory).
+MEMORY_NOTES: list[str] = []
+_MEMORY_LOCK = threading.Lock()
+_UNITS = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30,
+          "TIB": 2**40}
+
+
+def _memory_limit(raw) -> float:
+    """DuckDB's memory_limit in bytes."""
+    text = raw.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    number, unit = re.fullmatch(r"\s*([\d.]+)\s*([A-Za-z]*)\s*", text).groups()
+    return float(number) * _UNITS[(unit or "B").upper()]
+
+
+def with_memory(backend, run):
+    """run(), and when DuckDB runs out of memory within its budget, run it again with twice the
+    budget, up to source.ENGINE_MEMORY_SHARE of the machine's memory. The budget is where the
+    engine starts spilling, and most work spills within it; a few aggregations of many string
+    groups cannot (DuckDB 2's own limits: 47M customer-product pairs at 100M lines need about
+    0.5 GB), and a build that needs more should get it rather than fail. Each raise is noted in
+    MEMORY_NOTES; the error is raised again once the budget is at its ceiling."""
+    if backend is None or dialect(backend) != "duckdb":
+        return run()
+    from analysis.source import memory_ceiling_bytes
+
+    raw = backend.con
+    while True:
+        seen = _memory_limit(raw)
+        try:
+            return run()
+        except duckdb.OutOfMemoryException:
+            with _MEMORY_LOCK:
+                current = _memory_limit(raw)
+                if current <= seen:  # (another thread may have raised it meanwhile)
+                    target = min(2 * current, memory_ceiling_bytes())
+                    if target <= current * 1.01:
+                        raise
+                    raw.execute(f"SET memory_limit = '{int(target // 2**20)}MiB'")
+                    MEMORY_NOTES.append(f"The engine needed more memory than its budget of {current / 2**20:,.0f} MiB: "
+                                        f"raised to {target / 2**20:,.0f} MiB (SEGMENT_REPORT_ENGINE_MB sets the "
+                                        "starting budget).")
 
 
 class Background:

@@ -60,6 +60,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
     """Read, clean, aggregate, segment and profile. Raises DataError for unusable input.
     `also_import`: modules the caller needs next (the site writer), imported in the background."""
     timings: dict[str, float] = {}
+    noted = len(engine.MEMORY_NOTES)
     prefetch((*LATER_MODULES, *also_import))
 
     @contextmanager
@@ -186,7 +187,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                           profile=profile["name"] if profile else "", encoding=src.encoding),
         tables={name: tables[name] for name in TABLES}, headline=headline, findings=found,
         warnings=cleaned.warnings + _cluster_warnings(clustering, len(customers)) + value_warnings,
-        timings=timings,
+        timings=timings, notes=tuple(engine.MEMORY_NOTES[noted:]),
     )
 
 

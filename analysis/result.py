@@ -54,6 +54,7 @@ class Analysis:
     findings: tuple[Finding, ...] = ()
     warnings: tuple[str, ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # about the run (not the data), for the console; never in the site
 
     def __post_init__(self):
         for name, columns in TABLES.items():

@@ -331,6 +331,15 @@ def connect(workdir: Path):
     return con
 
 
+def memory_ceiling_bytes() -> float:
+    """The most the engine's memory budget may grow to (see engine.with_memory): ENGINE_MEMORY_SHARE
+    of the machine's memory, or the starting budget where that is unknown."""
+    try:
+        return ENGINE_MEMORY_SHARE * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return float(ENGINE_MEMORY_MB * 2**20)
+
+
 def engine_settings(con, workdir: Path) -> None:
     """DuckDB settings for a build: a memory budget with spilling to `workdir`, no promise of
     insertion order (every result whose order matters is sorted), no progress bar."""
@@ -338,13 +347,9 @@ def engine_settings(con, workdir: Path) -> None:
         return
     spill = Path(workdir) / "engine-spill"
     spill.mkdir(parents=True, exist_ok=True)
-    budget = ENGINE_MEMORY_MB
-    try:
-        budget = min(budget, ENGINE_MEMORY_SHARE * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20)
-    except (ValueError, OSError, AttributeError):
-        pass
+    budget = min(ENGINE_MEMORY_MB * 2**20, memory_ceiling_bytes())
     con.raw_sql(f"SET temp_directory = '{str(spill).replace(chr(39), chr(39) * 2)}'")
-    con.raw_sql(f"SET memory_limit = '{max(MIN_ENGINE_MB, int(budget))}MB'")
+    con.raw_sql(f"SET memory_limit = '{max(MIN_ENGINE_MB, int(budget // 2**20))}MiB'")
     con.raw_sql("SET preserve_insertion_order = false")
     con.raw_sql("SET enable_progress_bar = false")
 

@@ -63,6 +63,16 @@ def test_lift_compares_the_share_of_segment_customers_buying_with_the_share_of_a
     assert s1["all_revenue_share"].tolist() == pytest.approx([80 / 250, 50 / 250])
 
 
+def test_segment_product_totals_are_the_same_over_product_numbers_or_product_ids(baskets, assignments, monkeypatch):
+    from analysis import affinity, derived
+
+    by_numbers = affinity.segment_product_totals(baskets, assignments)
+    s1 = by_numbers[(by_numbers.kind == "rfm") & (by_numbers.segment == "S1")].set_index("product_id")
+    assert s1.loc["P1", ["revenue", "customers"]].tolist() == [40.0, 3] and s1.loc["P3", "product_name"] == "VASE"
+    monkeypatch.setattr(derived, "product_keys", lambda lines: None)  # as if two products shared a number
+    pd.testing.assert_frame_equal(affinity.segment_product_totals(baskets, assignments), by_numbers)
+
+
 def test_products_bought_by_too_few_segment_customers_or_not_over_represented_are_left_out(baskets, assignments):
     got = segment_affinity(baskets, assignments, min_customers=2)
     s2 = got[(got.kind == "rfm") & (got.segment == "S2")]

@@ -158,3 +158,35 @@ def test_an_error_in_a_background_task_is_raised_where_its_result_is_awaited(tmp
     finally:
         background.close()
         engine.close(con)
+
+
+def _long_strings(con):
+    con.raw_sql("CREATE TABLE strings AS SELECT i::VARCHAR || 'padding-to-make-it-long' AS s FROM range(3000000) t(i)")
+    con.raw_sql("SET memory_limit = '32MiB'")
+    return con.table("strings")
+
+
+def test_a_query_that_outgrows_the_memory_budget_runs_again_with_a_bigger_one(tmp_path, monkeypatch):
+    # DISTINCT over 3M long strings cannot spill within 32 MB (DuckDB 2): the budget doubles
+    # until it fits, and the raise is noted for the console
+    import ibis
+
+    from analysis import engine, source
+
+    monkeypatch.setattr(source, "memory_ceiling_bytes", lambda: 512 * 2**20)
+    monkeypatch.setattr(engine, "MEMORY_NOTES", [])
+    strings = _long_strings(ibis.duckdb.connect())
+    assert int(engine.execute(strings.distinct().count())) == 3_000_000
+    assert engine._memory_limit(strings.get_backend().con) > 32 * 2**20
+    assert engine.MEMORY_NOTES and "raised to" in engine.MEMORY_NOTES[0] and "SEGMENT_REPORT_ENGINE_MB" in engine.MEMORY_NOTES[0]
+
+
+def test_out_of_memory_at_the_ceiling_is_raised(monkeypatch):
+    import ibis
+
+    from analysis import engine, source
+
+    monkeypatch.setattr(source, "memory_ceiling_bytes", lambda: 32 * 2**20)
+    strings = _long_strings(ibis.duckdb.connect())
+    with pytest.raises(duckdb.OutOfMemoryException):
+        engine.execute(strings.distinct().count())

@@ -83,7 +83,21 @@ def test_price_habits_compare_each_line_with_the_products_median_price():
         "customer_id": ["A", "B", "B", "C", "C"], "product_id": ["X", "X", "X", "X", None],
         "product_name": ["x"] * 4 + [None], "unit_price": [10.0, 10.0, 10.0, 8.0, 3.0]}))
     got = _price_habits(lines).execute().set_index("customer_id").sort_index()
-    assert _distinct_products(lines).set_index("customer_id").sort_index()["distinct_products"].tolist() == [1, 1, 1]
     assert got["n_lines"].tolist() == [1, 2, 2]
     assert got["price_index"].tolist() == pytest.approx([1.0, 1.0, 0.8])
     assert got["low_price_share"].tolist() == [0.0, 0.0, 1.0]
+
+
+def test_distinct_products_are_counted_over_numbers_or_over_ids_alike():
+    from analysis import engine
+
+    lines = ibis.memtable(pd.DataFrame({
+        "customer_id": ["A", "A", "A", "B", "B", "C"], "product_id": ["X", "Y", "X", "X", None, None],
+        "product_name": ["x", "y", "x", "x", None, None], "unit_price": [1.0] * 6}))
+    ids = ibis.memtable(pd.DataFrame({"customer_id": ["A", "B", "C"]}))
+    customers = ids.mutate(_hc=engine.hash64(ids.customer_id)).execute()
+    by_numbers = _distinct_products(lines, customers).set_index("customer_id")["distinct_products"]
+    colliding = customers.assign(_hc=7)  # as if two ids shared a number: counted over the ids
+    by_ids = _distinct_products(lines, colliding).set_index("customer_id")["distinct_products"]
+    assert by_numbers.fillna(0).to_dict() == {"A": 2, "B": 1, "C": 0}
+    assert by_ids.reindex(["A", "B", "C"]).fillna(0).to_dict() == {"A": 2, "B": 1, "C": 0}
