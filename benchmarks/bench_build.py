@@ -401,7 +401,25 @@ def measure_help(timeout: float, repeats: int = 5) -> dict:
 
 def best_of(n: int, fn):
     """Run fn n times; keep the fastest run, and the highest peak RSS seen."""
-    results = [fn() for _ in range(n)]
+    return _best([fn() for _ in range(n)])
+
+
+def best_interleaved(n: int, steps: dict) -> dict:
+    """Run the steps in turn, n rounds (floor, build, floor, build, ...: a machine whose speed
+    drifts slows both alike): per step its best_of, or the StepFailed that stopped it."""
+    runs: dict = {name: [] for name in steps}
+    failed: dict = {}
+    for _ in range(n):
+        for name, fn in steps.items():
+            if name not in failed:
+                try:
+                    runs[name].append(fn())
+                except StepFailed as exc:
+                    failed[name] = exc
+    return {name: failed[name] if name in failed else _best(runs[name]) for name in steps}
+
+
+def _best(results: list) -> dict:
     best = min(results, key=lambda r: r["wall_s"])
     return dict(best, peak_rss_mb=max(r["peak_rss_mb"] for r in results), runs_s=[r["wall_s"] for r in results],
                 rss_bounded_by_parent=all(r["rss_bounded_by_parent"] for r in results))
@@ -429,24 +447,25 @@ def bench_size(label: str, lines: int, args, help_result: dict | None, log) -> d
                   customers=meta["customers"])
     warm(path)
 
-    try:
-        res = best_of(args.repeat, lambda: checked(run_child(me("floor", str(path), fmt), args.timeout),
-                                                   "floor", args.timeout))
-        steps["floor"] = _step(res) | child_json(res, "floor")
-    except StepFailed as exc:
-        fail(exc, "floor")
-
     env = dict(os.environ, SOURCE_DATE_EPOCH="0")
     with tempfile.TemporaryDirectory(prefix="bench-build-") as tmp:
         site = Path(tmp) / "site"
         cmd = [sys.executable, "build_report.py", "--input", str(path), "--output", str(site), "--quiet"]
-        try:
-            res = best_of(args.repeat, lambda: checked(run_child(cmd, args.timeout, env), "full build", args.timeout))
+        best = best_interleaved(args.repeat, {
+            "floor": lambda: checked(run_child(me("floor", str(path), fmt), args.timeout), "floor", args.timeout),
+            "build": lambda: checked(run_child(cmd, args.timeout, env), "full build", args.timeout),
+        })
+        if isinstance(best["floor"], StepFailed):
+            fail(best["floor"], "floor")
+        else:
+            steps["floor"] = _step(best["floor"]) | child_json(best["floor"], "floor")
+        res = best["build"]
+        if isinstance(res, StepFailed):
+            fail(res, "build")
+        else:
             steps["build"] = _step(res) | {"command": " ".join(cmd[1:]), "stdout_bytes": len(res["stdout"]),
                                            "duckdb_progress_bar": "\u2588" in res["stdout"] + res["stderr"]}
             result["site"] = site_weight(site)
-        except StepFailed as exc:
-            fail(exc, "build")
 
         stage_site = Path(tmp) / "stages-site"
         res = run_child(me("stages", str(path), str(stage_site)), args.timeout, env)
@@ -600,7 +619,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="folder for the cached data sets and results-<size>.json, or results-<size>-parquet.json "
                         f"with --format parquet (default: {DEFAULT_OUT.relative_to(PROJECT)})")
     p.add_argument("--repeat", type=int, default=1, metavar="N",
-                   help="run the floor and the full build N times and keep the fastest (default: 1)")
+                   help="run the floor and the full build N times, in turn, and keep the fastest of each "
+                        "(default: 1)")
     p.add_argument("--timeout", type=float, default=900, metavar="SECONDS",
                    help="stop any one step after this long and report it as failed; generating the data "
                         f"gets at least {GENERATE_S_PER_MILLION} s per million lines (default: 900)")
