@@ -289,7 +289,8 @@ def child_stages(path: str, site: str) -> None:
     analysis = run_analysis(config)
     t2 = time.perf_counter()
     result = {"import_s": t1 - t0, "analysis_s": t2 - t1, "timings": dict(analysis.timings),
-              "rows": analysis.source.rows, "customers": int(analysis.headline["customers"])}
+              "rows": analysis.source.rows, "customers": int(analysis.headline["customers"]),
+              "notes": list(analysis.notes)}  # e.g. the engine's memory budget raised for a query
     print(json.dumps(result), flush=True)  # the analysis stages survive a broken site writer
     from report.render import write_site
     t3 = time.perf_counter()
@@ -575,6 +576,9 @@ def report(result: dict) -> str:
             out.append(f"     engine queries in the background, alongside segments..products "
                        f"({sum(queued.values()):.2f} s in all; those stages wait for them):")
             out.append("       " + ", ".join(f"{name} {secs:.2f}" for name, secs in queued.items()))
+    if timings:
+        notes = stages.get("notes") or ["none (the engine kept its starting memory budget)"]
+        out.append("     build notes: " + "; ".join(notes))
     if "ratio_full_to_floor" in result:
         out.append(f"   ratio full/floor: {result['ratio_full_to_floor']:.1f}x wall "
                    f"({result['ratio_full_to_floor_query']:.1f}x the floor's query time alone)")

@@ -53,6 +53,7 @@ def test_benchmark_smoke(tmp_path: Path):
     assert "floor (DuckDB alone)" in out
     assert "full build (build_report.py)" in out
     assert "ratio full/floor:" in out
+    assert "build notes: none (the engine kept its starting memory budget)" in out  # 20k lines fit it
     assert "target largest HTML page" in out and "target build_report.py --help" in out
 
     result = json.loads((tmp_path / "results-20k.json").read_text())
@@ -62,6 +63,7 @@ def test_benchmark_smoke(tmp_path: Path):
         assert result["steps"][step]["wall_s"] > 0 and result["steps"][step]["peak_rss_mb"] > 0
     assert result["steps"]["floor"]["customers"] == result["customers"]  # every generated customer buys
     assert set(result["steps"]["stages"]["timings"]) >= set(bench_build.STAGES)
+    assert result["steps"]["stages"]["notes"] == []
     assert result["ratio_full_to_floor"] > 0
     assert result["site"]["largest_page_bytes"] > 0
 
