@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 import time
 
@@ -129,5 +130,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def exit_now(code: int) -> None:
+    """Exit with `code` once the build is over, skipping the interpreter's teardown of the modules
+    it loaded (pandas, Ibis, scikit-learn, Plotly, ...): about 0.3 s that frees memory the
+    operating system takes back anyway. By then every file is written and closed, the engine's
+    connection closed, and its temporary folder removed; only the console streams need flushing."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`| head`) or stream: nothing more to say
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        status = main()
+    except BrokenPipeError:  # the reader of the output went away (`| head`): stop quietly, as cat does
+        status = 1
+    exit_now(status)

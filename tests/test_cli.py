@@ -62,3 +62,48 @@ def test_help_lists_every_option():
     text = build_report.parser().format_help()
     for option in ("--input", "--output", "--map", "--as-of", "--seed", "--clusters", "--currency", "--title"):
         assert option in text
+
+
+def _command(tmp_path, *args):
+    import sys
+    from pathlib import Path
+
+    data = tmp_path / "sales.csv"
+    write_csv(generate(300, seed=2)[0], data)
+    project = Path(__file__).resolve().parent.parent
+    return [sys.executable, str(project / "build_report.py"), "--input", str(data), "--output",
+            str(tmp_path / "site"), *args], project
+
+
+def test_the_command_prints_everything_before_it_exits(tmp_path):
+    # build_report.py leaves without the interpreter's teardown: its output must be flushed first.
+    import subprocess
+
+    cmd, project = _command(tmp_path)
+    done = subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Reading ") and "Key findings" in done.stdout
+    assert done.stdout.rstrip().splitlines()[-1].startswith(f"Site written to {tmp_path / 'site'}/index.html in ")
+    assert (tmp_path / "site" / "index.html").is_file()
+
+    bad = subprocess.run([*cmd[:2], "--input", str(tmp_path / "missing.csv"), "--output", str(tmp_path / "out")],
+                         cwd=project, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "missing.csv" in bad.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_reader_that_stops_early_ends_the_build_quietly(tmp_path):
+    # `python -u build_report.py | head -1`: no traceback, no site, exit code 1. (Unbuffered, so
+    # that the first line arrives while the build runs and the next one meets the closed pipe.)
+    import os
+    import subprocess
+
+    cmd, project = _command(tmp_path)
+    proc = subprocess.Popen(cmd, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.stdout.readline().startswith("Reading ")
+    proc.stdout.close()
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=300) == 1
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
+    assert not (tmp_path / "site").exists()
