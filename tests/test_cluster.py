@@ -152,6 +152,19 @@ def test_silhouette_from_the_shared_distance_matrix_scores_separated_groups_high
     assert np.isnan(silhouette(d, np.zeros(180, int)))
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_silhouette_is_scikit_learns_on_any_labels(seed):
+    # Ties, singleton clusters (scored 0), unordered label values, duplicate points (zero distances).
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 400))
+    x = rng.normal(size=(n, 4)).round(1)
+    x[: n // 10] = x[0]
+    labels = rng.choice([7, -1, 3, 40, 2], size=n)
+    labels[rng.integers(0, n)] = 99  # a cluster of one
+    d = pairwise_distances(x)
+    assert silhouette(d, labels) == pytest.approx(silhouette_score(d, labels, metric="precomputed"), abs=1e-12)
+
+
 def test_standardised_features_have_mean_zero_and_spread_one_and_constant_ones_are_zero():
     customers, _ = planted_customers(500)
     customers.loc[:9, "avg_order_value"] = [np.nan, np.inf] * 5  # missing or infinite take the median
