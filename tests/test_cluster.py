@@ -181,3 +181,28 @@ def test_clusters_are_renumbered_by_total_revenue_with_ties_kept_in_label_order(
     revenue = np.array([1.0, 1.0, 5.0, 0.0, 2.0, 1.0, 1.0])
     # totals: 2 -> 5, 0 -> 2, 3 -> 2, 5 -> 2 (ties by label)
     assert _relabel_by_revenue(raw, revenue).tolist() == [2, 2, 1, 1, 4, 3, 3]
+
+
+def test_segment_features_are_the_median_and_mean_z_of_each_segments_customers():
+    from analysis.profiles import segment_features
+
+    customers, group = planted_customers(900, seed=4)
+    customers.index = np.random.default_rng(1).permutation(np.arange(1000, 1900))  # labels, not positions
+    customers["cluster"] = group + 1
+    customers["cluster_name"] = pd.Series(group, index=customers.index).map(
+        {0: "Zeta", 1: "Alpha", 2: "Mid", 3: "Beta"}).astype("string")
+    customers["rfm_segment"] = pd.Series(np.random.default_rng(2).choice(["Lost", "Champions", "New"], 900),
+                                         index=customers.index, dtype="string")
+    z = standardise(customers).iloc[::-1]  # another order: aligned by label
+    got = segment_features(customers, z)
+    assert len(got) == (1 + 3 + 4) * len(CLUSTER_FEATURES)
+    assert got[got.feature == "monetary"]["segment"].tolist() == [
+        "All customers", "Champions", "Lost", "New", "Zeta", "Alpha", "Mid", "Beta"]
+    for (kind, segment), rows in got.groupby(["kind", "segment"], sort=False):
+        col = {"all": None, "rfm": "rfm_segment", "cluster": "cluster_name"}[kind]
+        members = customers.index if col is None else customers.index[customers[col] == segment]
+        for row in rows.itertuples():
+            want_median = customers.loc[members, row.feature].median()
+            want_z = z.loc[members, row.feature].mean()
+            assert row.median == pytest.approx(want_median, rel=1e-12, nan_ok=True)
+            assert row.z == pytest.approx(want_z, rel=1e-9, abs=1e-12, nan_ok=True)
