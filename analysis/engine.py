@@ -198,7 +198,28 @@ def execute(expr, **kwargs):
     memory when DuckDB runs out of its budget (see with_memory)."""
     con = getattr(_LOCAL, "con", None)
     backend = con if con is not None else _backend(expr)
+    if backend is not None and dialect(backend) == "duckdb":
+        return with_memory(backend, lambda: _duckdb_result(backend, expr, **kwargs))
     return with_memory(backend, lambda: expr.execute(**kwargs) if con is None else con.execute(expr, **kwargs))
+
+
+def _duckdb_result(backend, expr, **kwargs):
+    """What `backend.execute(expr)` returns (a DataFrame, Series or scalar, with Ibis' types),
+    converted from Arrow column by column. Ibis 12's DuckDB execute turns every column that holds
+    a NULL into a Python list first: twenty times slower for a million customers' nullable
+    features (1.4 s against 0.06 s for ten such columns). Nested and dictionary columns go the
+    same way as there (tests/test_engine.py checks the two agree on every type the stages fetch)."""
+    import pandas as pd
+    import pyarrow.types as pat
+    from ibis.backends.duckdb.converter import DuckDBPandasData
+
+    table = expr.as_table()
+    arrow = backend.to_pyarrow(table, **kwargs)
+    df = pd.DataFrame({
+        name: col.to_pylist() if pat.is_nested(col.type) or pat.is_dictionary(col.type) else col.to_pandas()
+        for name, col in zip(arrow.column_names, arrow.columns)
+    })
+    return expr.__pandas_result__(DuckDBPandasData.convert_table(df, table.schema()))
 
 
 def kind_of(expr) -> str:
