@@ -13,7 +13,7 @@ import json
 import math
 import os
 import platform
-from typing import Mapping
+from typing import Callable, Iterator, Mapping
 
 import duckdb
 import numpy as np
@@ -176,7 +176,8 @@ class CsvCells:
         if not len(lines):
             return (head + "\n").encode("utf-8")
         body = pc.binary_join(pa.LargeListArray.from_arrays([0, len(lines)], lines), pa.scalar("\n", TEXT))
-        return (head + "\n").encode("utf-8") + body[0].as_buffer().to_pybytes() + b"\n"
+        del lines, parts  # (a file of 300 MB at 100M lines: at most two copies held at once)
+        return b"".join(((head + "\n").encode("utf-8"), memoryview(body[0].as_buffer()), b"\n"))
 
 
 def _text_line(names: list[str]) -> str:
@@ -340,40 +341,44 @@ def models(a: Analysis) -> dict:
 
 
 def customer_files(a: Analysis) -> dict[str, bytes]:
-    """customers.csv, at_risk.csv, top_clv.csv and one CSV per segment: all cut from one set of
-    cells of the customers table (a column type the fast writer leaves to pandas: table by table)."""
+    """customer_file_items as a dict, by path inside the site."""
+    return dict(customer_file_items(a))
+
+
+def customer_file_items(a: Analysis) -> Iterator[tuple[str, bytes]]:
+    """customers.csv, at_risk.csv, top_clv.csv and one CSV per segment, one (path, bytes) at a
+    time: all cut from one set of cells of the customers table (a column type the fast writer
+    leaves to pandas: table by table)."""
     c = a.tables["customers"]
     seg = a.tables["segments"]
     segments = list(zip(seg["kind"].tolist(), seg["segment"].tolist(), seg["slug"].tolist()))
     cells = CsvCells.of(c)
     if cells is None:
-        files = {"downloads/customers.csv": to_csv_bytes(customers_table(a)),
-                 "downloads/at_risk.csv": to_csv_bytes(at_risk_customers(a)),
-                 "downloads/top_clv.csv": to_csv_bytes(top_clv_customers(a))}
+        yield "downloads/customers.csv", to_csv_bytes(customers_table(a))
+        yield "downloads/at_risk.csv", to_csv_bytes(at_risk_customers(a))
+        yield "downloads/top_clv.csv", to_csv_bytes(top_clv_customers(a))
         for kind, name, slug in segments:
-            files[f"downloads/segments/{slug}.csv"] = to_csv_bytes(segment_customers(a, kind, name))
-        return files
+            yield f"downloads/segments/{slug}.csv", to_csv_bytes(segment_customers(a, kind, name))
+        return
     order, names = _customer_columns(a)
-    files = {"downloads/customers.csv": cells.csv(order, header=names),
-             "downloads/at_risk.csv": cells.csv(AT_RISK_COLUMNS, _at_risk_rows(c)),
-             "downloads/top_clv.csv": cells.csv(VALUE_COLUMNS, _top_clv_rows(c))}
+    yield "downloads/customers.csv", cells.csv(order, header=names)
+    yield "downloads/at_risk.csv", cells.csv(AT_RISK_COLUMNS, _at_risk_rows(c))
+    yield "downloads/top_clv.csv", cells.csv(VALUE_COLUMNS, _top_clv_rows(c))
     members = {kind: c.groupby(column, sort=False).indices
                for kind, column in (("rfm", "rfm_segment"), ("cluster", "cluster_name"))}
     for kind, name, slug in segments:
         rows = members.get(kind, {}).get(name, np.empty(0, dtype=np.int64))
-        files[f"downloads/segments/{slug}.csv"] = cells.csv(order, rows, header=names)
-    return files
+        yield f"downloads/segments/{slug}.csv", cells.csv(order, rows, header=names)
 
 
-def build_downloads(a: Analysis) -> dict[str, bytes]:
-    """Every file under downloads/, by path inside the site."""
-    files = {
-        **customer_files(a),
-        "downloads/segments.csv": to_csv_bytes(a.tables["segments"]),
-        "downloads/ledger.csv": to_csv_bytes(a.tables["ledger"]),
-        "downloads/movers.csv": to_csv_bytes(movers_table(a)),
-        "downloads/p_alive_disagreements.csv": to_csv_bytes(alive_disagreements(a)),
-    }
+def write_downloads(a: Analysis, write: Callable[[str, bytes], None]) -> None:
+    """Every file under downloads/, each passed to write(path inside the site, bytes) as soon as it
+    is made, so that they are never all in memory at once (about 1 GB at 100M lines)."""
+    for path, data in customer_file_items(a):
+        write(path, data)
+    write("downloads/segments.csv", to_csv_bytes(a.tables["segments"]))
+    write("downloads/ledger.csv", to_csv_bytes(a.tables["ledger"]))
+    write("downloads/movers.csv", to_csv_bytes(movers_table(a)))
+    write("downloads/p_alive_disagreements.csv", to_csv_bytes(alive_disagreements(a)))
     text = json.dumps(summary(a), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
-    files["downloads/summary.json"] = (text + "\n").encode("utf-8")
-    return files
+    write("downloads/summary.json", (text + "\n").encode("utf-8"))

@@ -1,8 +1,8 @@
 """Turn one Analysis into a static site: Jinja2 pages, inline Plotly figures, atomic writer.
 
-write_site() gathers every file in memory first (pages, downloads, assets), then writes them
-into a temporary sibling folder and swaps it into place, so a failed build never leaves a
-half-written site and never touches a folder that is not a site.
+write_site() writes every file (pages, downloads, assets) into a temporary sibling folder and
+swaps it into place once all are there, so a failed build never leaves a half-written site and
+never touches a folder that is not a site.
 """
 
 from __future__ import annotations
@@ -147,18 +147,17 @@ def render_pages(a: Analysis) -> dict[str, str]:
     return out
 
 
-def gather(a: Analysis) -> dict[str, bytes]:
-    """All files of the site, by path inside it. Nothing is written yet."""
+def check_slugs(a: Analysis) -> None:
+    """Raise DataError unless every segment slug is a safe file name (checked before writing)."""
     for slug in a.tables["segments"]["slug"].tolist():
         if not SLUG.fullmatch(str(slug)):
             raise DataError(f"segment slug {slug!r} is not a safe file name", column="slug",
                             fix="slugs must be lower-case letters, digits and '-' (analysis bug)")
-    # The downloads are mostly Arrow and DuckDB work, which leaves the interpreter free: they are
-    # made in a thread while the pages render.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="downloads") as pool:
-        made = pool.submit(downloads.build_downloads, a)
-        files = {path: text.encode("utf-8") for path, text in render_pages(a).items()}
-        files.update(made.result())
+
+
+def site_files(a: Analysis) -> dict[str, bytes]:
+    """The pages and assets of the site (all but downloads/), by path inside it."""
+    files = {path: text.encode("utf-8") for path, text in render_pages(a).items()}
     files["assets/plotly.min.js"] = plotly.offline.get_plotlyjs().encode("utf-8")
     files["assets/style.css"] = (TEMPLATES / "assets" / "style.css").read_bytes()
     files[".nojekyll"] = b""
@@ -166,6 +165,33 @@ def gather(a: Analysis) -> dict[str, bytes]:
     if COMMITTED_README.is_file():
         files["README.md"] = COMMITTED_README.read_bytes()
     return files
+
+
+def _writer(folder: Path):
+    """write(path inside `folder`, bytes), refusing any path that leads outside it."""
+    base = folder.resolve()
+
+    def write(rel: str, data: bytes) -> None:
+        target = (folder / rel).resolve()
+        if base not in target.parents:
+            raise DataError(f"refusing to write outside the output folder: {rel!r}", file=str(folder))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return write
+
+
+def _write_all(a: Analysis, folder: Path) -> None:
+    """Every file of the site, written into the new folder `folder`. The downloads are mostly
+    Arrow and DuckDB work, which leaves the interpreter free: a thread writes each as it is made
+    while the pages render."""
+    folder.mkdir()
+    write = _writer(folder)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="downloads") as pool:
+        made = pool.submit(downloads.write_downloads, a, write)
+        files = site_files(a)
+        for rel in sorted(files):
+            write(rel, files[rel])
+        made.result()
 
 
 def check_replaceable(output: Path) -> None:
@@ -183,44 +209,31 @@ def check_replaceable(output: Path) -> None:
                     fix="choose a new or empty folder for --output, or remove this one yourself")
 
 
-def _write_tree(files: dict[str, bytes], folder: Path) -> None:
-    folder.mkdir()
-    base = folder.resolve()
-    for rel in sorted(files):
-        target = (folder / rel).resolve()
-        if base not in target.parents:
-            raise DataError(f"refusing to write outside the output folder: {rel!r}", file=str(folder))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(files[rel])
-
-
 def write_site(a: Analysis, output_dir) -> Path:
-    """Build the whole site in memory, write it to `<output>.tmp-<pid>`, then swap it in."""
+    """Write the whole site to `<output>.tmp-<pid>`, then swap it in."""
     output = Path(os.path.abspath(output_dir))
     if output.parent == output:
         raise DataError("refusing to write a site to the file-system root", file=str(output),
                         fix="choose a folder for --output")
     check_replaceable(output)
+    check_slugs(a)
 
-    # Phase 1: gather everything; nothing touches the disk yet.
-    files = gather(a)
-    for name in KEPT_FILES:
-        if (output / name).is_file() and name not in files:
-            files[name] = (output / name).read_bytes()
-
-    # Phase 2: write into a temporary sibling folder.
+    # Phase 1: every file into a temporary sibling folder.
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.parent / f"{output.name}.tmp-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
     try:
-        _write_tree(files, tmp)
+        _write_all(a, tmp)
+        for name in KEPT_FILES:
+            if (output / name).is_file() and not (tmp / name).exists():
+                shutil.copyfile(output / name, tmp / name)
         check_replaceable(output)  # still safe to replace (nothing changed it meanwhile)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
-    # Phase 3: swap: old site aside, new one in, old one deleted.
+    # Phase 2: swap: old site aside, new one in, old one deleted.
     old = output.parent / f"{output.name}.old-{os.getpid()}"
     had_old = output.exists()
     if had_old:

@@ -25,7 +25,7 @@ from analysis.schema import TABLES
 from analysis.config import make_config
 from analysis.errors import DataError
 from analysis.result import Analysis, Finding, SourceInfo
-from report import pages, render
+from report import downloads, pages, render
 
 XSS_PRODUCT = "</script><img src=x onerror=alert(1)>"
 FORMULA_ID = '=HYPERLINK("x")'
@@ -708,6 +708,26 @@ def test_a_failure_while_writing_files_removes_the_half_written_copy(tmp_path, t
     with pytest.raises(OSError, match="disk full"):
         render.write_site(tiny, out)
     monkeypatch.undo()
+    assert tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_a_failure_in_the_downloads_thread_leaves_the_previous_site_untouched(tmp_path, tiny, monkeypatch):
+    # the downloads are written into the temporary copy while the pages render, one by one
+    out = render.write_site(tiny, tmp_path / "site")
+    before = tree(out)
+    written = {}
+    downloads.write_downloads(tiny, written.__setitem__)
+    assert {f"downloads/{p.relative_to(out / 'downloads')}" for p in (out / "downloads").rglob("*") if p.is_file()} \
+        == set(written)
+    assert all(written[path] == (out / path).read_bytes() for path in written)
+
+    def broken(a):
+        raise RuntimeError("movers exploded")
+
+    monkeypatch.setattr(downloads, "movers_table", broken)
+    with pytest.raises(RuntimeError, match="movers exploded"):
+        render.write_site(tiny, out)
     assert tree(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
 
