@@ -198,9 +198,9 @@ def execute(expr, **kwargs):
     memory when DuckDB runs out of its budget (see with_memory)."""
     con = getattr(_LOCAL, "con", None)
     backend = con if con is not None else _backend(expr)
-    if backend is not None and dialect(backend) == "duckdb":
+    if backend is not None and dialect(backend) == "duckdb":  # (a Background task's connection is DuckDB's)
         return with_memory(backend, lambda: _duckdb_result(backend, expr, **kwargs))
-    return with_memory(backend, lambda: expr.execute(**kwargs) if con is None else con.execute(expr, **kwargs))
+    return with_memory(backend, lambda: expr.execute(**kwargs))
 
 
 def _duckdb_result(backend, expr, **kwargs):
