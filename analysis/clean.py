@@ -58,7 +58,8 @@ TEXT_FIELDS = ("order_id", "customer_id", "product_id", "product_name", "categor
 @dataclass(frozen=True)
 class Cleaned:
     """lines: kept lines with the canonical columns; returns: customers' cancellation lines
-    (customer_id, order_ts, order_id, revenue as a positive value); ledger: schema.TABLES['ledger']."""
+    (customer_id, order_ts, order_id, revenue as a positive value); ledger: schema.TABLES['ledger'];
+    first and last: the earliest and latest order timestamps of the kept lines (pandas Timestamps)."""
 
     lines: ibis.Table
     returns: ibis.Table
@@ -68,6 +69,8 @@ class Cleaned:
     date_format: str
     warnings: tuple[str, ...]
     currencies: tuple[str, ...] = ()
+    first: pd.Timestamp | None = None
+    last: pd.Timestamp | None = None
 
 
 def check_mapping(mapping: dict[str, str], columns: tuple[str, ...], shown: str) -> None:
@@ -232,14 +235,20 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
                                                 ibis.null("int8")))
     lines = lines.mutate(_code=dropped)
 
-    # One pass for the figures that come before the ledger: rows, unreadable rows, the last date
-    # of a line with no reason to drop it, customers with a purchase.
+    # One pass for the figures that come before the ledger: rows, unreadable rows, the first and
+    # last dates of a line with no reason to drop it (and, with an as-of date given, of those
+    # before it: the kept lines' period, as duplicates repeat a kept line's date), customers with
+    # a purchase.
     purchase = base._base.isnull() | ~base._base.isin(
         [CODES[r] for r in ("bad_date", "bad_number", "other_currency", "missing_customer", "cancellation")])
+    given = ibis.timestamp(dt.datetime.combine(as_of, dt.time())) if as_of is not None and as_of < dt.date.max \
+        else None
+    in_period = base._base.isnull() & (base.order_ts < given) if given is not None else base._base.isnull()
     facts = engine.execute(base.aggregate(
         n=base.count(), bad_date=base.count(where=base._base == CODES["bad_date"]),
         bad_number=base.count(where=base._base == CODES["bad_number"]),
         last=base.order_ts.max(where=base._base.isnull()), purchasers=base.customer_id.nunique(where=purchase),
+        kept_first=base.order_ts.min(where=in_period), kept_last=base.order_ts.max(where=in_period),
     )).iloc[0]
     n = int(facts["n"])
     bad = _bad_rows(renamed, inner, date_format, decimal, kind)
@@ -282,7 +291,7 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
             engine.drop(con, name)
     return Cleaned(lines=kept, returns=returns, ledger=ledger, as_of=as_of, customers_with_purchases=n_purchasers,
                    date_format=date_format.format if date_format else "typed", warnings=tuple(warnings),
-                   currencies=currencies)
+                   currencies=currencies, first=pd.Timestamp(facts["kept_first"]), last=pd.Timestamp(facts["kept_last"]))
 
 
 def _bad_rows(table: ibis.Table, inner: dict[str, str], date_format, decimal: str, kind: str = "duckdb") -> dict:

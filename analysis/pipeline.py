@@ -111,7 +111,6 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                 "value": background.submit(stages.value_queries, lines, as_of),
                 "first_purchase": background.submit(stages.first_purchase, lines),
                 "monthly": background.submit(trends.monthly, lines, customers[["first_order_date"]].copy()),
-                "period": background.submit(_period, lines),
             }
             with stage("segments"):
                 score_frame, edges = segment.rfm_scores(customers)
@@ -154,7 +153,6 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                 tables["monthly_by_segment"] = queued["monthly_by_segment"].result()
                 product_totals = queued["product_totals"].result()
                 tables["segment_products"] = products.segment_products(product_totals, config.top_n)
-                period = queued["period"].result()
             with stage("products"):
                 more, figures = stages.product_tables(lines, customers, config.top_n, product_totals,
                                                       mix=queued["category_mix"].result(),
@@ -177,7 +175,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
     tables["mapping"] = _mapping_table(mapping)
     tables["score_edges"] = segment.score_edges_table(customers, score_frame)
     tables["rfm_rules"] = rules
-    headline = _headline(customers, cleaned, rows_read, clustering, period) | extra
+    headline = _headline(customers, cleaned, rows_read, clustering) | extra
     found = insights.findings(customers, tables["segments"], cleaned.ledger, headline, config.currency,
                               tables=tables)
     return Analysis(
@@ -198,11 +196,6 @@ def _connect(config: Config, workdir: Path, shown: str):
     if is_connection_url(spec) and not str(spec).lower().startswith("duckdb://"):
         return connect_url(str(spec), shown)
     return engine.connect("duckdb" if is_connection_url(spec) else config.engine, workdir, config.spark_master)
-
-
-def _period(lines):
-    """The first and last order timestamps of the kept lines (start, end: a pandas row)."""
-    return engine.execute(lines.aggregate(start=lines.order_ts.min(), end=lines.order_ts.max())).iloc[0]
 
 
 def _cluster_warnings(clustering, n_customers: int) -> tuple[str, ...]:
@@ -237,12 +230,12 @@ def _mapping_table(mapping: dict[str, str]):
                          for f in CANONICAL])
 
 
-def _headline(customers, cleaned, rows_read: int, clustering, period) -> dict:
+def _headline(customers, cleaned, rows_read: int, clustering) -> dict:
     ledger = cleaned.ledger.set_index("reason")["rows"]
     revenue = float(customers["monetary"].sum())
     orders = int(customers["frequency_orders"].sum())
     repeat = customers["frequency_orders"] > 1
-    period_end = period["end"].date()
+    period_end = cleaned.last.date()
     return {
         "rows_read": rows_read, "rows_kept": int(ledger["kept"]), "rows_dropped": rows_read - int(ledger["kept"]),
         "customers": len(customers), "customers_with_purchases": cleaned.customers_with_purchases,
@@ -251,7 +244,7 @@ def _headline(customers, cleaned, rows_read: int, clustering, period) -> dict:
         "repeat_customer_share": float(repeat.mean()),
         "median_days_between_orders": float(customers.loc[repeat, "mean_days_between_orders"].median())
         if repeat.any() else float("nan"),
-        "period_start": period["start"].date().isoformat(), "period_end": period_end.isoformat(),
+        "period_start": cleaned.first.date().isoformat(), "period_end": period_end.isoformat(),
         "as_of": cleaned.as_of.isoformat(), "date_format": cleaned.date_format,
         "n_clusters": clustering.k, "silhouette": clustering.silhouette,
         "cluster_method": clustering.method, "cluster_stability": clustering.stability,

@@ -3,6 +3,7 @@
 import datetime as dt
 
 import ibis
+import pandas as pd
 import pytest
 
 from analysis.clean import clean
@@ -144,3 +145,33 @@ def test_a_hash_collision_between_different_rows_falls_back_to_exact_duplicates(
     assert rows["duplicate"] == 1 and rows["kept"] == 5
     assert cleaned.lines.revenue.sum().execute() == pytest.approx(90)
     assert list(cleaned.returns.execute().revenue) == [20.0]
+    assert (cleaned.first, cleaned.last) == _kept_period(cleaned)
+
+
+def _kept_period(cleaned):
+    got = cleaned.lines.aggregate(first=cleaned.lines.order_ts.min(), last=cleaned.lines.order_ts.max()).execute()
+    return got["first"].iloc[0], got["last"].iloc[0]
+
+
+@pytest.mark.parametrize("as_of, first, last", [
+    (None, "2024-01-05 10:00", "2024-04-01 10:00"),
+    (dt.date(2024, 4, 1), "2024-01-05 10:00", "2024-03-05 08:00"),  # the 1 April line is after it
+    (dt.date(2024, 3, 1), "2024-01-05 10:00", "2024-02-10 09:00"),
+])
+def test_the_period_is_that_of_the_kept_lines(tiny_csv, as_of, first, last):
+    cleaned, _ = run_clean(tiny_csv, as_of=as_of)
+    assert (cleaned.first, cleaned.last) == (pd.Timestamp(first), pd.Timestamp(last))
+    assert (cleaned.first, cleaned.last) == _kept_period(cleaned)
+
+
+def test_dropped_lines_outside_the_kept_dates_do_not_widen_the_period(tmp_path):
+    from tests.conftest import HEADER, TINY_LINES
+
+    path = tmp_path / "wide.csv"
+    extra = ["C0999,A,2023-12-01 09:00:00,P2,PLATE,-1,20.00,United Kingdom",  # a return, before
+             "0998,,2023-11-01 09:00:00,P1,MUG,1,5.00,United Kingdom",        # a guest order, before
+             "1011,B,2024-05-01 12:00:00,POST,POSTAGE,1,15.00,France"]         # postage, after
+    path.write_text("\n".join([HEADER, *TINY_LINES, *extra]) + "\n", encoding="utf-8")
+    cleaned, _ = run_clean(path)
+    assert (cleaned.first, cleaned.last) == (pd.Timestamp("2024-01-05 10:00"), pd.Timestamp("2024-04-01 10:00"))
+    assert cleaned.as_of == dt.date(2024, 4, 2)
