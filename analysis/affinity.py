@@ -71,9 +71,31 @@ def segment_product_totals(lines: ibis.Table, assignments: pd.DataFrame) -> pd.D
     """Per (kind, segment, product): product_name, revenue, quantity and customers (the segment's
     customers who bought it). One engine query feeds both each segment's top products and its
     over-represented ones. "(none)" stands for a missing product id."""
-    # Totals per combination of segments (one per kind) and product, which are few; buyers are
-    # counted as distinct customer numbers (measured at 10M lines: a third faster than summing
-    # per customer and product first and counting those rows).
+    return _product_totals(lines, _product_combos(lines, assignments))
+
+
+def segment_totals(lines: ibis.Table, assignments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """segment_product_totals and category_mix, from the one query of the first whenever each of
+    its groups (one combination of segments and one product) has a single category, or none on
+    every line: then the group's revenue is all in that category. A shop's products usually have
+    one category each; otherwise category_mix's own query runs."""
+    found = _product_combos(lines, assignments)
+    totals = _product_totals(lines, found)
+    kinds, names, _key, _keys, combos = found
+    single = (combos["_ncat"] == 0) | ((combos["_ncat"] == combos["_n"]) & (combos["_cmin"] == combos["_cmax"]))
+    if not bool(single.all()):
+        return totals, category_mix(lines, assignments)
+    per = combos.rename(columns={"_cmin": "category"})  # (NULL where no line has a category)
+    return totals, _mix_table(_by_kind(per, kinds, names, "category", ["revenue"]))
+
+
+def _product_combos(lines: ibis.Table, assignments: pd.DataFrame):
+    """(kinds, names, key, keys, combos): totals per combination of segments (one per kind) and
+    product, which are few, by the product's key column `key` (product numbers `keys`, see
+    derived.product_keys, or the ids themselves when they are None), with the count of lines (_n), of lines with
+    a category (_ncat) and the smallest and largest category (_cmin, _cmax) of each."""
+    # Buyers are counted as distinct customer numbers (measured at 10M lines: a third faster than
+    # summing per customer and product first and counting those rows).
     # Products are numbered too (derived.product_key) unless two share a number.
     kinds, names, wide = _wide(assignments)
     keys = derived.product_keys(lines)
@@ -81,7 +103,13 @@ def segment_product_totals(lines: ibis.Table, assignments: pd.DataFrame) -> pd.D
     j = lines.join(wide, "customer_id")
     j = j.mutate(_hp=derived.product_key(j)) if keys is not None else j
     combos = engine.execute(j.group_by([*(f"_s{i}" for i in range(len(kinds))), key]).aggregate(
-        revenue=j.revenue.sum(), quantity=j.quantity.sum(), customers=j._c.nunique()))
+        revenue=j.revenue.sum(), quantity=j.quantity.sum(), customers=j._c.nunique(), _n=j.count(),
+        _ncat=j.category.count(), _cmin=j.category.min(), _cmax=j.category.max()))
+    return kinds, names, key, keys, combos
+
+
+def _product_totals(lines: ibis.Table, found) -> pd.DataFrame:
+    kinds, names, key, keys, combos = found
     agg = _by_kind(combos, kinds, names, key, ["revenue", "quantity", "customers"])
     # A product's name is the same in every segment: the smallest over all of its lines.
     if keys is None:
@@ -148,7 +176,11 @@ def category_mix(lines: ibis.Table, assignments: pd.DataFrame) -> pd.DataFrame:
     j = lines.join(wide, "customer_id")
     combos = engine.execute(j.group_by([*(f"_s{i}" for i in range(len(kinds))), "category"]).aggregate(
         revenue=j.revenue.sum()))
-    out = _by_kind(combos, kinds, names, "category", ["revenue"])
+    return _mix_table(_by_kind(combos, kinds, names, "category", ["revenue"]))
+
+
+def _mix_table(out: pd.DataFrame) -> pd.DataFrame:
+    """category_mix's table from revenue per (kind, segment, category)."""
     if out.empty or out["category"].isna().all():
         return pd.DataFrame(columns=MIX_COLUMNS)
     out["category"] = out["category"].fillna(NONE)

@@ -126,8 +126,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
             assignments = affinity.assignments_from(customers)
             queued |= {  # and those that need the segments
                 "monthly_by_segment": background.submit(trends.monthly_by_segment, lines, assignments),
-                "product_totals": background.submit(affinity.segment_product_totals, lines, assignments),
-                "category_mix": background.submit(affinity.category_mix, lines, assignments),
+                "segment_totals": background.submit(affinity.segment_totals, lines, assignments),
             }
             with stage("profiles"):
                 tables = _profile_tables(customers, clustering, rules, score_frame, config)
@@ -151,11 +150,11 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
             with stage("trends"):
                 tables["monthly"] = queued["monthly"].result()
                 tables["monthly_by_segment"] = queued["monthly_by_segment"].result()
-                product_totals = queued["product_totals"].result()
+                product_totals, category_mix = queued["segment_totals"].result()
                 tables["segment_products"] = products.segment_products(product_totals, config.top_n)
             with stage("products"):
                 more, figures = stages.product_tables(lines, customers, config.top_n, product_totals,
-                                                      mix=queued["category_mix"].result(),
+                                                      mix=category_mix,
                                                       first=queued["first_purchase"].result())
                 tables.update(more), extra.update(figures)
             customers = customers.merge(value, on="customer_id", how="left").merge(risk, on="customer_id", how="left")

@@ -111,6 +111,42 @@ def test_category_mix_is_empty_when_no_line_has_a_category(assignments):
     assert got.empty and list(got.columns) == MIX_COLUMNS
 
 
+def test_segment_totals_give_both_tables_from_one_query_when_each_product_has_one_category(baskets, assignments,
+                                                                                          monkeypatch):
+    from analysis import affinity
+
+    want_totals, want_mix = affinity.segment_product_totals(baskets, assignments), category_mix(baskets, assignments)
+    monkeypatch.setattr(affinity, "category_mix", lambda *a: pytest.fail("category_mix's own query ran"))
+    totals, mix = affinity.segment_totals(baskets, assignments)
+    pd.testing.assert_frame_equal(totals, want_totals)
+    pd.testing.assert_frame_equal(mix, want_mix)
+
+
+def test_segment_totals_fall_back_to_category_mix_when_a_product_has_two_categories(assignments, monkeypatch):
+    from analysis import affinity
+
+    lines = lines_table([(o, c, "2024-03-01 10:00", p, r) for o, c, p, r in BASKETS])
+    df = lines.execute()
+    df.loc[(df.customer_id == "B") & (df.product_id == "P1"), "category"] = "Gifts"  # P1: Kitchen and Gifts in S1
+    mixed = ibis.duckdb.connect().create_table("lines", ibis.memtable(df))
+    want = category_mix(mixed, assignments)
+    assert ("rfm", "S1", "Gifts", 10.0) in [tuple(r) for r in want[["kind", "segment", "category", "revenue"]]
+                                            .itertuples(index=False)]
+    calls = []
+    monkeypatch.setattr(affinity, "category_mix", lambda *a: calls.append(1) or want)
+    totals, mix = affinity.segment_totals(mixed, assignments)
+    assert calls == [1] and mix is want
+    pd.testing.assert_frame_equal(totals, affinity.segment_product_totals(mixed, assignments))
+
+
+def test_segment_totals_give_an_empty_mix_when_no_line_has_a_category(assignments):
+    from analysis import affinity
+
+    lines = lines_table([(o, c, "2024-03-01 10:00", p, r) for o, c, p, r in BASKETS], categories=False)
+    _totals, mix = affinity.segment_totals(lines, assignments)
+    assert mix.empty and list(mix.columns) == MIX_COLUMNS
+
+
 # First orders (the data ends 2024-12-31; with min_days=90 a first order must be on or before 2024-10-02):
 #   A 01-10 P1+P3 (Kitchen, Decor), again 03-01 (P5, Garden: not a first order)  -> repeat
 #   B 02-01 P2 (Kitchen), again 05-01                                             -> repeat
