@@ -92,8 +92,8 @@ def segment_totals(lines: ibis.Table, assignments: pd.DataFrame) -> tuple[pd.Dat
 def _product_combos(lines: ibis.Table, assignments: pd.DataFrame):
     """(kinds, names, key, keys, combos): totals per combination of segments (one per kind) and
     product, which are few, by the product's key column `key` (product numbers `keys`, see
-    derived.product_keys, or the ids themselves when they are None), with the count of lines (_n), of lines with
-    a category (_ncat) and the smallest and largest category (_cmin, _cmax) of each."""
+    derived.product_keys, or the ids themselves when they are None), with the count of lines
+    (_n), of lines with a category (_ncat) and the smallest and largest category (_cmin, _cmax)."""
     # Buyers are counted as distinct customer numbers (measured at 10M lines: a third faster than
     # summing per customer and product first and counting those rows).
     # Products are numbered too (derived.product_key) unless two share a number.

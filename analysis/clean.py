@@ -241,8 +241,7 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
     # a purchase.
     purchase = base._base.isnull() | ~base._base.isin(
         [CODES[r] for r in ("bad_date", "bad_number", "other_currency", "missing_customer", "cancellation")])
-    given = ibis.timestamp(dt.datetime.combine(as_of, dt.time())) if as_of is not None and as_of < dt.date.max \
-        else None
+    given = _cutoff(as_of) if as_of is not None else None
     in_period = base._base.isnull() & (base.order_ts < given) if given is not None else base._base.isnull()
     facts = engine.execute(base.aggregate(
         n=base.count(), bad_date=base.count(where=base._base == CODES["bad_date"]),
@@ -256,7 +255,7 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
     if as_of is None:
         last = facts["last"]
         as_of = pd.Timestamp(last).date() + dt.timedelta(days=1) if pd.notna(last) else dt.date.max
-    cutoff = ibis.timestamp(dt.datetime.combine(as_of, dt.time())) if as_of < dt.date.max else None
+    cutoff = _cutoff(as_of)
     after = (lines.order_ts >= cutoff) if cutoff is not None else ibis.literal(False)
     lines = lines.mutate(_code=lines._code.fill_null(
         ibis.ifelse(after, ibis.literal(CODES["after_as_of"], "int8"), ibis.literal(CODES[KEPT[0]], "int8"))))
@@ -291,7 +290,13 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
             engine.drop(con, name)
     return Cleaned(lines=kept, returns=returns, ledger=ledger, as_of=as_of, customers_with_purchases=n_purchasers,
                    date_format=date_format.format if date_format else "typed", warnings=tuple(warnings),
-                   currencies=currencies, first=pd.Timestamp(facts["kept_first"]), last=pd.Timestamp(facts["kept_last"]))
+                   currencies=currencies, first=pd.Timestamp(facts["kept_first"]),
+                   last=pd.Timestamp(facts["kept_last"]))
+
+
+def _cutoff(as_of: dt.date):
+    """The first moment of the as-of date, after the kept lines (None for no limit: date.max)."""
+    return ibis.timestamp(dt.datetime.combine(as_of, dt.time())) if as_of < dt.date.max else None
 
 
 def _bad_rows(table: ibis.Table, inner: dict[str, str], date_format, decimal: str, kind: str = "duckdb") -> dict:
