@@ -55,7 +55,7 @@ def parser() -> argparse.ArgumentParser:
                    help="use COLUMN of the file for FIELD, overriding detection; repeatable")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", type=_date,
                    help="analysis date: recency is counted to it and later orders are left out "
-                        "(default: the day after the last order)")
+                        "(default: the day after the last order or return)")
     p.add_argument("--dayfirst", action="store_true", default=None,
                    help="read ambiguous dates such as 01/02/2011 as day/month/year")
     p.add_argument("--encoding", metavar="NAME",

@@ -26,7 +26,7 @@ REASONS = [
     ("other_currency", "Other currency", "in a currency other than the one chosen with --only-currency"),
     ("missing_customer", "Guest order (no customer id)", "no customer id, so it cannot be linked to a customer"),
     ("cancellation", "Cancellation or return", "credit invoice (id C + digits) or negative quantity; "
-     "counted per customer as returns"),
+     "matched to the customer's earlier purchase of the product and subtracted from it (see the money ledger)"),
     ("non_positive_price", "Zero or negative price", "free items, zero quantities and bad-debt adjustments"),
     ("non_product", "Non-product line", "postage, carriage, fees, manual adjustments, bank charges, "
      "samples, gift vouchers"),
@@ -57,9 +57,11 @@ TEXT_FIELDS = ("order_id", "customer_id", "product_id", "product_name", "categor
 
 @dataclass(frozen=True)
 class Cleaned:
-    """lines: kept lines with the canonical columns; returns: customers' cancellation lines
-    (customer_id, order_ts, order_id, revenue as a positive value); ledger: schema.TABLES['ledger'];
-    first and last: the earliest and latest order timestamps of the kept lines (pandas Timestamps)."""
+    """lines: kept lines with the canonical columns (gross: returns are netted by analysis.returns);
+    returns: the lines dropped as cancellations, with the canonical columns as read (quantity and
+    revenue negative, or a credit note's) and non_product (postage, fees, ...); ledger: schema.TABLES['ledger'];
+    first and last: the earliest and latest order timestamps of the kept lines (pandas Timestamps);
+    median_line: the median revenue of a kept line (see big_lines_warning)."""
 
     lines: ibis.Table
     returns: ibis.Table
@@ -71,6 +73,7 @@ class Cleaned:
     currencies: tuple[str, ...] = ()
     first: pd.Timestamp | None = None
     last: pd.Timestamp | None = None
+    median_line: float | None = None
 
 
 def check_mapping(mapping: dict[str, str], columns: tuple[str, ...], shown: str) -> None:
@@ -135,9 +138,8 @@ def canonical(table: ibis.Table, mapping: dict[str, str], date_format: DateForma
 CODES = {code: i for i, code in enumerate([KEPT[0], *(r[0] for r in REASONS)])}
 
 
-def _code(c: ibis.Table, only_currency: str | None) -> ibis.Value:
-    """The first reason (before duplicates, which need the whole table) that drops the row, as
-    a code; NULL when none applies."""
+def non_product(c: ibis.Table) -> ibis.Value:
+    """Whether a line is postage, a fee or another non-product line (NON_PRODUCT_CODES and _NAMES)."""
     # upper() and lower() on every line cost more than the rest of the reasons together, so cheap
     # guards go first (the engine works out a CASE branch only for the rows that reach it): every
     # non-product code starts with a letter (a digit sorts before 'A'), and no non-product name
@@ -147,8 +149,13 @@ def _code(c: ibis.Table, only_currency: str | None) -> ibis.Value:
     for prefix in NON_PRODUCT_CODE_PREFIXES:
         by_code = by_code | code.startswith(prefix)
     by_name = c.product_name.lower().isin(NON_PRODUCT_NAMES)
-    non_product = (ibis.ifelse(c.product_id >= "A", by_code, False).fill_null(False)
-                   | ibis.ifelse(c.product_name.length() <= NAME_GUARD, by_name, False).fill_null(False))
+    return (ibis.ifelse(c.product_id >= "A", by_code, False).fill_null(False)
+            | ibis.ifelse(c.product_name.length() <= NAME_GUARD, by_name, False).fill_null(False))
+
+
+def _code(c: ibis.Table, only_currency: str | None) -> ibis.Value:
+    """The first reason (before duplicates, which need the whole table) that drops the row, as
+    a code; NULL when none applies."""
     credit_note = ibis.ifelse(c.order_id.startswith("C") | c.order_id.startswith("c"),
                               c.order_id.re_search(r"^[Cc][0-9]"), False).fill_null(False)
     cancelled = credit_note | (c.quantity < 0) | (c.revenue < 0)
@@ -161,7 +168,7 @@ def _code(c: ibis.Table, only_currency: str | None) -> ibis.Value:
         (c.customer_id.isnull(), CODES["missing_customer"]),
         (cancelled, CODES["cancellation"]),
         ((c.unit_price <= 0) | (c.quantity == 0) | (c.revenue == 0), CODES["non_positive_price"]),
-        (non_product, CODES["non_product"]),
+        (non_product(c), CODES["non_product"]),
         else_=ibis.null("int8"),
     ).cast("int8")
 
@@ -235,8 +242,9 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
                                                 ibis.null("int8")))
     lines = lines.mutate(_code=dropped)
 
-    # One pass for the figures that come before the ledger: rows, unreadable rows, the first and
-    # last dates of a line with no reason to drop it (and, with an as-of date given, of those
+    # One pass for the figures that come before the ledger: rows, unreadable rows, the last date of
+    # a purchase or return (the default as-of date is the day after: a return after the last
+    # purchase still counts), the first and last dates of a line with no reason to drop it (and, with an as-of date given, of those
     # before it: the kept lines' period, as duplicates repeat a kept line's date), customers with
     # a purchase.
     purchase = base._base.isnull() | ~base._base.isin(
@@ -246,7 +254,7 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
     facts = engine.execute(base.aggregate(
         n=base.count(), bad_date=base.count(where=base._base == CODES["bad_date"]),
         bad_number=base.count(where=base._base == CODES["bad_number"]),
-        last=base.order_ts.max(where=base._base.isnull()), purchasers=base.customer_id.nunique(where=purchase),
+        last=base.order_ts.max(where=base._base.isnull() | (base._base == CODES["cancellation"])), purchasers=base.customer_id.nunique(where=purchase),
         kept_first=base.order_ts.min(where=in_period), kept_last=base.order_ts.max(where=in_period),
     )).iloc[0]
     n = int(facts["n"])
@@ -260,7 +268,9 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
     lines = lines.mutate(_code=lines._code.fill_null(
         ibis.ifelse(after, ibis.literal(CODES["after_as_of"], "int8"), ibis.literal(CODES[KEPT[0]], "int8"))))
     ledger, kept_revenue = _ledger(lines, n)
-    warnings = _warnings(lines, ledger, kept_revenue, mapping, inner, date_format, renamed, bad)
+    warnings = _warnings(lines, ledger, mapping, inner, date_format, renamed, bad)
+    # exact (the approximate one depends on the scan order), from counts per value: bounded memory
+    median = quantiles.median_of_counts(kept_revenue["revenue"], kept_revenue["rows"])
     if strict:
         _refuse_strict(lines, ledger, shown)
 
@@ -270,9 +280,9 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
                         file=shown, column=mapping.get("customer_id"), rows=n,
                         fix="check the column mapping shown with --map, and the --as-of date")
     n_purchasers = int(facts["purchasers"])
-    # (a view: the one stage that reads the returns sums them per customer in one pass)
+    # (a view: analysis.returns reads it once, to match the returns to the purchases they undo)
     ret = base.filter(base._base == CODES["cancellation"])
-    returns = ret.select(ret.customer_id, ret.order_id, ret.order_ts, revenue=-ret.revenue)
+    returns = ret.select(*LINE_COLUMNS, non_product=non_product(ret))
     if multi is not None:
         # Every later stage reads the kept lines, several times. They are the stored rows without
         # a reason to drop them, less the few rows whose raw row was seen more than once, plus
@@ -291,7 +301,7 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
     return Cleaned(lines=kept, returns=returns, ledger=ledger, as_of=as_of, customers_with_purchases=n_purchasers,
                    date_format=date_format.format if date_format else "typed", warnings=tuple(warnings),
                    currencies=currencies, first=pd.Timestamp(facts["kept_first"]),
-                   last=pd.Timestamp(facts["kept_last"]))
+                   last=pd.Timestamp(facts["kept_last"]), median_line=float(median) if median else None)
 
 
 def _cutoff(as_of: dt.date):
@@ -401,7 +411,7 @@ def _ledger(lines: ibis.Table, n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     return ledger[["reason", "label", "description", "rows", "share_rows", "revenue"]], kept
 
 
-def _warnings(lines: ibis.Table, ledger: pd.DataFrame, kept_revenue: pd.DataFrame, mapping: dict[str, str],
+def _warnings(lines: ibis.Table, ledger: pd.DataFrame, mapping: dict[str, str],
               inner: dict[str, str], date_format: DateFormat | None, source: ibis.Table, bad_rows: dict) -> list[str]:
     out = []
     if date_format and date_format.others:
@@ -421,15 +431,21 @@ def _warnings(lines: ibis.Table, ledger: pd.DataFrame, kept_revenue: pd.DataFram
         fld = _worst_amount(lines)
         out.append(f"{by['bad_number']:,} rows dropped because an amount is not a number, "
                    f"e.g. {_example(source, bad_rows[fld], source[inner[fld]])!r} in column '{mapping[fld]}'.")
-    # exact (the approximate one depends on the scan order), from counts per value: bounded memory
-    median = quantiles.median_of_counts(kept_revenue["revenue"], kept_revenue["rows"])
-    if median and median > 0:
-        n_big = int(kept_revenue.loc[kept_revenue["revenue"] > OUTLIER_FACTOR * median, "rows"].sum())
-        if n_big:
-            kept = lines.filter(lines._code == CODES[KEPT[0]])
-            big = kept.filter(kept.revenue > OUTLIER_FACTOR * median)
-            top = big.order_by(ibis.desc("revenue")).limit(1).execute().iloc[0]
-            out.append(f"{n_big:,} kept lines are worth over {OUTLIER_FACTOR:,} times the median line "
-                       f"({median:,.2f}); the largest: order {top['order_id']}, customer {top['customer_id']}, "
-                       f"{top['revenue']:,.2f}. They are kept; check them if they look like errors.")
     return out
+
+
+def big_lines_warning(lines: ibis.Table, median: float) -> str | None:
+    """A warning about the lines of `lines` (the kept lines net of returns) worth over OUTLIER_FACTOR
+    times `median` (Cleaned.median_line), or None when there are none."""
+    if not median or median <= 0:
+        return None
+    big = lines.filter(lines.revenue > OUTLIER_FACTOR * median)
+    found = engine.execute(big.aggregate(n=big.count(), top=big.revenue.max()))
+    n_big = int(found["n"].iloc[0])
+    if not n_big:
+        return None
+    top = engine.execute(big.filter(big.revenue == found["top"].iloc[0]).order_by(["order_id", "customer_id"])
+                         .limit(1)).iloc[0]
+    return (f"{n_big:,} kept lines are worth over {OUTLIER_FACTOR:,} times the median line ({median:,.2f}) "
+            f"after returns; the largest: order {top['order_id']}, customer {top['customer_id']}, "
+            f"{top['revenue']:,.2f}. They are kept; check them if they look like errors.")

@@ -38,7 +38,7 @@ class Config:
                              "--input")
     output: Path = _opt(Path("site"), "folder the site is written to", "--output")
     column_map: tuple[tuple[str, str], ...] = _opt((), "canonical field -> input column overrides", "--map")
-    as_of: dt.date | None = _opt(None, "analysis date; default the day after the last order", "--as-of")
+    as_of: dt.date | None = _opt(None, "analysis date; default the day after the last order or return", "--as-of")
     dayfirst: bool = _opt(False, "read ambiguous dates like 01/02/2011 as day/month", "--dayfirst")
     encoding: str | None = _opt(None, "text encoding of the input; default detected (UTF-8 or cp1252)",
                                 "--encoding")

@@ -16,8 +16,10 @@ from analysis import derived, engine
 
 CUSTOMER_FEATURES = [
     "customer_id", "country", "first_order_date", "last_order_date", "recency_days",
-    "frequency_orders", "monetary", "avg_order_value", "tenure_days", "mean_days_between_orders",
-    "items_per_order", "distinct_products", "returns_lines", "returns_value", "return_rate",
+    "days_since_any_order", "frequency_orders", "order_days", "monetary", "revenue_last_365_days",
+    "avg_order_value", "tenure_days",
+    "mean_days_between_orders", "items_per_order", "distinct_products", "returns_lines", "returns_value",
+    "return_rate",
     "lines_per_order", "price_index", "low_price_share", "gap_cv", "weekend_share", "evening_share",
     "share_q1", "share_q2", "share_q3", "share_q4",
 ]
@@ -74,35 +76,44 @@ def _order_habits(orders: ibis.Table) -> ibis.Table:
     )
 
 
-def customer_features(lines: ibis.Table, returns: ibis.Table, as_of: dt.date) -> pd.DataFrame:
-    """Columns CUSTOMER_FEATURES, sorted by customer_id.
+def customer_features(lines: ibis.Table, customer_returns: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """Columns CUSTOMER_FEATURES, sorted by customer_id: one row per customer with a line in `lines`
+    (the kept lines net of returns: returns.Netted.lines).
 
     recency_days and tenure_days count whole days from the last and first order date to `as_of`;
-    mean_days_between_orders is (last - first order date) / (orders - 1), NaN for one order;
-    monetary is the revenue of kept lines; return_rate is returned value / monetary, capped at 1
-    (returns can refer to purchases made before the data starts). Habits: lines_per_order (basket
+    days_since_any_order counts them from the last order placed, counting orders that later came back
+    in full (a customer who ordered yesterday and cancelled is in touch, not lapsed);
+    order_days counts distinct days with an order; mean_days_between_orders is (last - first order
+    date) / (orders - 1), NaN for one order; monetary is net revenue, revenue_last_365_days the part
+    of it in the 365 days before `as_of`. customer_returns (returns.Netted.customer_returns):
+    returns_lines and returns_value (what the customer's returns undid, at the price paid; 0
+    without); return_rate is returns_value / what they bought (monetary + returns_value). Habits: lines_per_order (basket
     breadth), price_index and low_price_share (see _price_habits), gap_cv (order regularity; NaN
     below 3 orders), weekend_share, evening_share (NaN when the data has no times of day) and
     share_q1..share_q4 (seasonality: share of orders in each calendar quarter).
     """
     orders = derived.orders(lines)
+    year_ago = ibis.timestamp(dt.datetime.combine(as_of - dt.timedelta(days=365), dt.time()))
     per_customer = orders.group_by("customer_id").aggregate(
         first_ts=orders.order_ts.min(), last_ts=orders.order_ts.max(), frequency_orders=orders.count(),
-        monetary=orders.revenue.sum(), items=orders["items"].sum(),
+        order_days=orders.order_ts.date().nunique(), monetary=orders.revenue.sum(),
+        revenue_last_365_days=orders.revenue.sum(where=orders.order_ts >= year_ago), items=orders["items"].sum(),
     )
     per_customer = per_customer.mutate(_hc=engine.hash64(per_customer.customer_id, engine.kind_of(lines)))
-    ret = returns.filter(returns.order_ts < ibis.timestamp(dt.datetime.combine(as_of, dt.time())))
-    ret = ret.group_by("customer_id").aggregate(returns_lines=ret.count(), returns_value=ret.revenue.sum())
     joined = (per_customer.left_join(_price_habits(lines), "customer_id")
-              .left_join(_main_country(orders), "customer_id").left_join(ret, "customer_id")
+              .left_join(_main_country(orders), "customer_id")
               .left_join(_order_habits(orders), "customer_id"))
     df = engine.execute(joined.select(
-        "customer_id", "country", "first_ts", "last_ts", "frequency_orders", "monetary", "items",
-        "returns_lines", "returns_value", "n_lines", "price_index", "low_price_share",
+        "customer_id", "country", "first_ts", "last_ts", "frequency_orders", "order_days", "monetary",
+        "revenue_last_365_days", "items", "n_lines", "price_index", "low_price_share",
         "weekend_share", "evening_share", "share_q1", "share_q2", "share_q3", "share_q4",
         "gap_mean", "gap_std", "n_gaps", "_hc",
     ))
+    df["customer_id"] = df["customer_id"].astype("string")
     df = df.merge(_distinct_products(lines, df[["customer_id", "_hc"]]), on="customer_id", how="left")
+    returned = customer_returns[["customer_id", "returns_lines", "returns_value", "last_returned_order_ts"]].astype(
+        {"customer_id": "string"})
+    df = df.merge(returned, on="customer_id", how="left")
     return derive(df, as_of, has_times=_has_times(orders))
 
 
@@ -147,8 +158,12 @@ def derive(df: pd.DataFrame, as_of: dt.date, has_times: bool = True) -> pd.DataF
         "first_order_date": first.dt.date,
         "last_order_date": last.dt.date,
         "recency_days": (as_of_ts - last).dt.days.astype("int64"),
+        "days_since_any_order": (as_of_ts - np.maximum(last, pd.to_datetime(df["last_returned_order_ts"])
+                                                       .dt.normalize().fillna(last))).dt.days.astype("int64"),
         "frequency_orders": freq,
+        "order_days": df["order_days"].astype("int64"),
         "monetary": monetary,
+        "revenue_last_365_days": df["revenue_last_365_days"].fillna(0.0).astype("float64").round(2),
         "avg_order_value": monetary / freq,
         "tenure_days": (as_of_ts - first).dt.days.astype("int64"),
         "mean_days_between_orders": np.where(freq > 1, span / (freq - 1).clip(lower=1), np.nan),
@@ -157,7 +172,8 @@ def derive(df: pd.DataFrame, as_of: dt.date, has_times: bool = True) -> pd.DataF
         "returns_lines": df["returns_lines"].fillna(0).astype("int64"),
         "returns_value": df["returns_value"].fillna(0.0).astype("float64").round(2),
     })
-    out["return_rate"] = (out["returns_value"] / out["monetary"].where(out["monetary"] > 0)).clip(0, 1).fillna(0.0)
+    bought = out["monetary"] + out["returns_value"]
+    out["return_rate"] = (out["returns_value"] / bought.where(bought > 0)).clip(0, 1).fillna(0.0)
     # Habits: rounded so parallel float noise cannot change clusters between runs.
     out["lines_per_order"] = (df["n_lines"].astype("float64") / freq).round(6)
     out["price_index"] = df["price_index"].astype("float64").round(6)

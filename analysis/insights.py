@@ -61,12 +61,12 @@ def _value_findings(customers, segments, headline: dict, currency: str, tables: 
             f"{_money(headline['value_at_risk'], currency)} a year; most of it in {worst['segment']} "
             f"({_money(worst['value'], currency)}). {worst['action']}",
             _money(headline["value_at_risk"], currency), "changes.html#at-risk"))
-    if tables is not None and "movers" in tables and headline.get("change_from"):
+    if tables is not None and "movers" in tables and headline.get("change_from") and len(tables["movers"]):
         movers = len(tables["movers"])
         since = pd.Timestamp(headline["change_from"])
         out.append(Finding(
             f"{movers:,} customer{'' if movers == 1 else 's'} moved from an active RFM segment into a lapsing one since "
-            f"{since.day} {since:%b %Y}." + (" The list is in movers.csv." if movers else ""),
+            f"{since.day} {since:%b %Y}. The list is in movers.csv.",
             f"{movers:,}", "changes.html#movers"))
     if tables is not None and "first_purchase" in tables and len(tables["first_purchase"]):
         fp = tables["first_purchase"]
@@ -85,6 +85,27 @@ def _value_findings(customers, segments, headline: dict, currency: str, tables: 
             f"{headline['clv_horizon_days']} days (discounted){trust}.",
             _money(headline["clv_total"], currency), "value.html#holdout"))
     return out
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _returns_text(h: dict, currency: str) -> str:
+    """Returns in a sentence: what they undid, the orders that did not happen, the customers who
+    returned everything and the returns left unmatched (only the parts that are not zero)."""
+    text = (f"Returns undid {_money(h['returned_value'], currency)} of {_money(h['gross_revenue'], currency)} "
+            f"bought ({h['returned_value'] / h['gross_revenue']:.1%}); every money figure is net of them")
+    gone = [part for n, part in (
+        (h.get("orders_returned_in_full", 0), _plural(h.get("orders_returned_in_full", 0), "order")
+         + " came back in full and count for nothing"),
+        (h.get("customers_returned_everything", 0), _plural(h.get("customers_returned_everything", 0), "customer")
+         + " returned everything they bought and are listed apart")) if n]
+    text += (": " + "; ".join(gone) if gone else "") + "."
+    if h.get("unmatched_returns_value"):
+        text += (f" {_money(h['unmatched_returns_value'], currency)} of returns match no purchase in the data "
+                 "(postage, fees, goods bought before it starts) and are not subtracted.")
+    return text
 
 
 def findings(customers: pd.DataFrame, segments: pd.DataFrame, ledger: pd.DataFrame, headline: dict,
@@ -108,17 +129,18 @@ def findings(customers: pd.DataFrame, segments: pd.DataFrame, ledger: pd.DataFra
     gini = f" (Gini {headline['gini']:.2f})" if _finite(headline.get("gini")) else ""
     out.append(Finding(f"The top 20% of customers bring {share20:.0%} of revenue{gini}.", f"{share20:.0%}",
                        "segments.html#concentration"))
-    risk = rfm[rfm["segment"].isin(["At Risk", "Can't Lose Them"])]
-    if len(risk) and risk["customers"].sum():
+    risk = rfm[rfm["segment"].isin(["At Risk", "Can't Lose Them"]) & (rfm["customers"] > 0)]
+    if len(risk):
         out.append(Finding(
-            f"{int(risk['customers'].sum()):,} once-regular customers (At Risk, Can't Lose Them) have gone "
+            f"{int(risk['customers'].sum()):,} once-regular customers ({', '.join(risk['segment'])}) have gone "
             f"quiet; they spent {_money(risk['revenue'].sum(), currency)} "
             f"({risk['revenue'].sum() / headline['revenue']:.0%} of revenue): win them back first.",
             _money(risk["revenue"].sum(), currency), "segments.html#rfm-segments"))
     repeat = headline.get("repeat_rate", headline["repeat_customer_share"])
     second = headline.get("repeat_days_to_second_median")
     if _finite(second) and repeat > 0:
-        gap = f"; half of them placed their second order within {_days(second)} of the first"
+        gap = (f"; half of the repeat customers acquired after the data's first month placed their second order "
+               f"within {_days(second)} of the first")
         link = "cohorts.html#repeat"
     else:
         gap = (f"; the median time between their orders is {headline['median_days_between_orders']:,.0f} days"
@@ -133,12 +155,9 @@ def findings(customers: pd.DataFrame, segments: pd.DataFrame, ledger: pd.DataFra
             f"The data splits into {headline['n_clusters']} behaviour clusters (silhouette "
             f"{headline['silhouette']:.2f}); the most valuable: {top['description']}",
             f"{headline['n_clusters']} clusters", "segments.html#clusters"))
-    if headline["returns_lines"]:
-        out.append(Finding(
-            f"{headline['returns_customers']:,} customers returned {headline['returns_lines']:,} lines worth "
-            f"{_money(headline['returns_value'], currency)} "
-            f"({headline['returns_value'] / headline['revenue']:.1%} of kept revenue).",
-            _money(headline["returns_value"], currency), "data-quality.html#ledger"))
+    if headline.get("returned_value"):
+        out.append(Finding(_returns_text(headline, currency), _money(headline["returned_value"], currency),
+                           "data-quality.html#money"))
     dropped = ledger[ledger["reason"] != "kept"].sort_values("rows", ascending=False).iloc[0]
     if dropped["rows"] == 0:
         out.append(Finding(f"All {headline['rows_read']:,} rows were kept.", "100%", "data-quality.html#ledger"))

@@ -14,8 +14,8 @@ from typing import Callable, Iterable
 
 import duckdb
 
-from analysis import derived, engine, features, segment
-from analysis.clean import clean
+from analysis import derived, engine, features, returns, segment
+from analysis.clean import big_lines_warning, clean
 from analysis.config import Config, display_path
 from analysis.errors import DataError
 from analysis.result import Analysis, SourceInfo
@@ -30,7 +30,7 @@ Progress = Callable[[str, float], None]
 # background while the engine reads and cleans the file, which leaves the interpreter idle.
 LATER_MODULES = ("analysis.cluster", "analysis.profiles", "analysis.stages", "analysis.insights",
                  "analysis.products", "analysis.trends")
-STAGES = ("read", "clean", "customers", "segments", "clusters", "profiles", "statistics", "changes", "value",
+STAGES = ("read", "clean", "returns", "customers", "segments", "clusters", "profiles", "statistics", "changes", "value",
           "cohorts", "trends", "products")
 
 
@@ -95,12 +95,22 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                 except (duckdb.Error, *engine.read_errors(con)) as exc:  # a malformed row met while reading
                     raise engine_error(exc, src, shown) from None
                 rows_read = int(cleaned.ledger["rows"].sum())
+            with stage("returns"):
+                netted = returns.net_of_returns(cleaned, con)
+                big = big_lines_warning(netted.lines, cleaned.median_line)
+            # from here on, every stage reads the lines net of returns
+            lines, as_of, start = netted.lines, cleaned.as_of, cleaned.first.date()
             with stage("customers"):
-                derived.store(con, cleaned.lines)
-                customers = features.customer_features(cleaned.lines, cleaned.returns, cleaned.as_of)
+                derived.store(con, lines)
+                customers = features.customer_features(lines, netted.customer_returns, as_of)
+                if customers.empty:
+                    raise DataError(f"no orders left: every one of the {len(netted.returned_everything):,} "
+                                    "customers returned everything they bought", file=shown,
+                                    column=mapping.get("order_id"),
+                                    fix="check that returns are marked as in the file (credit notes C + digits, "
+                                        "or negative quantities), and the --as-of date")
             from analysis import affinity, cluster, insights, products, profiles, stages, trends
 
-            lines, as_of = cleaned.lines, cleaned.as_of
             segment_map = config.segment_map or segment.SEGMENT_RULES
             # The engine queries that need no segments run in the background while the customer-level
             # stages below keep this thread busy (engine.Background); their results are awaited where
@@ -110,7 +120,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                 "changes": background.submit(stages.change_queries, lines, as_of, segment_map),
                 "value": background.submit(stages.value_queries, lines, as_of),
                 "first_purchase": background.submit(stages.first_purchase, lines),
-                "monthly": background.submit(trends.monthly, lines, customers[["first_order_date"]].copy()),
+                "monthly": background.submit(trends.monthly, lines, customers[["first_order_date"]].copy(), start),
             }
             with stage("segments"):
                 score_frame, edges = segment.rfm_scores(customers)
@@ -137,7 +147,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
             with stage("changes"):
                 more, figures, risk = stages.change_tables(lines, customers, tables["segments"], as_of, segment_map,
                                                            before=queued["changes"].result(),
-                                                           days=queued["cohorts"].result()["days"])
+                                                           days=queued["cohorts"].result()["days"], start=start)
                 tables.update(more), extra.update(figures)
             with stage("value"):
                 more, figures, value, value_warnings = stages.value_tables(
@@ -145,7 +155,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                     queried=queued["value"].result())
                 tables.update(more), extra.update(figures)
             with stage("cohorts"):
-                more, figures = stages.cohort_tables(lines, queued["cohorts"].result())
+                more, figures = stages.cohort_tables(lines, queued["cohorts"].result(), start)
                 tables.update(more), extra.update(figures)
             with stage("trends"):
                 tables["monthly"] = queued["monthly"].result()
@@ -171,10 +181,12 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
             engine.close(con)
 
     tables["ledger"] = cleaned.ledger
+    tables["money_ledger"] = netted.money
+    tables["returned_everything"] = netted.returned_everything
     tables["mapping"] = _mapping_table(mapping)
     tables["score_edges"] = segment.score_edges_table(customers, score_frame)
     tables["rfm_rules"] = rules
-    headline = _headline(customers, cleaned, rows_read, clustering) | extra
+    headline = _headline(customers, cleaned, netted, rows_read, clustering) | extra
     found = insights.findings(customers, tables["segments"], cleaned.ledger, headline, config.currency,
                               tables=tables)
     return Analysis(
@@ -183,7 +195,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                           columns=src.columns, mapping=mapping, attribution=attribution_for(src.columns, rows_read),
                           profile=profile["name"] if profile else "", encoding=src.encoding),
         tables={name: tables[name] for name in TABLES}, headline=headline, findings=found,
-        warnings=cleaned.warnings + _cluster_warnings(clustering, len(customers)) + value_warnings,
+        warnings=cleaned.warnings + ((big,) if big else ()) + _cluster_warnings(clustering, len(customers)) + value_warnings,
         timings=timings, notes=tuple(engine.MEMORY_NOTES[noted:]),
     )
 
@@ -229,16 +241,21 @@ def _mapping_table(mapping: dict[str, str]):
                          for f in CANONICAL])
 
 
-def _headline(customers, cleaned, rows_read: int, clustering) -> dict:
+def _headline(customers, cleaned, netted, rows_read: int, clustering) -> dict:
     ledger = cleaned.ledger.set_index("reason")["rows"]
-    revenue = float(customers["monetary"].sum())
+    revenue = round(float(customers["monetary"].sum()), 2)  # (each customer's is in cents)
     orders = int(customers["frequency_orders"].sum())
     repeat = customers["frequency_orders"] > 1
     period_end = cleaned.last.date()
+    money = netted.figures
     return {
         "rows_read": rows_read, "rows_kept": int(ledger["kept"]), "rows_dropped": rows_read - int(ledger["kept"]),
         "customers": len(customers), "customers_with_purchases": cleaned.customers_with_purchases,
+        "customers_returned_everything": len(netted.returned_everything),
         "orders": orders, "revenue": revenue, "avg_order_value": revenue / orders,
+        "gross_revenue": money["gross_revenue"], "returned_value": money["returned_value"],
+        "net_revenue": money["net_revenue"], "unmatched_returns_value": money["unmatched_returns_value"],
+        "orders_returned_in_full": money["orders_returned_in_full"],
         "revenue_per_customer": revenue / len(customers),
         "repeat_customer_share": float(repeat.mean()),
         "median_days_between_orders": float(customers.loc[repeat, "mean_days_between_orders"].median())
@@ -247,9 +264,8 @@ def _headline(customers, cleaned, rows_read: int, clustering) -> dict:
         "as_of": cleaned.as_of.isoformat(), "date_format": cleaned.date_format,
         "n_clusters": clustering.k, "silhouette": clustering.silhouette,
         "cluster_method": clustering.method, "cluster_stability": clustering.stability,
-        "returns_lines": int(customers["returns_lines"].sum()),
-        "returns_value": float(customers["returns_value"].sum()),
-        "returns_customers": int((customers["returns_lines"] > 0).sum()),
+        # returns matched to purchases (the money ledger's), customers who returned everything included
+        "returns_lines": money["returns_lines"], "returns_customers": len(netted.customer_returns),
         "guest_rows": int(ledger["missing_customer"]),
         "build_date": build_date(period_end).isoformat(),
     }

@@ -90,6 +90,7 @@ def rfm_grid(customers: pd.DataFrame) -> pd.DataFrame:
 def _profile(kind: str, name: str, members: pd.DataFrame, totals: dict) -> dict:
     orders = int(members["frequency_orders"].sum())
     revenue = float(members["monetary"].sum())
+    returned = float(members["returns_value"].sum())  # at the price paid: what was bought is revenue + returned
     return {
         "kind": kind, "segment": name, "customers": len(members),
         "share_customers": len(members) / totals["customers"],
@@ -99,7 +100,7 @@ def _profile(kind: str, name: str, members: pd.DataFrame, totals: dict) -> dict:
         "median_recency_days": float(members["recency_days"].median()),
         "median_frequency_orders": float(members["frequency_orders"].median()),
         "median_monetary": float(members["monetary"].median()),
-        "return_rate": float(members["returns_value"].sum() / revenue) if revenue else 0.0,
+        "return_rate": float(returned / (revenue + returned)) if revenue + returned > 0 else 0.0,
     }
 
 

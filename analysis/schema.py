@@ -108,15 +108,19 @@ TABLES = {
     "ledger": ["reason", "label", "description", "rows", "share_rows", "revenue"],
     "mapping": ["field", "column", "description"],
     "customers": [
-        "customer_id", "country", "first_order_date", "last_order_date", "recency_days",
-        "frequency_orders", "monetary", "avg_order_value", "tenure_days", "mean_days_between_orders",
-        "items_per_order", "distinct_products", "returns_lines", "returns_value", "return_rate",
-        "lines_per_order", "price_index", "low_price_share", "gap_cv", "weekend_share", "evening_share",
-        "share_q1", "share_q2", "share_q3", "share_q4",
+        "customer_id", "country", "first_order_date", "last_order_date", "recency_days", "days_since_any_order",
+        "frequency_orders", "order_days", "monetary", "revenue_last_365_days", "avg_order_value", "tenure_days",
+        "mean_days_between_orders", "items_per_order", "distinct_products", "returns_lines", "returns_value",
+        "return_rate", "lines_per_order", "price_index", "low_price_share", "gap_cv", "weekend_share",
+        "evening_share", "share_q1", "share_q2", "share_q3", "share_q4",
         "r_score", "f_score", "m_score", "rfm_segment", "cluster", "cluster_name",
         "p_alive", "expected_purchases_90", "expected_purchases_365", "clv", "one_time_later_share",
-        "at_risk", "value_at_risk",
+        "at_risk", "own_rhythm", "expected_gap_days", "overdue_days", "value_at_risk",
     ],
+    # money (analysis/returns.py): gross - matched returns = net; every return line by outcome
+    "money_ledger": ["section", "item", "label", "description", "lines", "value"],
+    "returned_everything": ["customer_id", "orders", "first_order_date", "last_order_date", "bought_value",
+                            "returned_value"],
     "customer_sample": ["customer_id", "recency_days", "frequency_orders", "monetary",
                         "avg_order_value", "rfm_segment", "cluster_name"],
     "segments": [
@@ -147,7 +151,8 @@ TABLES = {
     "pareto": ["top_share", "revenue_share"],
     "lorenz": ["customer_share", "revenue_share"],
     # cohorts (analysis/cohorts.py)
-    "cohorts": ["cohort_month", "months_since_first", "customers", "cohort_size", "retention", "revenue"],
+    "cohorts": ["cohort_month", "already_customers", "months_since_first", "customers", "cohort_size", "retention",
+                "revenue"],
     "second_order": ["bin", "low_days", "high_days", "customers", "share"],
     "new_vs_returning": ["month", "new_revenue", "returning_revenue", "new_customers", "returning_customers"],
     # products (analysis/affinity.py)

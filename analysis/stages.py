@@ -52,13 +52,14 @@ def cohort_queries(lines) -> dict:
     return {"months": cohorts.cohort_months(lines), "days": cohorts.customer_days_to_second(lines)}
 
 
-def cohort_tables(lines, queried: dict | None = None) -> tuple[dict, dict]:
+def cohort_tables(lines, queried: dict | None = None, start: dt.date | None = None) -> tuple[dict, dict]:
     """Monthly acquisition cohorts, repeat purchase and time to second order, new vs returning.
-    `queried`: cohort_queries(lines), when already run."""
+    `queried`: cohort_queries(lines), when already run; `start`: the data's first day (customers
+    first seen in its month were customers already: see analysis.cohorts)."""
     queried = queried if queried is not None else cohort_queries(lines)
-    repeat = cohorts.repeat_summary(lines, queried["days"])
-    tables = {"cohorts": cohorts.cohort_retention(lines, queried["months"]), "second_order": repeat.histogram,
-              "new_vs_returning": cohorts.new_vs_returning(lines, queried["months"])}
+    repeat = cohorts.repeat_summary(lines, queried["days"], start)
+    tables = {"cohorts": cohorts.cohort_retention(lines, queried["months"], start), "second_order": repeat.histogram,
+              "new_vs_returning": cohorts.new_vs_returning(lines, queried["months"], start)}
     return tables, {f"repeat_{k}" if not k.startswith("repeat") else k: v for k, v in repeat.figures.items()}
 
 
@@ -95,14 +96,15 @@ def change_queries(lines, as_of: dt.date, rules) -> pd.DataFrame:
 
 
 def change_tables(lines, customers: pd.DataFrame, segments: pd.DataFrame, as_of: dt.date, rules,
-                  before: pd.DataFrame | None = None,
-                  days: pd.DataFrame | None = None) -> tuple[dict, dict, pd.DataFrame]:
+                  before: pd.DataFrame | None = None, days: pd.DataFrame | None = None,
+                  start: dt.date | None = None) -> tuple[dict, dict, pd.DataFrame]:
     """Segment membership CHANGE_DAYS earlier vs now, who moved into a lapsing segment, and revenue
     at risk per segment. Also returns the per-customer at-risk columns for the customers table.
-    `before` (change_queries) and `days` (cohorts.customer_days_to_second): when already run."""
+    `before` (change_queries) and `days` (cohorts.customer_days_to_second): when already run;
+    `start`: the data's first day (see cohort_tables)."""
     earlier = as_of - dt.timedelta(days=CHANGE_DAYS)
     before = before if before is not None else change_queries(lines, as_of, rules)
-    second = transitions.days_to_second_order(lines, days)
+    second = transitions.days_to_second_order(lines, days, start)
     per_customer, per_segment = transitions.revenue_at_risk(customers, segments, second_order_days=second)
     tables = {"transitions": transitions.transition_matrix(before, customers),
               "movers": transitions.movers(before, customers, customers),
@@ -110,7 +112,7 @@ def change_tables(lines, customers: pd.DataFrame, segments: pd.DataFrame, as_of:
     figures = {"change_from": earlier.isoformat(), "change_days": CHANGE_DAYS,
                "customers_at_risk": int(per_customer["at_risk"].sum()),
                "value_at_risk": float(per_customer["value_at_risk"].sum())}
-    risk = per_customer[["customer_id", "at_risk", "value_at_risk"]]
+    risk = per_customer[["customer_id", "at_risk", "own_rhythm", "expected_gap_days", "overdue_days", "value_at_risk"]]
     return tables, figures, risk
 
 

@@ -23,16 +23,19 @@ SEGMENT_ORDER = ["Champions", "Loyal", "Potential Loyalists", "New", "Promising"
 # "Worse" as data: a mover goes from any segment outside this set into one inside it.
 LAPSING = frozenset({"At Risk", "Can't Lose Them", "About to Sleep", "Hibernating", "Lost"})
 
-AT_RISK_MARGIN = 2.0        # repeat customers: at risk after this many times their usual gap
-ONE_ORDER_QUANTILE = 0.9    # one-order customers: at risk after this quantile of days to a 2nd order
+AT_RISK_MARGIN = 2.0        # customers with a rhythm: at risk after this many times their typical gap
+RHYTHM_ORDER_DAYS = 3       # a typical gap needs orders on at least this many distinct days
+ONE_ORDER_QUANTILE = 0.9    # the others: at risk after this quantile of days to a 2nd order
+MIN_QUIET_DAYS = 30         # nobody who ordered within this many days is overdue
 MIN_TENURE_DAYS = 30        # annual value divides by at least this many days
+YEAR_DAYS = 365
 ACTION_NONE = ""            # action for a segment missing from the segments table
 
 SEGMENTS_AT_COLUMNS = ["customer_id", "rfm_segment", "monetary"]
 MATRIX_COLUMNS = ["from_segment", "to_segment", "customers", "revenue_after"]
 MOVER_COLUMNS = ["customer_id", "from_segment", "to_segment", "monetary", "recency_days"]
-RISK_COLUMNS = ["customer_id", "rfm_segment", "cluster_name", "at_risk", "expected_gap_days", "overdue_days",
-                "annual_value", "value_at_risk"]
+RISK_COLUMNS = ["customer_id", "rfm_segment", "cluster_name", "at_risk", "own_rhythm", "expected_gap_days",
+                "overdue_days", "annual_value", "value_at_risk"]
 RISK_SEGMENT_COLUMNS = ["kind", "segment", "customers", "customers_at_risk", "value_at_risk",
                         "share_of_value_at_risk", "action"]
 
@@ -110,10 +113,14 @@ def movers(before: pd.DataFrame, after: pd.DataFrame, customers: pd.DataFrame,
     return m.reset_index(drop=True)[MOVER_COLUMNS]
 
 
-def days_to_second_order(lines: ibis.Table, days: pd.DataFrame | None = None) -> pd.Series:
-    """Calendar days from each repeat customer's first to second order (index customer_id).
+def days_to_second_order(lines: ibis.Table, days: pd.DataFrame | None = None, start=None) -> pd.Series:
+    """Calendar days from each repeat customer's first to second order (index customer_id), among
+    the customers acquired in the data (cohorts.acquired: their first order after the month of
+    `start`; all customers without `start`, or when none was acquired later).
     `days`: cohorts.customer_days_to_second(lines), when already fetched."""
-    df = (cohorts.customer_days_to_second(lines) if days is None else days).dropna(subset=["days"])
+    days = cohorts.customer_days_to_second(lines) if days is None else days
+    new = cohorts.acquired(days, start)
+    df = (new if new["days"].notna().any() else days).dropna(subset=["days"])
     return pd.Series(df["days"].to_numpy(dtype="int64"), index=pd.Index(df["customer_id"].astype("string"),
                      name="customer_id"), name="days_to_second_order").sort_index()
 
@@ -123,44 +130,54 @@ def revenue_at_risk(customers: pd.DataFrame, segments: pd.DataFrame,
                     quantile: float = ONE_ORDER_QUANTILE) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per_customer, per_segment): who is overdue for their next order and what they are worth a year.
 
-    customers: schema.TABLES['customers'] (recency_days, frequency_orders, mean_days_between_orders,
-    monetary, tenure_days, rfm_segment, cluster_name); segments: schema.TABLES['segments'] (kind,
-    segment, action); second_order_days: days_to_second_order(lines), optional.
+    customers: schema.TABLES['customers'] (days_since_any_order, order_days, first_order_date,
+    last_order_date, monetary, revenue_last_365_days, tenure_days, rfm_segment, cluster_name);
+    segments: schema.TABLES['segments'] (kind, segment, action); second_order_days:
+    days_to_second_order(lines), optional.
 
-    expected_gap_days: a repeat customer's mean days between orders; for one-order customers (and
-    repeat customers whose orders all fell on one day) the `quantile` (0.9) of days from first to
-    second order among repeat customers - or, without second_order_days, of repeat customers' mean
-    gap. at_risk: recency_days > margin (2) x expected gap for repeat customers, > expected gap for
-    the others (the 90th percentile is already a generous allowance). overdue_days: days since the
-    last order beyond the expected gap (0 when not yet due). annual_value: monetary /
-    max(tenure_days, 30) x 365, in the data's currency per year; value_at_risk: annual_value of
-    at-risk customers, else 0.
+    own_rhythm: the customer ordered on at least RHYTHM_ORDER_DAYS (3) distinct days, so has a
+    typical gap of their own: (last - first order date) / (order days - 1), in days. Six orders
+    on two days make no rhythm. expected_gap_days: that gap; for the others the `quantile` (0.9)
+    of days from first to second order among repeat customers (or, without second_order_days,
+    of the own-rhythm customers' gaps). at_risk: days since the last order placed (an order later
+    returned in full counts: the customer was in touch) beyond both
+    MIN_QUIET_DAYS (30) and the allowance, `margin` (2) x the typical gap for a customer with a
+    rhythm, the expected gap itself for the others (the 90th percentile is already generous).
+    overdue_days: days since the last order placed beyond the expected gap (0 when not yet due).
+    annual_value: what the customer is worth a year, never more than they spent in the last 365
+    days: the smaller of monetary / max(tenure_days, 30) x 365 and revenue_last_365_days, in the
+    data's currency. value_at_risk: annual_value of at-risk customers, else 0.
 
     per_customer: RISK_COLUMNS in the customers' order. per_segment: RISK_SEGMENT_COLUMNS for both
     kinds (rfm by rfm_segment, cluster by cluster_name), rfm first, each by value_at_risk (largest
     first); share_of_value_at_risk: the segment's part of the kind's total value at risk (0..1).
     """
-    freq = customers["frequency_orders"].to_numpy()
-    own_gap = customers["mean_days_between_orders"].to_numpy(dtype="float64")
-    has_rhythm = (freq > 1) & (own_gap > 0)
-    pool = (second_order_days.to_numpy(dtype="float64") if second_order_days is not None
-            else own_gap[freq > 1])
+    order_days = customers["order_days"].to_numpy(dtype="float64")
+    span = (pd.to_datetime(customers["last_order_date"]) - pd.to_datetime(customers["first_order_date"])).dt.days
+    span = span.to_numpy(dtype="float64")
+    own = (order_days >= RHYTHM_ORDER_DAYS) & (span > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        own_gap = np.where(own, span / (order_days - 1), np.nan)
+    pool = (second_order_days.to_numpy(dtype="float64") if second_order_days is not None else own_gap[own])
     pool = pool[~np.isnan(pool)]
-    one_order_gap = float(np.quantile(pool, quantile)) if pool.size else np.nan
-    expected = np.where(has_rhythm, own_gap, one_order_gap)
-    recency = customers["recency_days"].to_numpy(dtype="float64")
+    other_gap = float(np.quantile(pool, quantile)) if pool.size else np.nan
+    expected = np.where(own, own_gap, other_gap)
+    recency = customers["days_since_any_order"].to_numpy(dtype="float64")
+    allowance = np.fmax(np.where(own, margin * expected, expected), MIN_QUIET_DAYS)
     with np.errstate(invalid="ignore"):
-        at_risk = recency > np.where(has_rhythm, margin * expected, expected)  # NaN allowance: never
-    annual = (customers["monetary"].to_numpy(dtype="float64")
-              / np.maximum(customers["tenure_days"].to_numpy(dtype="float64"), MIN_TENURE_DAYS) * 365).round(2)
+        at_risk = (recency > allowance) & ~np.isnan(expected)  # without an expected gap: never
+    average = (customers["monetary"].to_numpy(dtype="float64")
+               / np.maximum(customers["tenure_days"].to_numpy(dtype="float64"), MIN_TENURE_DAYS) * YEAR_DAYS)
+    annual = np.minimum(average, customers["revenue_last_365_days"].to_numpy(dtype="float64")).round(2)
     per_customer = customers[["customer_id", "rfm_segment", "cluster_name"]].reset_index(drop=True).assign(
         at_risk=at_risk,
+        own_rhythm=own,
         expected_gap_days=expected,
         overdue_days=np.clip(np.nan_to_num(recency - expected, nan=0.0), 0, None),
         annual_value=annual,
         value_at_risk=np.where(at_risk, annual, 0.0),
     )
-    return per_customer, _per_segment(per_customer, segments)
+    return per_customer[RISK_COLUMNS], _per_segment(per_customer, segments)
 
 
 def _per_segment(per_customer: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame:

@@ -11,9 +11,10 @@ import pandas as pd
 from analysis import derived, engine
 
 
-def monthly(lines: ibis.Table, customers: pd.DataFrame) -> pd.DataFrame:
+def monthly(lines: ibis.Table, customers: pd.DataFrame, start=None) -> pd.DataFrame:
     """schema.TABLES['monthly']: month (first day), revenue, orders, active customers, new customers
-    (customers whose first order falls in the month)."""
+    (customers whose first order falls in the month; none in the month of `start`, the data's first
+    day: customers first seen then were customers already, see analysis.cohorts)."""
     orders = derived.orders(lines)
     m = orders.mutate(month=orders.order_ts.truncate("M").date())
     agg = engine.execute(m.group_by("month").aggregate(
@@ -21,6 +22,8 @@ def monthly(lines: ibis.Table, customers: pd.DataFrame) -> pd.DataFrame:
     agg["month"] = pd.to_datetime(agg["month"])
     agg["revenue"] = agg["revenue"].round(2)  # parallel sums carry float noise
     first = pd.to_datetime(customers["first_order_date"]).dt.to_period("M").dt.to_timestamp()
+    if start is not None:
+        first = first[first != pd.Timestamp(start).to_period("M").to_timestamp()]
     new = first.value_counts().rename("new_customers")
     out = agg.merge(new, left_on="month", right_index=True, how="left")
     out["new_customers"] = out["new_customers"].fillna(0).astype("int64")

@@ -42,7 +42,8 @@ def customers_of(path: Path):
     con = ibis.duckdb.connect()
     src = open_source(path, con)
     cleaned = clean(src.table, detect_columns(list(src.columns)), con, shown=str(path), as_of=None)
-    return customer_features(cleaned.lines, cleaned.returns, cleaned.as_of)
+    netted = returns.net_of_returns(cleaned, con)
+    return customer_features(netted.lines, netted.customer_returns, cleaned.as_of)
 
 
 def main() -> None:

@@ -225,15 +225,23 @@ def _cohort_grid(cohorts: pd.DataFrame, value: str) -> tuple[list, list, list, l
         z.append([stable(cell[(c, m)][value]) if (c, m) in cell else None for m in offsets])
         custom.append([[int(cell[(c, m)]["customers"]), int(cell[(c, m)]["cohort_size"]),
                         stable(cell[(c, m)]["revenue"])] if (c, m) in cell else [None, None, None] for m in offsets])
-    names = [pd.Timestamp(c).strftime("%b %Y") for c in cohort_months]
+    already = set(cohorts.loc[cohorts["already_customers"].astype(bool), "cohort_month"].astype("string"))
+    names = [cohort_label(c, c in already) for c in cohort_months]
     return names, offsets, z, custom
+
+
+def cohort_label(month, already: bool) -> str:
+    """A cohort's name: its month, or for the data's first month, who they are."""
+    name = pd.Timestamp(month).strftime("%b %Y")
+    return f"{name}: already customers" if already else name
 
 
 def retention_heatmap(cohorts: pd.DataFrame) -> Figure:
     """Share of each monthly cohort that ordered again in each later month (month 0 = 100%)."""
     names, offsets, z, custom = _cohort_grid(cohorts, "retention")
     fig = figure("Retention by acquisition cohort",
-                 "Share of each month's new customers who ordered in each later month; hover for counts",
+                 "Share of each month's new customers who ordered in each later month (the first month's customers "
+                 "were mostly customers already); hover for counts",
                  height=bar_height(len(names), per_bar=22, base=200))
     fig.add_trace(trace(
         "heatmap", x=offsets, y=names, z=z, customdata=custom, colorscale=SEQUENTIAL, zmin=0, zmax=1, xgap=1, ygap=1,

@@ -34,11 +34,16 @@ def summary(a: Analysis) -> str:
     ledger = a.tables["ledger"]
     for row in ledger[(ledger["reason"] != "kept") & (ledger["rows"] > 0)].itertuples():
         lines.append(f"    dropped {row.rows:>10,}  {row.label}")
-    lines += [f"  customers {h['customers']:,} (with purchases: {h['customers_with_purchases']:,}), "
-              f"orders {h['orders']:,}, revenue {money(h['revenue'])}, "
-              f"average order {cur}{h['avg_order_value']:,.2f}",
-              f"  returns: {h['returns_lines']:,} lines worth {money(h['returns_value'])} "
-              f"from {h['returns_customers']:,} customers", ""]
+    unmatched = (f"; {money(h['unmatched_returns_value'])} of returns match no purchase and are not subtracted"
+                 if h["unmatched_returns_value"] else "")
+    lines += [f"  revenue {money(h['gross_revenue'])} bought, {money(h['returned_value'])} returned "
+              f"({h['returns_lines']:,} return lines matched to purchases), net {money(h['net_revenue'])}{unmatched}",
+              f"  customers {h['customers']:,} (with at least one order that was not returned in full), "
+              f"orders {h['orders']:,}, average order {cur}{h['avg_order_value']:,.2f}"]
+    if h["customers_returned_everything"] or h["orders_returned_in_full"]:
+        lines.append(f"  {h['orders_returned_in_full']:,} orders came back in full and count for nothing; "
+                     f"{h['customers_returned_everything']:,} more customers returned everything they bought")
+    lines.append("")
     for kind, title in (("rfm", "RFM segments"), ("cluster", "Behaviour clusters")):
         seg = a.segments(kind)
         rows = [[s.segment, f"{s.customers:,}", f"{s.share_customers:.1%}", money(s.revenue),

@@ -217,8 +217,10 @@ def segment_customers(a: Analysis, kind: str, segment: str) -> pd.DataFrame:
     return customers[customers[column] == segment]
 
 
-AT_RISK_COLUMNS = ["customer_id", "rfm_segment", "cluster", "cluster_name", "value_at_risk", "monetary",
-                   "recency_days", "frequency_orders", "mean_days_between_orders", "p_alive", "clv"]
+# why each customer is on the list: days since their last order against the gap expected of them
+AT_RISK_COLUMNS = ["customer_id", "rfm_segment", "cluster", "cluster_name", "value_at_risk", "revenue_last_365_days",
+                   "monetary", "days_since_any_order", "order_days", "own_rhythm", "expected_gap_days",
+                   "overdue_days", "frequency_orders", "p_alive", "clv"]
 VALUE_COLUMNS = ["customer_id", "rfm_segment", "cluster", "cluster_name", "clv", "p_alive",
                  "expected_purchases_90", "expected_purchases_365", "monetary", "frequency_orders", "recency_days"]
 
@@ -318,6 +320,8 @@ def summary(a: Analysis) -> dict:
                   "columns": list(s.columns), "mapping": dict(s.mapping)},
         "attribution": s.attribution,
         "ledger": dict(zip(ledger["reason"].tolist(), ledger["rows"].tolist())),
+        "money_ledger": [{"section": r.section, "item": r.item, "lines": r.lines, "value": r.value}
+                         for r in a.tables["money_ledger"].itertuples()],
         "headline": dict(a.headline),
         "models": models(a),
         "config": recorded_config(a),
@@ -378,6 +382,8 @@ def write_downloads(a: Analysis, write: Callable[[str, bytes], None]) -> None:
         write(path, data)
     write("downloads/segments.csv", to_csv_bytes(a.tables["segments"]))
     write("downloads/ledger.csv", to_csv_bytes(a.tables["ledger"]))
+    write("downloads/money_ledger.csv", to_csv_bytes(a.tables["money_ledger"]))
+    write("downloads/returned_everything.csv", to_csv_bytes(a.tables["returned_everything"]))
     write("downloads/movers.csv", to_csv_bytes(movers_table(a)))
     write("downloads/p_alive_disagreements.csv", to_csv_bytes(alive_disagreements(a)))
     text = json.dumps(summary(a), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)

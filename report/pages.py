@@ -10,6 +10,7 @@ from __future__ import annotations
 import analysis
 from analysis.result import Analysis
 from report import charts, pages_more
+from report.formatters import make_money
 from report.page_parts import (  # noqa: F401  (re-exported: templates and tests use pages.Column etc.)
     HEX_COLOR,
     KIND_LABELS,
@@ -21,6 +22,9 @@ from report.page_parts import (  # noqa: F401  (re-exported: templates and tests
     Table,
     records,
 )
+
+
+SHOWN_ROWS = pages_more.SHOWN_ROWS  # rows of a customer list shown on a page (the rest: its CSV)
 
 
 def segment_href(slug: str) -> str:
@@ -56,14 +60,16 @@ SEGMENT_COLUMNS = (
 
 def overview(a: Analysis) -> dict:
     h, t, cur = a.headline, a.tables, a.config.currency
+    fmt_money = make_money(cur)
     seg = t["segments"]
     rfm_rows = _segment_rows(a, "rfm")
     period = (h["period_start"], h["period_end"])
     all_rows = _segment_rows(a, "rfm") + _segment_rows(a, "cluster")
     return {
         "kpis": [
-            Kpi("Customers", h["customers"], "int", "with at least one kept order"),
-            Kpi("Revenue", h["revenue"], "money0", "from kept order lines"),
+            Kpi("Customers", h["customers"], "int", "with at least one order that was not returned in full"),
+            Kpi("Net revenue", h["revenue"], "money0",
+                f"{fmt_money(h['gross_revenue'])} bought less {fmt_money(h['returned_value'])} returned"),
             Kpi("Orders", h["orders"], "int"),
             Kpi("Average order value", h["avg_order_value"], "money", "revenue per order"),
             Kpi("Repeat customers", h["repeat_customer_share"], "pct", "ordered more than once"),
@@ -71,7 +77,7 @@ def overview(a: Analysis) -> dict:
             Kpi("Gini of revenue", h["gini"], "num", "0 = equal spend, 1 = one customer has it all"),
             Kpi("Top 20% of customers", _pareto_share(t["pareto"], 0.2), "pct", "their share of revenue"),
             Kpi("Customers at risk", h["customers_at_risk"], "int", "overdue for their next order"),
-            Kpi("Value at risk", h["value_at_risk"], "money0", "their spend over a year"),
+            Kpi("Value at risk", h["value_at_risk"], "money0", "a year: at most what they spent in the last 365 days"),
             Kpi(f"Customer value, next {h['clv_horizon_days']} days", h["clv_total"], "money0",
                 "predicted (BG/NBD + Gamma–Gamma)"),
         ],
@@ -255,17 +261,40 @@ def segment_page(a: Analysis, slug: str) -> dict:
     }
 
 
+MONEY_COLUMNS = (Column("label", "Item"), Column("description", "What it means"),
+                 Column("lines", "Lines", "int", numeric=True), Column("value", "Value", "money", numeric=True))
+
+
 def data_quality(a: Analysis) -> dict:
     t, h, s = a.tables, a.headline, a.source
+    money = t["money_ledger"]
     return {
         "kpis": [
             Kpi("Rows read", h["rows_read"], "int"),
             Kpi("Rows kept", h["rows_kept"], "int"),
             Kpi("Rows dropped", h["rows_dropped"], "int"),
             Kpi("Guest-order rows", h["guest_rows"], "int", "no customer id"),
-            Kpi("Returned lines", h["returns_lines"], "int", "cancellations linked to customers"),
-            Kpi("Returned value", h["returns_value"], "money0"),
+            Kpi("Gross revenue", h["gross_revenue"], "money0", "kept lines as bought"),
+            Kpi("Returns matched", h["returned_value"], "money0",
+                f"{h['returns_lines']:,} return lines, from {h['returns_customers']:,} customers"),
+            Kpi("Net revenue", h["net_revenue"], "money0", "used for every money figure"),
+            Kpi("Returns not matched", h["unmatched_returns_value"], "money0", "not subtracted"),
         ],
+        "money_revenue": Table("table-money-revenue", "Money ledger: gross revenue less matched returns is net revenue",
+                               MONEY_COLUMNS, records(money[money["section"] == "revenue"])),
+        "money_returns": Table("table-money-returns", "Every return line, by what became of it (valued as credited)",
+                               MONEY_COLUMNS, records(money[money["section"] == "returns"])),
+        "customer_counts": {"with_purchases": h["customers_with_purchases"], "customers": h["customers"],
+                            "returned_everything": h["customers_returned_everything"]},
+        "returned_everything": Table(
+            "table-returned-everything", "Customers who returned everything they bought", (
+                Column("customer_id", "Customer"), Column("orders", "Orders", "int", numeric=True),
+                Column("first_order_date", "First order", "date"), Column("last_order_date", "Last order", "date"),
+                Column("bought_value", "Bought", "money", numeric=True),
+                Column("returned_value", "Returned", "money", numeric=True)),
+            records(t["returned_everything"].head(SHOWN_ROWS))),
+        "returned_everything_count": len(t["returned_everything"]),
+        "shown_rows": SHOWN_ROWS,
         "ledger_chart": Chart("chart-ledger", charts.ledger_rows(t["ledger"]),
                               "Input rows kept and dropped, by reason; the table below lists every reason."),
         "ledger": Table("table-ledger", "Row ledger: every input row, kept or dropped with one reason", (

@@ -106,14 +106,16 @@ def segment_statistics(a: Analysis) -> dict:
 
 def cohorts(a: Analysis) -> dict:
     t, h, cur = a.tables, a.headline, a.config.currency
-    cohort_rows = records(t["cohorts"])
+    cohort_rows = [dict(row, cohort=charts_more.cohort_label(row["cohort_month"], row["already_customers"]))
+                   for row in records(t["cohorts"])]
     quartiles = (h["repeat_days_to_second_q1"], h["repeat_days_to_second_median"], h["repeat_days_to_second_q3"])
     return {
         "kpis": [
             Kpi("Repeat customers", h["repeat_customers"], "int", "ordered on two or more occasions"),
             Kpi("Repeat rate", h["repeat_rate"], "pct", "of all customers"),
             Kpi("Median days to second order", h["repeat_days_to_second_median"], "days",
-                "first to second order, repeat customers"),
+                f"first to second order, {h['repeat_acquired_repeat_customers']:,} repeat customers acquired "
+                "after the first month"),
             Kpi("Middle half", (h["repeat_days_to_second_q1"], h["repeat_days_to_second_q3"]), "dayrange",
                 "quartiles of days to second order"),
         ],
@@ -122,7 +124,7 @@ def cohorts(a: Analysis) -> dict:
                                  "Each row is the customers whose first order fell in that month; each cell the share "
                                  "of them who ordered that many months later.",
                                  Table("table-retention", "Retention by cohort", (
-                                     Column("cohort_month", "Cohort", "month"),
+                                     Column("cohort", "Cohort"),
                                      Column("months_since_first", "Months since first order", "int", numeric=True),
                                      Column("customers", "Customers ordering", "int", numeric=True),
                                      Column("cohort_size", "Cohort size", "int", numeric=True),
@@ -130,7 +132,7 @@ def cohorts(a: Analysis) -> dict:
         "cohort_revenue_chart": Chart("chart-cohort-revenue", charts_more.cohort_revenue_heatmap(t["cohorts"], cur),
                                       "Revenue from each acquisition cohort in each month since its first order.",
                                       Table("table-cohort-revenue", "Revenue by cohort", (
-                                          Column("cohort_month", "Cohort", "month"),
+                                          Column("cohort", "Cohort"),
                                           Column("months_since_first", "Months since first order", "int",
                                                  numeric=True),
                                           Column("revenue", "Revenue", "money0", numeric=True)), cohort_rows),
@@ -209,6 +211,16 @@ MOVER_COLUMNS = (Column("customer_id", "Customer", nowrap=True), Column("from_se
                  Column("recency_days", "Days since last order", "int", numeric=True))
 
 
+def _why_at_risk(row: dict) -> str:
+    """Why a customer is on the contact list, in words: their last order against the gap expected."""
+    days = lambda n: f"{n:,.0f} day" + ("" if round(n) == 1 else "s")  # noqa: E731
+    last = f"last order {days(row['days_since_any_order'])} ago"
+    if row["own_rhythm"]:
+        return f"ordered on {row['order_days']:,} days, about every {days(row['expected_gap_days'])}; {last}"
+    return (f"ordered on {days(row['order_days'])}; 90% of customers who come back do so within "
+            f"{days(row['expected_gap_days'])}; {last}")
+
+
 def changes(a: Analysis) -> dict:
     t, h, cur = a.tables, a.headline, a.config.currency
     seg = t["segments"]
@@ -232,7 +244,7 @@ def changes(a: Analysis) -> dict:
             Kpi("Compared with", h["change_from"], "date", f"{h['change_days']} days before the analysis date"),
             Kpi("Moved into a lapsing segment", len(movers), "int", "customers (see the list below)"),
             Kpi("Customers at risk", h["customers_at_risk"], "int", "overdue for their next order"),
-            Kpi("Value at risk", h["value_at_risk"], "money0", "their spend over a year"),
+            Kpi("Value at risk", h["value_at_risk"], "money0", "a year: at most what they spent in the last 365 days"),
         ],
         "change_from": h["change_from"],
         "change_days": h["change_days"],
@@ -250,11 +262,10 @@ def changes(a: Analysis) -> dict:
         "risk_charts": risk_charts,
         "at_risk": Table("table-at-risk-customers", f"Highest-value customers at risk (first {SHOWN_ROWS})", (
             Column("customer_id", "Customer", nowrap=True), Column("rfm_segment", "RFM segment"),
-            Column("cluster_name", "Cluster"), Column("value_at_risk", "Value at risk", "money0", numeric=True),
-            Column("recency_days", "Days since last order", "int", numeric=True),
-            Column("mean_days_between_orders", "Usual gap (days)", "num", numeric=True),
-            Column("p_alive", "P(alive)", "pct", numeric=True), Column("clv", "CLV", "money0", numeric=True)),
-            records(at_risk.head(SHOWN_ROWS))),
+            Column("value_at_risk", "Value at risk", "money0", numeric=True),
+            Column("revenue_last_365_days", "Spent in the last year", "money0", numeric=True),
+            Column("why", "Why now")),
+            [dict(row, why=_why_at_risk(row)) for row in records(at_risk.head(SHOWN_ROWS))]),
         "at_risk_count": len(at_risk),
     }
 

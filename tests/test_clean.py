@@ -50,10 +50,11 @@ def test_orders_on_or_after_the_as_of_date_are_dropped_with_their_reason(tiny_cs
     assert rows["after_as_of"] == 1 and rows["kept"] == 4
 
 
-def test_cancellations_are_kept_as_returns_with_a_positive_value(tiny_csv):
+def test_cancellations_are_handed_on_as_return_lines_as_read(tiny_csv):
     cleaned, _ = run_clean(tiny_csv)
     returns = cleaned.returns.execute()
-    assert list(returns.customer_id) == ["A"] and returns.revenue.tolist() == [20.0]
+    assert list(returns.customer_id) == ["A"] and returns.product_id.tolist() == ["P2"]
+    assert (returns.quantity.tolist(), returns.revenue.tolist(), returns.non_product.tolist()) == ([-1], [-20.0], [False])
 
 
 def test_customers_with_purchases_counts_customers_before_price_and_product_filters(tiny_csv):
@@ -144,7 +145,7 @@ def test_a_hash_collision_between_different_rows_falls_back_to_exact_duplicates(
     rows = cleaned.ledger.set_index("reason")["rows"]
     assert rows["duplicate"] == 1 and rows["kept"] == 5
     assert cleaned.lines.revenue.sum().execute() == pytest.approx(90)
-    assert list(cleaned.returns.execute().revenue) == [20.0]
+    assert list(cleaned.returns.execute().revenue) == [-20.0]
     assert (cleaned.first, cleaned.last) == _kept_period(cleaned)
 
 

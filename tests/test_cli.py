@@ -56,6 +56,21 @@ def test_a_build_writes_the_site_and_prints_the_key_findings(tmp_path):
     assert len(customers) - 1 == truth.size
 
 
+def test_an_online_retail_ii_export_with_cancellations_builds_net_of_its_returns(tmp_path):
+    tx, _ = generate(n_customers=300, seed=5)
+    names = {"order_id": "Invoice", "product_id": "StockCode", "product_name": "Description", "quantity": "Quantity",
+             "order_date": "InvoiceDate", "unit_price": "Price", "customer_id": "Customer ID", "country": "Country"}
+    path = tmp_path / "online_retail_II.csv"
+    write_csv(tx.rename(columns=names)[[n for n in names.values()]], path)
+    code, out, err = run_cli("--input", str(path), "--output", str(tmp_path / "site"), "--quiet")
+    assert code == 0, err
+    summary = json.loads((tmp_path / "site" / "downloads" / "summary.json").read_text())
+    h, money = summary["headline"], {r["item"]: r for r in summary["money_ledger"]}
+    assert summary["input"]["mapping"]["order_id"] == "Invoice" and summary["ledger"]["cancellation"] > 0
+    assert h["returned_value"] > 0 and h["revenue"] == h["net_revenue"] < h["gross_revenue"]
+    assert money["gross"]["value"] + money["returned"]["value"] == pytest.approx(money["net"]["value"], abs=0.005)
+
+
 def test_help_lists_every_option():
     import build_report
 

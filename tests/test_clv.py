@@ -389,6 +389,30 @@ def test_cdnow_gamma_gamma_fit_reproduces_the_published_parameters(cdnow_weeks):
     assert clv.spend_frequency_correlation(cdnow_weeks) == pytest.approx(0.11, abs=0.01)   # Fader & Hardie 2013
 
 
+def test_the_command_line_build_of_the_cdnow_sample_reproduces_the_published_fits(tmp_path):
+    import json
+
+    from tests.conftest import run_cli
+
+    path = CDNOW / "CDNOW_sample.txt"
+    if not path.exists():
+        pytest.skip(f"CDNOW sample not found at {path} (../shared/data/cdnow; absent in a fresh clone)")
+    code, _, err = run_cli("--input", str(path), "--as-of", "1997-10-01", "--map", "customer_id=column1",
+                           "--map", "order_ts=column3", "--map", "quantity=column4", "--map", "revenue=column5",
+                           "--currency", "$", "--output", str(tmp_path / "site"), "--quiet")
+    assert code == 0, err
+    summary = json.loads((tmp_path / "site" / "downloads" / "summary.json").read_text(encoding="utf-8"))
+    # cleaning drops zero-price lines, so the 8 customers whose only purchase cost $0.00 are left out
+    assert summary["headline"]["customers"] == 2357 - 8
+    bg, gg = summary["models"]["bgnbd"], summary["models"]["gamma_gamma"]
+    assert bg["time_unit"] == "days" and bg["alpha"] / 7 == pytest.approx(PUBLISHED_BGNBD.alpha, abs=0.015)
+    for name in ("r", "a", "b"):
+        assert bg[name] == pytest.approx(getattr(PUBLISHED_BGNBD, name), abs=0.015), name
+    # cleaning also drops rows that repeat another verbatim, which the papers keep: spend within 1%
+    for name in ("p", "q", "gamma"):
+        assert gg[name] == pytest.approx(getattr(PUBLISHED_GG, name), rel=0.01), name
+
+
 def test_published_conditional_expectation_for_the_worked_example():
     assert bgnbd.expected_purchases(PUBLISHED_BGNBD, 39, 2, 30.43, 38.86) == pytest.approx(1.226, abs=0.001)
 

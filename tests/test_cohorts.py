@@ -50,6 +50,7 @@ def test_cohort_table_matches_hand_computation(lines):
     jan, feb, mar = dt.date(2024, 1, 1), dt.date(2024, 2, 1), dt.date(2024, 3, 1)
     expected = pd.DataFrame({
         "cohort_month": [jan, jan, jan, feb, feb, mar],
+        "already_customers": False,
         "months_since_first": [0, 1, 2, 0, 1, 0],
         "customers": [2, 0, 2, 1, 1, 1],
         "cohort_size": [2, 2, 2, 1, 1, 1],
@@ -80,7 +81,8 @@ def test_repeat_rate_and_days_to_second_order_match_hand_computation(lines):
     # A Jan 5 -> Jan 20 = 15; B Jan 31 -> Mar 1 = 30 (29.6 days of clock time, dates count);
     # C Feb 10 -> Mar 20 = 39.  Sorted 15, 30, 39: q1 = 22.5, median = 30, q3 = 34.5.
     figures, histogram = repeat_summary(lines)
-    assert figures == {"customers": 4, "repeat_customers": 3, "repeat_rate": 0.75,
+    assert figures == {"customers": 4, "repeat_customers": 3, "repeat_rate": 0.75, "acquired_customers": 4,
+                       "acquired_repeat_customers": 3,
                        "days_to_second_q1": 22.5, "days_to_second_median": 30.0, "days_to_second_q3": 34.5}
     assert histogram["bin"].tolist() == ["0-7", "8-30", "31-60", "61-90", "91-180", "181-365", ">365"]
     assert histogram["customers"].tolist() == [0, 2, 1, 0, 0, 0, 0]  # 15 and 30 in 8-30, 39 in 31-60
@@ -122,3 +124,33 @@ def test_a_customers_later_orders_in_their_first_month_count_as_new(lines):
     out = new_vs_returning(lines).set_index("month")
     assert out.loc[dt.date(2024, 1, 1), "returning_revenue"] == 0.0
     assert (out["new_revenue"] + out["returning_revenue"]).sum() == 255.0
+
+
+# --- the data starts in the middle of relationships: the first month's customers are not new ---
+
+START = dt.date(2024, 1, 5)  # the first kept order: January is the data's first month
+
+
+def test_the_first_months_customers_are_already_customers_not_a_cohort(lines):
+    out = cohort_retention(lines, start=START)
+    jan = out[out["cohort_month"] == dt.date(2024, 1, 1)]
+    assert jan["already_customers"].all() and not out.loc[out["cohort_month"] != dt.date(2024, 1, 1),
+                                                          "already_customers"].any()
+    assert out.drop(columns="already_customers").equals(cohort_retention(lines).drop(columns="already_customers"))
+
+
+def test_revenue_of_customers_already_there_is_returning_even_in_the_first_month(lines):
+    # Jan: A 45 + B 50, customers already: returning.  Feb: C 60 new.  Mar: D 5 new; A, B, C returning.
+    out = new_vs_returning(lines, start=START)
+    assert out["new_revenue"].tolist() == [0.0, 60.0, 5.0]
+    assert out["returning_revenue"].tolist() == [95.0, 0.0, 95.0]
+    assert out["new_customers"].tolist() == [0, 1, 1] and out["returning_customers"].tolist() == [2, 0, 3]
+
+
+def test_time_to_second_order_counts_only_customers_acquired_in_the_data(lines):
+    # A and B were first seen in January: their first order in the data is not their first. Of the
+    # customers acquired later, C took 39 days (Feb 10 -> Mar 20) and D ordered once.
+    figures, histogram = repeat_summary(lines, start=START)
+    assert (figures["repeat_rate"], figures["acquired_customers"], figures["acquired_repeat_customers"]) == (0.75, 2, 1)
+    assert figures["days_to_second_median"] == 39.0
+    assert histogram["customers"].tolist() == [0, 0, 1, 0, 0, 0, 0]

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis import returns
 from analysis.clean import clean
 from analysis.features import _distinct_products, _price_habits, customer_features, rfm_at
 from analysis.schema import detect_columns
@@ -20,9 +21,19 @@ def cleaned(tiny_csv):
     return clean(src.table, detect_columns(list(src.columns)), con, shown="tiny", as_of=None)
 
 
+def features_of(cleaned):
+    netted = returns.net_of_returns(cleaned, cleaned.lines._find_backend())
+    return customer_features(netted.lines, netted.customer_returns, cleaned.as_of).set_index("customer_id")
+
+
+@pytest.fixture
+def net_lines(cleaned):
+    return returns.net_of_returns(cleaned, cleaned.lines._find_backend()).lines
+
+
 @pytest.fixture
 def customers(cleaned):
-    return customer_features(cleaned.lines, cleaned.returns, cleaned.as_of).set_index("customer_id")
+    return features_of(cleaned)
 
 
 def test_only_customers_with_kept_lines_appear(customers):
@@ -30,19 +41,20 @@ def test_only_customers_with_kept_lines_appear(customers):
 
 
 def test_recency_frequency_and_monetary_match_hand_computation(customers):
-    # as of 2024-04-02: A last ordered 2024-03-05 (28 days), B on 2024-04-01 (1 day)
-    assert customers.loc["A", ["recency_days", "frequency_orders", "monetary"]].tolist() == [28, 2, 60.0]
+    # as of 2024-04-02: A last ordered 2024-03-05 (28 days), B on 2024-04-01 (1 day); A returned the
+    # plate of order 1001 (20), which keeps its mug (10): two orders, 40 net
+    assert customers.loc["A", ["recency_days", "frequency_orders", "monetary"]].tolist() == [28, 2, 40.0]
     assert customers.loc["B", ["recency_days", "frequency_orders", "monetary"]].tolist() == [1, 2, 30.0]
 
 
-def test_rfm_at_an_earlier_date_counts_only_the_orders_before_it(cleaned, customers):
+def test_rfm_at_an_earlier_date_counts_only_the_orders_before_it(cleaned, net_lines, customers):
     # at the as-of date it is the customers table's recency, frequency and monetary
-    now = rfm_at(cleaned.lines, cleaned.as_of).set_index("customer_id")
+    now = rfm_at(net_lines, cleaned.as_of).set_index("customer_id")
     cols = ["recency_days", "frequency_orders", "monetary"]
     assert now.equals(customers[cols].astype(now.dtypes.to_dict()))
-    # on 2024-03-01 A has one order (2024-01-05, 56 days before, 30.0) and B one (2024-02-10, 20.0)
-    then = rfm_at(cleaned.lines, dt.date(2024, 3, 1)).set_index("customer_id")
-    assert then.loc["A", cols].tolist() == [56, 1, 30.0] and then.loc["B", cols].tolist() == [20, 1, 20.0]
+    # on 2024-03-01 A has one order (2024-01-05, 56 days before, 10.0 net) and B one (2024-02-10, 20.0)
+    then = rfm_at(net_lines, dt.date(2024, 3, 1)).set_index("customer_id")
+    assert then.loc["A", cols].tolist() == [56, 1, 10.0] and then.loc["B", cols].tolist() == [20, 1, 20.0]
 
 
 def test_tenure_and_days_between_orders_count_calendar_days(customers):
@@ -52,15 +64,15 @@ def test_tenure_and_days_between_orders_count_calendar_days(customers):
 
 
 def test_basket_features_count_items_and_distinct_products(customers):
-    assert customers.loc["A", "avg_order_value"] == 30.0
-    assert customers.loc["A", "items_per_order"] == 2.0      # (2 + 1 + 1) items / 2 orders
-    assert customers.loc["A", "distinct_products"] == 3
+    assert customers.loc["A", "avg_order_value"] == 20.0     # 40 net / 2 orders
+    assert customers.loc["A", "items_per_order"] == 1.5      # (2 mugs + 1 vase) / 2 orders: the plate came back
+    assert customers.loc["A", "distinct_products"] == 2
     assert customers.loc["B", "country"] == "France"
 
 
-def test_returns_are_counted_per_customer_with_a_value_based_rate(customers):
+def test_returns_are_counted_per_customer_with_a_rate_of_what_was_bought(customers):
     assert customers.loc["A", ["returns_lines", "returns_value"]].tolist() == [1, 20.0]
-    assert customers.loc["A", "return_rate"] == pytest.approx(20 / 60)
+    assert customers.loc["A", "return_rate"] == pytest.approx(20 / 60)  # 60 bought, 20 of it returned
     assert customers.loc["B", "return_rate"] == 0.0
 
 
@@ -70,7 +82,7 @@ def test_one_order_customers_have_no_gap_between_orders(tmp_path):
     con = ibis.duckdb.connect()
     src = open_source(path, con)
     cleaned = clean(src.table, detect_columns(list(src.columns)), con, shown="one", as_of=None)
-    c = customer_features(cleaned.lines, cleaned.returns, cleaned.as_of).set_index("customer_id")
+    c = features_of(cleaned)
     assert np.isnan(c.loc["A", "mean_days_between_orders"])
     assert c.loc["B", "frequency_orders"] == 2  # without order ids each customer-day is one order
     assert c.loc["B", "mean_days_between_orders"] == 10

@@ -7,6 +7,7 @@ import ibis
 import pandas as pd
 import pytest
 
+from analysis import returns
 from analysis.clean import clean
 from analysis.features import customer_features
 from analysis.schema import detect_columns, detect_profile
@@ -22,7 +23,8 @@ def customers_of(path, tmp_path, **options):
     profile = detect_profile(columns)
     cleaned = clean(src.table, detect_columns(columns, options.pop("mapping", None)), con, shown=str(path),
                     as_of=None, fill_order_fields=bool(profile), **options)
-    return customer_features(cleaned.lines, cleaned.returns, cleaned.as_of), cleaned.ledger
+    netted = returns.net_of_returns(cleaned, con)
+    return customer_features(netted.lines, netted.customer_returns, cleaned.as_of), cleaned.ledger
 
 
 @pytest.fixture(scope="module")

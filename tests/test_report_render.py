@@ -65,8 +65,11 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
         "first_order_date": [dt.date(2024, 1, 3)] * 6,
         "last_order_date": [dt.date(2024, 3, 20)] * 6,
         "recency_days": pd.Series([2, 5, 40, 60, 70, 80], dtype="int64"),
+        "days_since_any_order": pd.Series([2, 5, 40, 60, 70, 80], dtype="int64"),
         "frequency_orders": pd.Series(orders, dtype="int64"),
+        "order_days": pd.Series(orders, dtype="int64"),
         "monetary": monetary,
+        "revenue_last_365_days": monetary,
         "avg_order_value": [m / o for m, o in zip(monetary, orders)],
         "tenure_days": pd.Series([88] * 6, dtype="int64"),
         "mean_days_between_orders": [9.5, 12.0, 30.0, math.nan, 20.0, math.nan],
@@ -91,6 +94,9 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
         "clv": [1200.0, 850.0, 30.0, 12.5, 160.0, 8.0],
         "one_time_later_share": [math.nan, math.nan, math.nan, 0.05, math.nan, 0.02],
         "at_risk": [False, False, True, True, True, True],
+        "own_rhythm": [True, True, False, False, True, False],
+        "expected_gap_days": [9.5, 12.0, 35.0, 35.0, 20.0, 35.0],
+        "overdue_days": [0.0, 0.0, 5.0, 25.0, 50.0, 45.0],
         "value_at_risk": [0.0, 0.0, 240.0, 182.0, 1600.0, 80.0],
     })
     total = sum(monetary)
@@ -143,6 +149,18 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
                            for r, label, rows, revenue in LEDGER])
     return {
         "ledger": ledger.astype({"reason": "string", "label": "string", "description": "string"}),
+        "money_ledger": pd.DataFrame([
+            ("revenue", "gross", "Gross revenue", "kept lines as bought", 20, 2143.0),
+            ("revenue", "returned", "Less returns matched", "at the price paid", 2, -17.5),
+            ("revenue", "net", "Net revenue", "what customers kept", 20, 2125.5),
+            ("returns", "matched", "Matched to an earlier purchase", "subtracted", 2, -17.5),
+            ("returns", "no_purchase", "No earlier purchase in the data", "not subtracted", 1, -4.0),
+            ("returns", "total", "All return lines", "the row ledger's cancellations", 3, -21.5)],
+            columns=TABLES["money_ledger"]),
+        "returned_everything": pd.DataFrame({
+            "customer_id": _strings([FORMULA_ID.replace("c", "r")]), "orders": [1],
+            "first_order_date": [dt.date(2024, 2, 1)], "last_order_date": [dt.date(2024, 2, 1)],
+            "bought_value": [30.0], "returned_value": [30.0]}),
         "mapping": pd.DataFrame({"field": ["customer_id", "order_ts", "revenue"],
                                  "column": ["Customer ID", "InvoiceDate", ""],
                                  "description": ["customer id", "order date", "line amount"]}),
@@ -218,7 +236,8 @@ def new_tables(segments) -> dict[str, pd.DataFrame]:
         size = 4 - c
         for m in range(len(MONTHS) - c):
             customers = size if m == 0 else size - 1
-            cohort_rows.append({"cohort_month": cohort, "months_since_first": m, "customers": customers,
+            cohort_rows.append({"cohort_month": cohort, "already_customers": c == 0, "months_since_first": m,
+                                "customers": customers,
                                 "cohort_size": size, "retention": customers / size, "revenue": 100.0 * customers})
     return {
         "segment_tests": pd.DataFrame(tests),
@@ -285,7 +304,10 @@ def tiny_analysis(**config) -> Analysis:
         "customers_with_purchases": 6, "orders": 24, "revenue": 2125.5, "avg_order_value": 2125.5 / 24,
         "revenue_per_customer": 2125.5 / 6, "repeat_customer_share": 4 / 6, "median_days_between_orders": math.nan,
         "period_start": "2024-01-03", "period_end": "2024-03-20", "as_of": "2024-03-21", "n_clusters": 2,
-        "silhouette": 0.61, "returns_lines": 2, "returns_value": 17.5, "returns_customers": 2, "guest_rows": 3,
+        "silhouette": 0.61, "returns_lines": 2, "returns_customers": 3, "guest_rows": 3,
+        "customers_returned_everything": 1, "gross_revenue": 2143.0, "returned_value": 17.5, "net_revenue": 2125.5,
+        "unmatched_returns_value": 4.0, "orders_returned_in_full": 1,
+        "repeat_acquired_customers": 5, "repeat_acquired_repeat_customers": 3,
         "build_date": "2024-03-20", **NEW_HEADLINE,
     }
     return Analysis(
@@ -360,7 +382,8 @@ def test_every_page_is_written_one_per_segment_of_both_kinds(site):
     for name in (".nojekyll", ".segment-report", "assets/style.css", "assets/plotly.min.js",
                  "downloads/customers.csv", "downloads/segments.csv", "downloads/ledger.csv",
                  "downloads/summary.json", "downloads/movers.csv", "downloads/at_risk.csv",
-                 "downloads/top_clv.csv", "downloads/p_alive_disagreements.csv"):
+                 "downloads/top_clv.csv", "downloads/p_alive_disagreements.csv", "downloads/money_ledger.csv",
+                 "downloads/returned_everything.csv"):
         assert (site / name).is_file(), name
     for _, _, slug, _, _ in SEGMENTS:
         assert (site / "downloads" / "segments" / f"{slug}.csv").is_file()
@@ -853,7 +876,11 @@ def test_the_changes_page_lists_movers_and_the_at_risk_customers_by_value(site):
     rows = read_csv_rows(site / "downloads" / "at_risk.csv")
     assert [r["customer_id"] for r in rows] == ["c5", "'" + FORMULA_ID, "c4", "c6"]  # value at risk, largest first
     assert list(rows[0])[:4] == ["customer_id", "rfm_segment", "cluster", "cluster_name"]
-    assert {"value_at_risk", "recency_days", "p_alive", "clv"} <= set(rows[0])
+    # why each is on the list: their last order against the gap expected of them
+    assert {"value_at_risk", "revenue_last_365_days", "days_since_any_order", "order_days", "own_rhythm",
+            "expected_gap_days", "overdue_days", "p_alive", "clv"} <= set(rows[0])
+    assert "ordered on 4 days, about every 20 days; last order 70 days ago" in text  # c5, own rhythm
+    assert "ordered on 2 days; 90% of customers who come back do so within 35 days; last order 40 days ago" in text
     movers = read_csv_rows(site / "downloads" / "movers.csv")
     assert [r["customer_id"] for r in movers] == ["'" + FORMULA_ID]
 
@@ -891,3 +918,18 @@ def test_the_category_mix_is_replaced_by_a_note_when_there_are_no_categories(tmp
     a = Analysis(config=base.config, source=base.source, tables=tables, headline=base.headline)
     text = render.render_pages(a)["products.html"]
     assert "chart-category-mix" not in text and "no product category column" in text
+
+
+def test_the_data_quality_page_reconciles_the_money_and_lists_who_returned_everything(site):
+    text = (site / "data-quality.html").read_text(encoding="utf-8")
+    for figure in ("£2,143.00", "-£17.50", "£2,125.50", "-£21.50"):  # gross, matched, net; all return lines
+        assert figure in text
+    assert 'href="downloads/returned_everything.csv"' in text
+    assert "Customers who returned everything" in text
+    ledger = read_csv_rows(site / "downloads" / "money_ledger.csv")
+    assert [r["item"] for r in ledger][:3] == ["gross", "returned", "net"]
+    gone = read_csv_rows(site / "downloads" / "returned_everything.csv")
+    assert [r["customer_id"] for r in gone] == ["'" + FORMULA_ID.replace("c", "r")]  # a formula, neutralised
+    summary = json.loads((site / "downloads" / "summary.json").read_text(encoding="utf-8"))
+    money = {r["item"]: r["value"] for r in summary["money_ledger"]}
+    assert money["gross"] + money["returned"] == money["net"] == summary["headline"]["revenue"]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import segment
+from analysis import returns, segment
 from analysis.clean import clean
 from analysis.features import customer_features
 from analysis.schema import detect_columns
@@ -40,6 +40,11 @@ ORDERS = {
 }
 
 
+NO_RETURNS = pd.DataFrame({"customer_id": pd.Series(dtype="string"), "returns_lines": pd.Series(dtype="int64"),
+                           "returns_value": pd.Series(dtype="float64"),
+                           "last_returned_order_ts": pd.Series(dtype="datetime64[us]")})
+
+
 @pytest.fixture(scope="module")
 def history():
     rows = [(f"{c}{i}", c, pd.Timestamp(d) + pd.Timedelta(hours=10), 150.0 if c == "F" else 100.0)
@@ -51,10 +56,7 @@ def history():
                                           "country"]})
     con = ibis.duckdb.connect()
     lines = con.create_table("lines", ibis.memtable(df))
-    returns = con.create_table("returns", ibis.memtable(pd.DataFrame({
-        "customer_id": pd.Series(dtype="string"), "order_id": pd.Series(dtype="string"),
-        "order_ts": pd.Series(dtype="datetime64[us]"), "revenue": pd.Series(dtype="float64")})))
-    return lines, returns
+    return lines, NO_RETURNS
 
 
 def test_segments_at_an_earlier_date_use_only_the_lines_before_it(history):
@@ -134,40 +136,54 @@ def test_days_to_second_order_count_calendar_days_for_repeat_customers_only(hist
     assert got.to_dict() == {"A": 29, "B": 31, "C": 31, "D": 29}  # E and F ordered once
 
 
-# Five customers by hand. Repeat: at risk past 2 x their mean gap. One order (and B2, whose two orders
-# fell on one day): past the 90th percentile of days to a second order, here of 10, 20, ..., 100 = 91.
+# Eight customers by hand; days since their last order placed (a cancelled one counts) in `quiet`.
+# A rhythm needs orders on 3 or more days: typical gap = (last - first order day) / (order days - 1).
+#   A 4 order days over 91 days: gap 30.33, quiet 50 <= 2 x 30.33            -> not at risk
+#   B 3 order days over 60 days: gap 30, quiet 61 > 60                       -> at risk
+#   C 1 order day: the 90th percentile of days to a 2nd order (10..100) = 91, quiet 100 > 91 -> at risk
+#   D 1 order day, quiet 20 <= 91                                            -> not at risk
+#   E 2 order days (no rhythm): 91, quiet 200                                -> at risk
+#   F six orders on 2 days, 18 days ago (UCI's 18139): no rhythm, quiet 18   -> not at risk
+#   G 11 order days over 50 days: gap 5, quiet 25 > 10 but within 30 days    -> not at risk
+#   H last kept order 200 days ago, but an order cancelled yesterday: quiet 1 -> not at risk
 RISK_CUSTOMERS = pd.DataFrame({
-    "customer_id": ["A", "B", "C", "D", "E"],
-    "recency_days": [50, 61, 100, 20, 200],
-    "frequency_orders": [3, 3, 1, 1, 2],
-    "mean_days_between_orders": [30.0, 30.0, np.nan, np.nan, 0.0],
-    "monetary": [730.0, 1460.0, 50.0, 60.0, 100.0],
-    "tenure_days": [365, 730, 100, 20, 200],
-    "rfm_segment": ["Loyal", "Loyal", "Lost", "New", "Hibernating"],
-    "cluster_name": ["K1", "K1", "K2", "K2", "K2"],
+    "customer_id": list("ABCDEFGH"),
+    "first_order_date": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-06-01", "2024-06-01", "2024-01-01",
+                                        "2024-11-21", "2024-01-01", "2024-01-01"]).date,
+    "last_order_date": pd.to_datetime(["2024-04-01", "2024-03-01", "2024-06-01", "2024-06-01", "2024-02-01",
+                                       "2024-11-22", "2024-02-20", "2024-05-01"]).date,
+    "order_days": [4, 3, 1, 1, 2, 2, 11, 3],
+    "days_since_any_order": [50, 61, 100, 20, 200, 18, 25, 1],
+    "monetary": [730.0, 1460.0, 50.0, 60.0, 100.0, 8438.34, 300.0, 900.0],
+    "revenue_last_365_days": [730.0, 500.0, 50.0, 60.0, 0.0, 8438.34, 300.0, 900.0],
+    "tenure_days": [365, 730, 100, 20, 400, 18, 365, 400],
+    "rfm_segment": ["Loyal", "Loyal", "Lost", "New", "Hibernating", "Champions", "Loyal", "Lost"],
+    "cluster_name": ["K1", "K1", "K2", "K2", "K2", "K1", "K1", "K2"],
 })
-SEGMENTS = pd.DataFrame({"kind": ["rfm"] * 4 + ["cluster"] * 2,
-                         "segment": ["Loyal", "New", "Hibernating", "Lost", "K1", "K2"],
-                         "action": ["upsell", "onboard", "reactivate", "suppress", "act 1", "act 2"]})
+SEGMENTS = pd.DataFrame({"kind": ["rfm"] * 5 + ["cluster"] * 2,
+                         "segment": ["Champions", "Loyal", "New", "Hibernating", "Lost", "K1", "K2"],
+                         "action": ["reward", "upsell", "onboard", "reactivate", "suppress", "act 1", "act 2"]})
 SECOND = pd.Series(range(10, 101, 10), index=[f"r{i}" for i in range(10)])
 
 
-def test_at_risk_compares_days_since_the_last_order_with_the_customers_usual_gap():
+def test_at_risk_needs_a_rhythm_of_three_order_days_and_a_month_of_quiet():
     per_customer, _ = revenue_at_risk(RISK_CUSTOMERS, SEGMENTS, SECOND)
     assert list(per_customer.columns) == RISK_COLUMNS
     got = per_customer.set_index("customer_id")
-    # A: 50 <= 2 x 30, late by 20 days but not at risk; B: 61 > 60; C: 100 > 91; D: 20 <= 91; E: 200 > 91
-    assert got["at_risk"].tolist() == [False, True, True, False, True]
-    assert got["expected_gap_days"].tolist() == pytest.approx([30, 30, 91, 91, 91])
-    assert got["overdue_days"].tolist() == pytest.approx([20, 31, 9, 0, 109])
+    assert got["at_risk"].tolist() == [False, True, True, False, True, False, False, False]
+    assert got["own_rhythm"].tolist() == [True, True, False, False, False, False, True, True]
+    assert got["expected_gap_days"].tolist() == pytest.approx([91 / 3, 30, 91, 91, 91, 91, 5, 60.5])
+    assert got["overdue_days"].tolist() == pytest.approx([50 - 91 / 3, 31, 9, 0, 109, 0, 20, 0])
 
 
-def test_annual_value_is_spend_per_day_of_tenure_and_only_at_risk_customers_put_it_at_risk():
+def test_value_at_risk_is_a_years_spend_and_never_more_than_the_last_365_days():
     per_customer, _ = revenue_at_risk(RISK_CUSTOMERS, SEGMENTS, SECOND)
     got = per_customer.set_index("customer_id")
-    # A 730 / 365 x 365; B 1460 / 730 x 365; C 50 / 100 x 365; D 60 / max(20, 30) x 365; E 100 / 200 x 365
-    assert got["annual_value"].tolist() == pytest.approx([730, 730, 182.5, 730, 182.5])
-    assert got["value_at_risk"].tolist() == pytest.approx([0, 730, 182.5, 0, 182.5])
+    # the smaller of monetary / max(tenure, 30) x 365 and the last 365 days' spend:
+    # A 730 | 730; B 730 | 500; C 182.5 | 50; D 730 | 60; E 91.25 | 0; F 171,108 | 8,438.34; G 300 | 300; H 821.25 | 900
+    assert got["annual_value"].tolist() == pytest.approx([730, 500, 50, 60, 0, 8438.34, 300, 821.25])
+    assert got["value_at_risk"].tolist() == pytest.approx([0, 500, 50, 0, 0, 0, 0, 0])
+    assert (got["value_at_risk"] <= RISK_CUSTOMERS.set_index("customer_id")["revenue_last_365_days"]).all()
 
 
 def test_value_at_risk_per_segment_of_both_kinds_largest_first_with_the_action():
@@ -175,18 +191,20 @@ def test_value_at_risk_per_segment_of_both_kinds_largest_first_with_the_action()
     assert list(per_segment.columns) == RISK_SEGMENT_COLUMNS
     rows = [tuple(r) for r in per_segment[["kind", "segment", "customers", "customers_at_risk", "value_at_risk",
                                            "action"]].itertuples(index=False)]
-    assert rows == [("rfm", "Loyal", 2, 1, 730.0, "upsell"), ("rfm", "Hibernating", 1, 1, 182.5, "reactivate"),
-                    ("rfm", "Lost", 1, 1, 182.5, "suppress"), ("rfm", "New", 1, 0, 0.0, "onboard"),
-                    ("cluster", "K1", 2, 1, 730.0, "act 1"), ("cluster", "K2", 3, 2, 365.0, "act 2")]
-    # of the 1,095 at risk in all
-    assert per_segment["share_of_value_at_risk"].tolist() == pytest.approx([2 / 3, 1 / 6, 1 / 6, 0, 2 / 3, 1 / 3])
+    assert rows == [("rfm", "Loyal", 3, 1, 500.0, "upsell"), ("rfm", "Lost", 2, 1, 50.0, "suppress"),
+                    ("rfm", "Champions", 1, 0, 0.0, "reward"), ("rfm", "Hibernating", 1, 1, 0.0, "reactivate"),
+                    ("rfm", "New", 1, 0, 0.0, "onboard"),
+                    ("cluster", "K1", 4, 1, 500.0, "act 1"), ("cluster", "K2", 4, 2, 50.0, "act 2")]
+    assert per_segment["share_of_value_at_risk"].tolist() == pytest.approx([500 / 550, 50 / 550, 0, 0, 0,
+                                                                             500 / 550, 50 / 550])
 
 
-def test_without_days_to_second_order_one_order_customers_are_judged_by_repeat_customers_gaps():
+def test_without_days_to_second_order_the_others_are_judged_by_the_rhythm_customers_gaps():
     per_customer, _ = revenue_at_risk(RISK_CUSTOMERS, SEGMENTS)
-    # the 90th percentile of the repeat customers' mean gaps 30, 30, 0 is 30: C (100 days) and D (20) follow it
+    # the 90th percentile of the own gaps 30.33, 30, 5, 60.5 is 51.3: C (100 days) past it, D (20) not
     got = per_customer.set_index("customer_id")
-    assert got.loc[["C", "D"], "expected_gap_days"].tolist() == pytest.approx([30, 30])
+    expected = float(np.quantile([91 / 3, 30, 5, 60.5], 0.9))
+    assert got.loc[["C", "D"], "expected_gap_days"].tolist() == pytest.approx([expected, expected])
     assert got.loc[["C", "D"], "at_risk"].tolist() == [True, False]
 
 
@@ -200,20 +218,20 @@ def planted(tmp_path_factory):
     con = ibis.duckdb.connect()
     src = open_source(path, con)
     cleaned = clean(src.table, detect_columns(list(src.columns)), con, shown="planted", as_of=None)
-    return cleaned, truth
+    return returns.net_of_returns(cleaned, con), cleaned.as_of, truth
 
 
 def test_planted_lapsed_big_customers_end_in_lapsing_segments_and_lead_the_movers(planted):
-    cleaned, truth = planted
+    netted, as_of, truth = planted
     lapsed = truth.index[truth == "lapsed_big"]
-    end = segments_at(cleaned.lines, cleaned.as_of)
-    window_end = segments_at(cleaned.lines, dt.date(2024, 11, 25))
-    year_before = segments_at(cleaned.lines, cleaned.as_of - dt.timedelta(days=365))
+    end = segments_at(netted.lines, as_of)
+    window_end = segments_at(netted.lines, dt.date(2024, 11, 25))
+    year_before = segments_at(netted.lines, as_of - dt.timedelta(days=365))
     lapsing_at = lambda frame: frame.set_index("customer_id")["rfm_segment"].reindex(lapsed).isin(LAPSING)  # noqa: E731
     assert lapsing_at(end).mean() >= 0.95  # at the end: At Risk / Can't Lose Them / Hibernating / Lost
     assert lapsing_at(window_end).mean() <= 0.6  # while still buying, most were not
     assert lapsing_at(year_before).mean() < lapsing_at(end).mean()
-    now = customer_features(cleaned.lines, cleaned.returns, cleaned.as_of)
+    now = customer_features(netted.lines, netted.customer_returns, as_of)
     moved = movers(year_before, end, now)
     groups = truth.reindex(moved["customer_id"])
     assert (groups.iloc[:10] == "lapsed_big").all()  # the biggest spenders who slipped

@@ -1,0 +1,357 @@
+"""Returns matched to the purchases they undo, and the kept lines net of them.
+
+A return line (a credit note or a negative quantity, dropped by cleaning as a cancellation) undoes
+the same customer's earlier purchases of the same product: the nearest earlier order first, then
+the one before, never more than was bought and not yet returned. Lines with a product id are
+matched in units; lines without one (files of customer, date and amount) in money. What a
+purchase loses is valued at the price paid for it, so a line's net value is what was bought less
+what came back, and an order whose lines all came back did not happen. Returns that match no
+purchase in the data (bought before it starts, another product, postage and fees) are counted and
+valued apart, never subtracted.
+
+The engine selects the return lines and the purchases of the same customers and products; the
+matching runs over those rows here; the engine then nets the kept lines by joining them with the
+purchases that lost something.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from analysis import engine
+from analysis.clean import Cleaned
+
+NO_PRODUCT = "\x00"  # product key of lines without a product id (matched in money, not units)
+MANUAL_CREDITS = ("M", "MANUAL", "ADJUST", "ADJUST2")  # codes of credits keyed by hand (see _manual_reversals)
+EPS = 1e-9           # an amount below this is nothing left (matching in money adds float noise)
+LEDGER_COLUMNS = ["section", "item", "label", "description", "lines", "value"]
+RETURNED_EVERYTHING_COLUMNS = ["customer_id", "orders", "first_order_date", "last_order_date",
+                               "bought_value", "returned_value"]
+CUSTOMER_RETURN_COLUMNS = ["customer_id", "returns_lines", "returns_value", "last_returned_order_ts"]
+
+# What became of the return lines, in the money ledger's order: (item, label, description).
+RETURN_OUTCOMES = [
+    ("matched", "Matched to an earlier purchase",
+     "subtracted from the customer's earlier purchase of the product, nearest order first"),
+    ("reversal", "Manual credit of a whole purchase",
+     "a manual credit worth exactly an earlier purchase of the customer undoes it (a keying error put right)"),
+    ("excess", "More than was bought",
+     "the part of a return beyond what the customer had bought of the product and not yet returned "
+     "(these lines are also counted above); not subtracted"),
+    ("no_purchase", "No earlier purchase in the data",
+     "the customer bought none of the product before the return in this data (bought before it "
+     "starts, or under another code); not subtracted"),
+    ("non_product", "Postage, fees and adjustments",
+     "credits of non-product lines (postage, discounts, manual adjustments, fees); not subtracted"),
+    ("duplicate", "Exact duplicate of a return line", "the same return line repeated verbatim; counted once"),
+    ("after_as_of", "After the as-of date", "dated on or after the analysis date (--as-of); not used"),
+]
+
+
+@dataclass(frozen=True)
+class Netted:
+    """lines: the kept lines net of matched returns (cleaned.lines' columns; quantity and revenue
+    are what was kept; lines returned in full are left out). money: the money ledger
+    (LEDGER_COLUMNS). customer_returns: per customer with a matched return, returns_lines (return
+    lines matched at least in part), returns_value (what they undid, at the price paid) and
+    last_returned_order_ts (when they placed their latest order that came back in full; NaT if none).
+    returned_everything: customers whose every purchase came back (RETURNED_EVERYTHING_COLUMNS),
+    who have no line in `lines`. figures: gross_revenue, returned_value, net_revenue (gross less
+    returned, to the cent), unmatched_returns_value (credited, not subtracted), orders_returned_in_full,
+    lines_returned_in_full, returns_lines (return lines matched at least in part)."""
+
+    lines: ibis.Table
+    money: pd.DataFrame
+    customer_returns: pd.DataFrame
+    returned_everything: pd.DataFrame
+    figures: dict
+
+
+def net_of_returns(cleaned: Cleaned, con) -> Netted:
+    """Match the return lines of `cleaned` to its kept lines, and net them. The money ledger
+    reconciles with the row ledger's kept and cancellation rows."""
+    kept, as_of = cleaned.lines, cleaned.as_of
+    ret = _return_lines(cleaned.returns, pd.Timestamp(as_of) if as_of < dt.date.max else pd.Timestamp.max)
+    keyed = kept.mutate(_pk=_product_key(kept))
+    usable = ret[ret["outcome"] == ""]
+    bought = _purchases(keyed, usable[["customer_id", "_pk"]].drop_duplicates())
+    taken_p, taken_r = match(bought, usable)
+    ret.loc[usable.index, "matched"] = taken_r
+    to_match = ret["outcome"] == ""
+    ret["outcome"] = ret["outcome"].mask(to_match, np.where(ret["matched"] > EPS, "matched", "no_purchase"))
+    bought = _manual_reversals(keyed, ret, bought.assign(matched=taken_p))
+    # what each purchase lost, at the price paid on it, in whole cents; the fraction of its units
+    # and of its value kept
+    bought["returned_value"] = (bought["revenue"] * bought["matched"] / bought["amount"]).round(2)
+    bought["left_qty"] = np.where(bought["amount"] - bought["matched"] <= EPS, 0.0,
+                                  1.0 - bought["matched"] / bought["amount"])
+    bought["left_value"] = np.where(bought["left_qty"] == 0, 0.0,
+                                    1.0 - bought["returned_value"] / bought["revenue"])
+    hit = bought[bought["matched"] > EPS]
+    lines = _net_lines(keyed, hit, kept.columns, con)
+    survivors = _survivors(lines, hit)
+    gone = hit[hit["left_qty"] == 0]
+    vanished = gone[["customer_id", "order_id"]].drop_duplicates().merge(survivors, how="left", indicator=True)
+    vanished = gone.merge(vanished.loc[vanished["_merge"] == "left_only", ["customer_id", "order_id"]])
+    returned = ret[ret["outcome"].isin(["matched", "reversal"])]
+    per_customer = (hit.groupby("customer_id", sort=True)["returned_value"].sum().rename("returns_value").to_frame()
+                    .join(returned.groupby("customer_id")["copies"].size().rename("returns_lines"))
+                    .join(vanished.groupby("customer_id")["order_ts"].max().rename("last_returned_order_ts"))
+                    .reset_index())
+    money, figures = _money_ledger(cleaned.ledger, ret, float(hit["returned_value"].sum()), len(returned),
+                                   lines_gone=int(gone["n_lines"].sum()),
+                                   orders_gone=len(vanished[["customer_id", "order_id"]].drop_duplicates()))
+    return Netted(lines=lines, money=money, returned_everything=_returned_everything(bought, survivors),
+                  customer_returns=per_customer.astype({"returns_lines": "int64"})[CUSTOMER_RETURN_COLUMNS],
+                  figures=figures)
+
+
+def _manual_reversals(keyed: ibis.Table, ret: pd.DataFrame, bought: pd.DataFrame) -> pd.DataFrame:
+    """A manual credit (product code in MANUAL_CREDITS) worth exactly, to the cent, one earlier
+    purchase of the same customer (a product's lines on an order at one price) that no return
+    touched undoes that purchase, the latest such first: a keying error put right by hand.
+    Such rows of `ret` become 'reversal'; returns `bought` (with matched) with those purchases
+    added, or updated, as returned in full."""
+    manual = ret[(ret["outcome"] == "non_product") & ret["_pk"].str.upper().isin(MANUAL_CREDITS)]
+    if manual.empty:
+        return bought
+    groups = _purchases(keyed, manual[["customer_id"]].drop_duplicates(), by="customer_id")
+    key = ["customer_id", "_pk", "order_id", "unit_price"]
+    touched = bought.loc[bought["matched"] > EPS, key].assign(_touched=True)
+    groups = groups.merge(touched, on=key, how="left")
+    groups = groups[groups["_touched"].isna()].drop(columns="_touched").sort_values(["order_ts", "order_id"],
+                                                                                     kind="stable")
+    candidates: dict[tuple, list] = {}  # (customer, value in cents) -> [(time, row)], in time order
+    for row, customer, revenue, ts in zip(groups.index, groups["customer_id"], groups["revenue"], groups["order_ts"]):
+        candidates.setdefault((customer, round(revenue * 100)), []).append((ts, row))
+    taken: set[int] = set()
+    manual = manual.sort_values(["order_ts", "order_id"], kind="stable")
+    for i, customer, credit, ts in zip(manual.index, manual["customer_id"], manual["credit"], manual["order_ts"]):
+        earlier = [row for when, row in candidates.get((customer, round(credit * 100)), ())
+                   if when <= ts and row not in taken]
+        if earlier:
+            taken.add(earlier[-1])  # the latest
+            ret.loc[i, "outcome"] = "reversal"
+    if not taken:
+        return bought
+    undone = groups.loc[sorted(taken)]
+    bought = bought.merge(undone[key].assign(_undone=True), on=key, how="left")
+    bought.loc[bought["_undone"].notna(), "matched"] = bought["amount"]
+    new = undone.merge(bought[key], on=key, how="left", indicator=True)
+    new = new[new["_merge"] == "left_only"].drop(columns="_merge").assign(matched=new["amount"])
+    return pd.concat([bought.drop(columns="_undone"), new], ignore_index=True)
+
+
+def _product_key(t: ibis.Table) -> ibis.Value:
+    return t.product_id.fill_null(NO_PRODUCT)
+
+
+def _return_lines(returns: ibis.Table, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """One row per distinct return line: customer_id, _pk, order_id, order_ts, amount (units, or
+    money without a product id), price (per unit, 0 in money), credit (the value credited,
+    positive), copies (times it appears),
+    outcome ('' while to be matched, else after_as_of or non_product; net_of_returns sets matched,
+    no_purchase or reversal), matched (0)."""
+    r = returns.mutate(_pk=_product_key(returns))
+    distinct = r.group_by(["customer_id", "_pk", "order_id", "order_ts", "quantity", "unit_price", "revenue",
+                           "non_product"]).aggregate(copies=r.count())
+    by_units = distinct._pk != NO_PRODUCT
+    df = engine.execute(distinct.mutate(
+        amount=ibis.ifelse(by_units, distinct.quantity.abs(), distinct.revenue.abs()),
+        price=ibis.ifelse(by_units, distinct.unit_price.abs(), 0.0), credit=distinct.revenue.abs()))
+    df = df.sort_values(["customer_id", "_pk", "order_ts", "order_id", "amount", "credit"], kind="stable")
+    df = df.reset_index(drop=True)
+    outcome = np.where(pd.to_datetime(df["order_ts"]) >= cutoff, "after_as_of",
+                       np.where(df["non_product"].fillna(False).astype(bool), "non_product", ""))
+    return pd.DataFrame({
+        "customer_id": df["customer_id"].astype("string"), "_pk": df["_pk"].astype("string"),
+        "order_id": df["order_id"].astype("string"), "order_ts": pd.to_datetime(df["order_ts"]),
+        "amount": df["amount"].astype("float64"), "price": df["price"].astype("float64").round(6).fillna(-1.0),
+        "credit": df["credit"].astype("float64"), "copies": df["copies"].astype("int64"), "outcome": outcome,
+        "matched": 0.0,
+    })
+
+
+def _purchases(keyed: ibis.Table, of: pd.DataFrame, by: str | list[str] = ("customer_id", "_pk")) -> pd.DataFrame:
+    """The kept purchases whose `by` columns hold a row of `of` (the customers and products with a
+    return to match), summed per product, order and price: customer_id, _pk, order_id,
+    unit_price, price (unit_price rounded, 0 in money), order_ts (the first such line's), amount
+    (units, or money without a product id), revenue, n_lines; in time order per customer and product."""
+    columns = {"customer_id": "string", "_pk": "string", "order_id": "string", "unit_price": "float64",
+               "price": "float64", "order_ts": "datetime64[us]", "amount": "float64", "revenue": "float64",
+               "n_lines": "int64"}
+    if of.empty:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
+    mine = keyed.semi_join(ibis.memtable(of.reset_index(drop=True)), list(by) if not isinstance(by, str) else by)
+    per = mine.group_by(["customer_id", "_pk", "order_id", "unit_price"]).aggregate(
+        order_ts=mine.order_ts.min(), quantity=mine.quantity.sum(), revenue=mine.revenue.sum(), n_lines=mine.count())
+    df = engine.execute(per)
+    by_units = df["_pk"] != NO_PRODUCT
+    out = pd.DataFrame({
+        "customer_id": df["customer_id"].astype("string"), "_pk": df["_pk"].astype("string"),
+        "order_id": df["order_id"].astype("string"), "unit_price": df["unit_price"].astype("float64"),
+        "price": np.where(by_units, df["unit_price"].round(6), 0.0), "order_ts": pd.to_datetime(df["order_ts"]),
+        "amount": np.where(by_units, df["quantity"], df["revenue"]).astype("float64"),
+        "revenue": df["revenue"].astype("float64"), "n_lines": df["n_lines"].astype("int64"),
+    })
+    return out.sort_values(["customer_id", "_pk", "order_ts", "order_id", "unit_price"],
+                           kind="stable").reset_index(drop=True)
+
+
+def match(purchases: pd.DataFrame, returns: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """How much of each purchase each return undoes, last in, first out.
+
+    purchases: customer_id, _pk, price, order_ts, order_id, amount; returns: customer_id, _pk,
+    price, order_ts, amount (amounts in the same unit per (customer_id, _pk); row order is kept).
+    Per (customer_id, _pk), in time order, a purchase at the same moment as a return comes before
+    it. A return takes from the latest purchase with something left, then the one before, until
+    it is matched or nothing is left; the rest of it matches nothing. Purchases at the return's
+    own price are taken first (a credit at 4.95 undoes the purchase at 4.95, not a later one at
+    649.50), then any. Returns (taken from each purchase, matched of each return), two float
+    arrays in the rows' order."""
+    left = purchases["amount"].to_numpy(dtype="float64").tolist()
+    wanted = returns["amount"].to_numpy(dtype="float64").tolist()
+    matched = [0.0] * len(returns)
+    for keys in (["customer_id", "_pk", "price"], ["customer_id", "_pk"]):
+        _last_in_first_out(purchases, returns, keys, left, wanted, matched)
+    taken = purchases["amount"].to_numpy(dtype="float64") - np.asarray(left, dtype="float64")
+    return taken, np.asarray(matched, dtype="float64")
+
+
+def _last_in_first_out(purchases: pd.DataFrame, returns: pd.DataFrame, keys: list[str], left: list,
+                       wanted: list, matched: list) -> None:
+    """One pass of match within groups of `keys`: takes from `left` (per purchase) what `wanted`
+    (per return) asks for, adding it to `matched`; all three lists are updated in place."""
+    n_p = len(purchases)
+    events = pd.concat([purchases[[*keys, "order_ts"]], returns[[*keys, "order_ts"]]], ignore_index=True).assign(
+        kind=np.r_[np.zeros(n_p, np.int8), np.ones(len(returns), np.int8)],
+        order_id=pd.concat([purchases["order_id"], pd.Series([""] * len(returns), dtype="string")],
+                           ignore_index=True),
+        row=np.r_[np.arange(n_p), np.arange(len(returns))])
+    events = events.sort_values([*keys, "order_ts", "kind", "order_id", "row"], kind="stable")
+    group = events.groupby(keys, sort=False).ngroup().to_numpy()
+    stack: list[int] = []
+    current = -1
+    for g, kind, row in zip(group.tolist(), events["kind"].tolist(), events["row"].tolist()):
+        if g != current:
+            stack, current = [], g
+        if kind == 0:
+            if left[row] > EPS:
+                stack.append(row)
+            continue
+        want = wanted[row]
+        while want > EPS and stack:
+            top = stack[-1]
+            take = min(want, left[top])
+            left[top] -= take
+            want -= take
+            matched[row] += take
+            if left[top] <= EPS:
+                stack.pop()
+        wanted[row] = want
+
+
+def _net_lines(keyed: ibis.Table, hit: pd.DataFrame, columns, con) -> ibis.Table:
+    """The kept lines with the purchases in `hit` reduced to what was kept (quantity by the units
+    kept, revenue by the value kept) and those returned in full left out."""
+    if hit.empty:
+        return keyed.select(*columns)
+    left = engine.store(con, "_returned", ibis.memtable(
+        hit[["customer_id", "_pk", "order_id", "unit_price", "left_qty", "left_value"]].reset_index(drop=True)))
+    j = keyed.left_join(left, ["customer_id", "_pk", "order_id", "unit_price"])
+    qty, value = j.left_qty.fill_null(1.0), j.left_value.fill_null(1.0)
+    j = j.filter(qty > 0)
+    return j.select(*[c for c in columns if c not in ("quantity", "revenue")],
+                    quantity=j.quantity * qty, revenue=j.revenue * value).select(*columns)
+
+
+def _survivors(lines: ibis.Table, hit: pd.DataFrame) -> pd.DataFrame:
+    """customer_id, order_id of every net order of the customers who lost a whole purchase."""
+    ids = hit.loc[hit["left_qty"] == 0, ["customer_id"]].drop_duplicates().reset_index(drop=True)
+    if ids.empty:
+        return pd.DataFrame({"customer_id": pd.Series(dtype="string"), "order_id": pd.Series(dtype="string")})
+    mine = lines.semi_join(ibis.memtable(ids), "customer_id").select("customer_id", "order_id").distinct()
+    return engine.execute(mine).astype("string")
+
+
+def _returned_everything(bought: pd.DataFrame, survivors: pd.DataFrame) -> pd.DataFrame:
+    """Customers with a purchase in `bought` and no net order left (RETURNED_EVERYTHING_COLUMNS),
+    by customer_id. Every purchase of such a customer is in `bought`: each was returned."""
+    gone = bought[bought["left_qty"] == 0]
+    candidates = gone.loc[~gone["customer_id"].isin(survivors["customer_id"]), "customer_id"].unique()
+    mine = bought[bought["customer_id"].isin(candidates)]
+    if mine.empty:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
+            RETURNED_EVERYTHING_COLUMNS, ["string", "int64", "object", "object", "float64", "float64"])})
+    out = mine.groupby("customer_id", sort=True).agg(
+        orders=("order_id", "nunique"), first_ts=("order_ts", "min"), last_ts=("order_ts", "max"),
+        bought_value=("revenue", "sum"), returned_value=("returned_value", "sum")).reset_index()
+    out["first_order_date"] = out["first_ts"].dt.date
+    out["last_order_date"] = out["last_ts"].dt.date
+    for col in ("bought_value", "returned_value"):
+        out[col] = out[col].round(2)
+    return out.astype({"customer_id": "string", "orders": "int64"})[RETURNED_EVERYTHING_COLUMNS]
+
+
+def _cents(value: float) -> int:
+    return int(round(value * 100))
+
+
+def _money_ledger(ledger: pd.DataFrame, ret: pd.DataFrame, returned_value: float, returned_lines: int,
+                  lines_gone: int, orders_gone: int) -> tuple[pd.DataFrame, dict]:
+    """The money ledger (LEDGER_COLUMNS) and its figures. Revenue: gross kept revenue less the
+    returns matched to it (at the price paid) is net revenue, in whole cents. Returns: every line
+    of the row ledger's cancellations by what became of it, valued as credited (negative, as in
+    the row ledger); its rows add up to the row ledger's cancellation row (a line matched in part
+    is counted both as matched and as more than was bought)."""
+    by = ledger.set_index("reason")
+    gross, returned = _cents(float(by.loc["kept", "revenue"])), _cents(returned_value)
+    net = gross - returned
+    hit = ret["matched"] > EPS
+    share = np.where(hit, ret["matched"] / ret["amount"].where(hit, 1.0), 0.0)
+    # the other copies of a line repeated verbatim are duplicates, unless the line is not used anyway
+    unused = ret["outcome"].isin(["non_product", "after_as_of"])
+    extra = np.where(unused, 0, ret["copies"] - 1)
+    counted = np.where(unused, ret["copies"], 1)
+    parts = {  # item -> (lines, credited value)
+        "matched": (hit.sum(), (ret["credit"] * share).sum()),
+        "excess": ((hit & (share < 1 - EPS)).sum(), (ret["credit"] * (1 - share)).where(hit, 0.0).sum()),
+        "duplicate": (extra.sum(), (ret["credit"] * extra).sum()),
+    }
+    for item in ("reversal", "no_purchase", "non_product", "after_as_of"):
+        mine = ret["outcome"] == item
+        parts[item] = (counted[mine].sum(), (ret["credit"] * counted)[mine].sum())
+    total_lines, total_value = int(by.loc["cancellation", "rows"]), _cents(-float(by.loc["cancellation", "revenue"]))
+    placed = sum(int(parts[i][0]) for i in ("matched", "reversal", "no_purchase", "non_product", "duplicate",
+                                           "after_as_of"))
+    assert placed == total_lines, f"money ledger: {placed} return lines placed, the row ledger has {total_lines}"
+    credited = {item: _cents(float(v)) for item, (_n, v) in parts.items()}
+    # each part is rounded to cents on its own; the largest takes the difference, so that they add
+    # up to the row ledger's figure
+    largest = max(credited, key=lambda i: abs(credited[i]))
+    credited[largest] += total_value - sum(credited.values())
+    rows = [
+        ("revenue", "gross", "Gross revenue", "kept order lines as bought (the row ledger's kept rows)",
+         int(by.loc["kept", "rows"]), gross),
+        ("revenue", "returned", "Less returns matched to these purchases",
+         f"valued at the price paid; {orders_gone:,} orders and {lines_gone:,} lines came back in full and "
+         "count for nothing", returned_lines, -returned),
+        ("revenue", "net", "Net revenue", "what customers kept; every money figure in the report uses it",
+         int(by.loc["kept", "rows"]) - lines_gone, net),
+        *[("returns", item, label, description, int(parts[item][0]), -credited[item])
+          for item, label, description in RETURN_OUTCOMES],
+        ("returns", "total", "All return lines", "the row ledger's cancellations, valued as credited",
+         total_lines, -total_value),
+    ]
+    money = pd.DataFrame(rows, columns=LEDGER_COLUMNS).astype({"lines": "int64"})
+    money["value"] = money["value"] / 100
+    figures = {"gross_revenue": gross / 100, "returned_value": returned / 100, "net_revenue": net / 100,
+               "unmatched_returns_value": sum(credited[i] for i in ("excess", "no_purchase", "non_product")) / 100,
+               "orders_returned_in_full": orders_gone, "lines_returned_in_full": lines_gone,
+               "returns_lines": returned_lines}
+    return money, figures
