@@ -58,12 +58,14 @@ TEXT_FIELDS = ("order_id", "customer_id", "product_id", "product_name", "categor
 @dataclass(frozen=True)
 class Cleaned:
     """lines: kept lines with the canonical columns (gross: returns are netted by analysis.returns);
+    keyed: the same with _line, a number of each line of its own (an int64);
     returns: the lines dropped as cancellations, with the canonical columns as read (quantity and
     revenue negative, or a credit note's) and non_product (postage, fees, ...); ledger: schema.TABLES['ledger'];
     first and last: the earliest and latest order timestamps of the kept lines (pandas Timestamps);
     median_line: the median revenue of a kept line (see big_lines_warning)."""
 
     lines: ibis.Table
+    keyed: ibis.Table
     returns: ibis.Table
     ledger: pd.DataFrame
     as_of: dt.date
@@ -291,14 +293,18 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
         def kept_rows(t):
             keep = t._base.isnull()
             return keep & (t.order_ts < cutoff) if cutoff is not None else keep
-        single = base.filter(kept_rows(base)).anti_join(multi, "_h").select(*LINE_COLUMNS)
-        firsts = numbered.filter(kept_rows(numbered) & (numbered._dup == 0)).select(*LINE_COLUMNS)
-        kept = single.union(firsts)
+        # A kept line's raw-row hash is its own: repeated rows keep one copy, and a hash shared by
+        # different rows sends the build down the exact path below.
+        single = base.filter(kept_rows(base)).anti_join(multi, "_h")
+        single = single.select(*LINE_COLUMNS, _line=single._h)
+        firsts = numbered.filter(kept_rows(numbered) & (numbered._dup == 0))
+        keyed = single.union(firsts.select(*LINE_COLUMNS, _line=firsts._h))
     else:  # the exact path: its rows are numbered on a table of their own
-        kept = engine.store(con, "_kept", lines.filter(lines._code == CODES[KEPT[0]]).select(*LINE_COLUMNS))
+        exact = lines.filter(lines._code == CODES[KEPT[0]])
+        keyed = engine.store(con, "_kept", exact.select(*LINE_COLUMNS, _line=ibis.row_number().cast("int64")))
         for name in ("_dups", "_multi"):
             engine.drop(con, name)
-    return Cleaned(lines=kept, returns=returns, ledger=ledger, as_of=as_of, customers_with_purchases=n_purchasers,
+    return Cleaned(lines=keyed.select(*LINE_COLUMNS), keyed=keyed, returns=returns, ledger=ledger, as_of=as_of, customers_with_purchases=n_purchasers,
                    date_format=date_format.format if date_format else "typed", warnings=tuple(warnings),
                    currencies=currencies, first=pd.Timestamp(facts["kept_first"]),
                    last=pd.Timestamp(facts["kept_last"]), median_line=float(median) if median else None)

@@ -9,9 +9,9 @@ what came back, and an order whose lines all came back did not happen. Returns t
 purchase in the data (bought before it starts, another product, postage and fees) are counted and
 valued apart, never subtracted.
 
-The engine selects the return lines and the purchases of the same customers and products; the
-matching runs over those rows here; the engine then nets the kept lines by joining them with the
-purchases that lost something.
+The engine selects the return lines and the purchase lines of the same customers and products;
+the matching runs over those rows here (vectorised: see _stack); the net lines are a view of the
+kept lines joined by their numbers with the few that lost something.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from analysis import engine
 from analysis.clean import Cleaned
@@ -75,76 +77,73 @@ class Netted:
 def net_of_returns(cleaned: Cleaned, con) -> Netted:
     """Match the return lines of `cleaned` to its kept lines, and net them. The money ledger
     reconciles with the row ledger's kept and cancellation rows."""
-    kept, as_of = cleaned.lines, cleaned.as_of
+    as_of = cleaned.as_of
     ret = _return_lines(cleaned.returns, pd.Timestamp(as_of) if as_of < dt.date.max else pd.Timestamp.max)
-    keyed = kept.mutate(_pk=_product_key(kept))
+    keyed = cleaned.keyed.mutate(_pk=_product_key(cleaned.keyed))
     usable = ret[ret["outcome"] == ""]
-    bought = _purchases(keyed, usable[["customer_id", "_pk"]].drop_duplicates())
+    bought = _purchases(keyed, usable[["customer_id", "_pk"]].drop_duplicates(), ["customer_id", "_pk"])
     taken_p, taken_r = match(bought, usable)
     ret.loc[usable.index, "matched"] = taken_r
     to_match = ret["outcome"] == ""
     ret["outcome"] = ret["outcome"].mask(to_match, np.where(ret["matched"] > EPS, "matched", "no_purchase"))
-    bought = _manual_reversals(keyed, ret, bought.assign(matched=taken_p))
-    # what each purchase lost, at the price paid on it, in whole cents; the fraction of its units
-    # and of its value kept
-    bought["returned_value"] = (bought["revenue"] * bought["matched"] / bought["amount"]).round(2)
-    bought["left_qty"] = np.where(bought["amount"] - bought["matched"] <= EPS, 0.0,
-                                  1.0 - bought["matched"] / bought["amount"])
-    bought["left_value"] = np.where(bought["left_qty"] == 0, 0.0,
-                                    1.0 - bought["returned_value"] / bought["revenue"])
+    bought = _what_was_kept(_manual_reversals(keyed, ret, bought.assign(matched=taken_p)))
     hit = bought[bought["matched"] > EPS]
-    lines = _net_lines(keyed, hit, kept.columns, con)
-    survivors = _survivors(lines, hit)
+    lines = _net_lines(keyed, hit, cleaned.lines.columns, con)
     gone = hit[hit["left_qty"] == 0]
-    vanished = gone[["customer_id", "order_id"]].drop_duplicates().merge(survivors, how="left", indicator=True)
-    vanished = gone.merge(vanished.loc[vanished["_merge"] == "left_only", ["customer_id", "order_id"]])
+    vanished_orders, everyone_gone = _vanished(lines, gone)
+    vanished = gone.merge(vanished_orders, on=["customer_id", "order_id"])
     returned = ret[ret["outcome"].isin(["matched", "reversal"])]
     per_customer = (hit.groupby("customer_id", sort=True)["returned_value"].sum().rename("returns_value").to_frame()
                     .join(returned.groupby("customer_id")["copies"].size().rename("returns_lines"))
                     .join(vanished.groupby("customer_id")["order_ts"].max().rename("last_returned_order_ts"))
                     .reset_index())
     money, figures = _money_ledger(cleaned.ledger, ret, float(hit["returned_value"].sum()), len(returned),
-                                   lines_gone=int(gone["n_lines"].sum()),
+                                   lines_gone=len(gone),
                                    orders_gone=len(vanished[["customer_id", "order_id"]].drop_duplicates()))
-    return Netted(lines=lines, money=money, returned_everything=_returned_everything(bought, survivors),
+    return Netted(lines=lines, money=money, returned_everything=_returned_everything(bought, everyone_gone),
                   customer_returns=per_customer.astype({"returns_lines": "int64"})[CUSTOMER_RETURN_COLUMNS],
                   figures=figures)
 
 
+def _what_was_kept(bought: pd.DataFrame) -> pd.DataFrame:
+    """`bought` (with matched, the amount returned of each line) with returned_value (what the
+    line lost, at the price paid on it, in whole cents), left_qty and left_value (the share of
+    its units and of its value kept)."""
+    bought = bought.assign(returned_value=(bought["revenue"] * bought["matched"] / bought["amount"]).round(2))
+    left_qty = np.where(bought["amount"] - bought["matched"] <= EPS, 0.0, 1.0 - bought["matched"] / bought["amount"])
+    left_value = np.where(left_qty == 0, 0.0, 1.0 - bought["returned_value"] / bought["revenue"])
+    return bought.assign(left_qty=left_qty, left_value=left_value)
+
+
 def _manual_reversals(keyed: ibis.Table, ret: pd.DataFrame, bought: pd.DataFrame) -> pd.DataFrame:
     """A manual credit (product code in MANUAL_CREDITS) worth exactly, to the cent, one earlier
-    purchase of the same customer (a product's lines on an order at one price) that no return
-    touched undoes that purchase, the latest such first: a keying error put right by hand.
-    Such rows of `ret` become 'reversal'; returns `bought` (with matched) with those purchases
-    added, or updated, as returned in full."""
+    purchase line of the same customer that no return touched undoes that line, the latest such
+    first: a keying error put right by hand. Such rows of `ret` become 'reversal'; returns
+    `bought` (with matched) with those lines added, or updated, as returned in full."""
     manual = ret[(ret["outcome"] == "non_product") & ret["_pk"].str.upper().isin(MANUAL_CREDITS)]
     if manual.empty:
         return bought
-    groups = _purchases(keyed, manual[["customer_id"]].drop_duplicates(), by="customer_id")
-    key = ["customer_id", "_pk", "order_id", "unit_price"]
-    touched = bought.loc[bought["matched"] > EPS, key].assign(_touched=True)
-    groups = groups.merge(touched, on=key, how="left")
-    groups = groups[groups["_touched"].isna()].drop(columns="_touched").sort_values(["order_ts", "order_id"],
-                                                                                     kind="stable")
-    candidates: dict[tuple, list] = {}  # (customer, value in cents) -> [(time, row)], in time order
-    for row, customer, revenue, ts in zip(groups.index, groups["customer_id"], groups["revenue"], groups["order_ts"]):
-        candidates.setdefault((customer, round(revenue * 100)), []).append((ts, row))
+    lines = _purchases(keyed, manual[["customer_id"]].drop_duplicates(), ["customer_id"])
+    touched = set(bought.loc[bought["matched"] > EPS, "_line"].tolist())
+    candidates: dict[tuple, list] = {}  # (customer, value in cents) -> [(time, line)], in time order
+    for line, customer, revenue, ts in zip(lines["_line"].tolist(), lines["customer_id"].tolist(),
+                                           lines["revenue"].tolist(), lines["order_ts"].tolist()):
+        if line not in touched:
+            candidates.setdefault((customer, round(revenue * 100)), []).append((ts, line))
     taken: set[int] = set()
     manual = manual.sort_values(["order_ts", "order_id"], kind="stable")
     for i, customer, credit, ts in zip(manual.index, manual["customer_id"], manual["credit"], manual["order_ts"]):
-        earlier = [row for when, row in candidates.get((customer, round(credit * 100)), ())
-                   if when <= ts and row not in taken]
+        earlier = sorted((when, line) for when, line in candidates.get((customer, round(credit * 100)), ())
+                         if when <= ts and line not in taken)
         if earlier:
-            taken.add(earlier[-1])  # the latest
+            taken.add(earlier[-1][1])  # the latest
             ret.loc[i, "outcome"] = "reversal"
     if not taken:
         return bought
-    undone = groups.loc[sorted(taken)]
-    bought = bought.merge(undone[key].assign(_undone=True), on=key, how="left")
-    bought.loc[bought["_undone"].notna(), "matched"] = bought["amount"]
-    new = undone.merge(bought[key], on=key, how="left", indicator=True)
-    new = new[new["_merge"] == "left_only"].drop(columns="_merge").assign(matched=new["amount"])
-    return pd.concat([bought.drop(columns="_undone"), new], ignore_index=True)
+    undone = lines[lines["_line"].isin(list(taken))]
+    bought = pd.concat([bought[~bought["_line"].isin(list(taken))], undone.assign(matched=undone["amount"])],
+                       ignore_index=True)
+    return bought
 
 
 def _product_key(t: ibis.Table) -> ibis.Value:
@@ -163,9 +162,8 @@ def _return_lines(returns: ibis.Table, cutoff: pd.Timestamp) -> pd.DataFrame:
     by_units = distinct._pk != NO_PRODUCT
     df = engine.execute(distinct.mutate(
         amount=ibis.ifelse(by_units, distinct.quantity.abs(), distinct.revenue.abs()),
-        price=ibis.ifelse(by_units, distinct.unit_price.abs(), 0.0), credit=distinct.revenue.abs()))
-    df = df.sort_values(["customer_id", "_pk", "order_ts", "order_id", "amount", "credit"], kind="stable")
-    df = df.reset_index(drop=True)
+        price=ibis.ifelse(by_units, distinct.unit_price.abs(), 0.0), credit=distinct.revenue.abs(),
+    ).order_by(["customer_id", "_pk", "order_ts", "order_id", "amount", "credit", "price"]))
     outcome = np.where(pd.to_datetime(df["order_ts"]) >= cutoff, "after_as_of",
                        np.where(df["non_product"].fillna(False).astype(bool), "non_product", ""))
     return pd.DataFrame({
@@ -177,36 +175,36 @@ def _return_lines(returns: ibis.Table, cutoff: pd.Timestamp) -> pd.DataFrame:
     })
 
 
-def _purchases(keyed: ibis.Table, of: pd.DataFrame, by: str | list[str] = ("customer_id", "_pk")) -> pd.DataFrame:
-    """The kept purchases whose `by` columns hold a row of `of` (the customers and products with a
-    return to match), summed per product, order and price: customer_id, _pk, order_id,
-    unit_price, price (unit_price rounded, 0 in money), order_ts (the first such line's), amount
-    (units, or money without a product id), revenue, n_lines; in time order per customer and product."""
-    columns = {"customer_id": "string", "_pk": "string", "order_id": "string", "unit_price": "float64",
-               "price": "float64", "order_ts": "datetime64[us]", "amount": "float64", "revenue": "float64",
-               "n_lines": "int64"}
+def _purchases(keyed: ibis.Table, of: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """The kept lines whose `by` columns hold a row of `of` (the customers, or customers and
+    products, with a return to match): _line, customer_id, _pk, order_id, order_ts, unit_price,
+    price (unit_price rounded, 0 in money), amount (units, or money without a product id),
+    revenue; in time order per customer and product."""
+    columns = {"_line": "int64", "customer_id": "string", "_pk": "string", "order_id": "string",
+               "order_ts": "datetime64[us]", "unit_price": "float64", "price": "float64", "amount": "float64",
+               "revenue": "float64"}
     if of.empty:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
-    mine = keyed.semi_join(ibis.memtable(of.reset_index(drop=True)), list(by) if not isinstance(by, str) else by)
-    per = mine.group_by(["customer_id", "_pk", "order_id", "unit_price"]).aggregate(
-        order_ts=mine.order_ts.min(), quantity=mine.quantity.sum(), revenue=mine.revenue.sum(), n_lines=mine.count())
-    df = engine.execute(per)
+    mine = keyed.semi_join(ibis.memtable(of.reset_index(drop=True)), by)
+    df = engine.execute(mine.select("_line", "customer_id", "_pk", "order_id", "order_ts", "unit_price", "quantity",
+                                    "revenue").order_by(["customer_id", "_pk", "order_ts", "order_id", "_line"]))
     by_units = df["_pk"] != NO_PRODUCT
     out = pd.DataFrame({
-        "customer_id": df["customer_id"].astype("string"), "_pk": df["_pk"].astype("string"),
-        "order_id": df["order_id"].astype("string"), "unit_price": df["unit_price"].astype("float64"),
-        "price": np.where(by_units, df["unit_price"].round(6), 0.0), "order_ts": pd.to_datetime(df["order_ts"]),
+        "_line": df["_line"].astype("int64"), "customer_id": df["customer_id"].astype("string"),
+        "_pk": df["_pk"].astype("string"), "order_id": df["order_id"].astype("string"),
+        "order_ts": pd.to_datetime(df["order_ts"]), "unit_price": df["unit_price"].astype("float64"),
+        "price": np.where(by_units, df["unit_price"].round(6), 0.0),
         "amount": np.where(by_units, df["quantity"], df["revenue"]).astype("float64"),
-        "revenue": df["revenue"].astype("float64"), "n_lines": df["n_lines"].astype("int64"),
+        "revenue": df["revenue"].astype("float64"),
     })
-    return out.sort_values(["customer_id", "_pk", "order_ts", "order_id", "unit_price"],
-                           kind="stable").reset_index(drop=True)
+    return out
 
 
 def match(purchases: pd.DataFrame, returns: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """How much of each purchase each return undoes, last in, first out.
 
-    purchases: customer_id, _pk, price, order_ts, order_id, amount; returns: customer_id, _pk,
+    purchases: customer_id, _pk, price, order_ts, amount, in time order per (customer_id, _pk)
+    (purchases at one moment in the order they go on the stack); returns: customer_id, _pk,
     price, order_ts, amount (amounts in the same unit per (customer_id, _pk); row order is kept).
     Per (customer_id, _pk), in time order, a purchase at the same moment as a return comes before
     it. A return takes from the latest purchase with something left, then the one before, until
@@ -214,77 +212,111 @@ def match(purchases: pd.DataFrame, returns: pd.DataFrame) -> tuple[np.ndarray, n
     own price are taken first (a credit at 4.95 undoes the purchase at 4.95, not a later one at
     649.50), then any. Returns (taken from each purchase, matched of each return), two float
     arrays in the rows' order."""
-    left = purchases["amount"].to_numpy(dtype="float64").tolist()
-    wanted = returns["amount"].to_numpy(dtype="float64").tolist()
-    matched = [0.0] * len(returns)
-    for keys in (["customer_id", "_pk", "price"], ["customer_id", "_pk"]):
-        _last_in_first_out(purchases, returns, keys, left, wanted, matched)
-    taken = purchases["amount"].to_numpy(dtype="float64") - np.asarray(left, dtype="float64")
-    return taken, np.asarray(matched, dtype="float64")
-
-
-def _last_in_first_out(purchases: pd.DataFrame, returns: pd.DataFrame, keys: list[str], left: list,
-                       wanted: list, matched: list) -> None:
-    """One pass of match within groups of `keys`: takes from `left` (per purchase) what `wanted`
-    (per return) asks for, adding it to `matched`; all three lists are updated in place."""
     n_p = len(purchases)
-    events = pd.concat([purchases[[*keys, "order_ts"]], returns[[*keys, "order_ts"]]], ignore_index=True).assign(
-        kind=np.r_[np.zeros(n_p, np.int8), np.ones(len(returns), np.int8)],
-        order_id=pd.concat([purchases["order_id"], pd.Series([""] * len(returns), dtype="string")],
-                           ignore_index=True),
-        row=np.r_[np.arange(n_p), np.arange(len(returns))])
-    events = events.sort_values([*keys, "order_ts", "kind", "order_id", "row"], kind="stable")
-    group = events.groupby(keys, sort=False).ngroup().to_numpy()
-    stack: list[int] = []
-    current = -1
-    for g, kind, row in zip(group.tolist(), events["kind"].tolist(), events["row"].tolist()):
-        if g != current:
-            stack, current = [], g
-        if kind == 0:
-            if left[row] > EPS:
-                stack.append(row)
-            continue
-        want = wanted[row]
-        while want > EPS and stack:
-            top = stack[-1]
-            take = min(want, left[top])
-            left[top] -= take
-            want -= take
-            matched[row] += take
-            if left[top] <= EPS:
-                stack.pop()
-        wanted[row] = want
+    if not n_p or returns.empty:
+        return np.zeros(n_p), np.zeros(len(returns))
+    pair = _codes(pd.concat([purchases["customer_id"], returns["customer_id"]], ignore_index=True),
+                  pd.concat([purchases["_pk"], returns["_pk"]], ignore_index=True))
+    price = pd.factorize(np.r_[purchases["price"].to_numpy(dtype="float64"), returns["price"].to_numpy(dtype="float64")])[0]
+    by_price = pd.factorize(pair * (int(price.max()) + 1) + price)[0]
+    ts = np.r_[purchases["order_ts"].to_numpy(dtype="datetime64[us]"),
+               returns["order_ts"].to_numpy(dtype="datetime64[us]")].astype("int64")
+    kind = np.r_[np.zeros(n_p, np.int8), np.ones(len(returns), np.int8)]
+    remaining = np.r_[purchases["amount"].to_numpy(dtype="float64"), returns["amount"].to_numpy(dtype="float64")]
+    start = remaining.copy()
+    # by product in time order (rows: purchases as given, returns after them at one moment);
+    # by price, the same order within each price
+    in_time = np.lexsort((np.arange(len(kind)), kind, ts, pair))
+    for codes, events in ((by_price, in_time[np.argsort(by_price[in_time], kind="stable")]), (pair, in_time)):
+        # only groups where a return still wants something and a purchase has something left
+        live = remaining > EPS
+        wants = np.bincount(codes[live & (kind == 1)], minlength=codes.max() + 1) > 0
+        holds = np.bincount(codes[live & (kind == 0)], minlength=len(wants)) > 0
+        events = events[(wants & holds)[codes[events]]]
+        remaining[events] = _stack(codes[events], kind[events], remaining[events])
+    done = start - remaining
+    return done[:n_p], done[n_p:]
+
+
+def _codes(*columns: pd.Series) -> np.ndarray:
+    """One integer per row for the combination of the text `columns` (equal rows, equal codes)."""
+    return pc.dictionary_encode(_key(*columns)).indices.to_numpy(zero_copy_only=False).astype("int64")
+
+
+def _key(*columns: pd.Series) -> pa.Array:
+    """The text `columns` joined row by row into one (with a separator no id holds)."""
+    parts = [pa.array(c, type=pa.large_string(), from_pandas=True) for c in columns]
+    key = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, pa.scalar("\x1f", pa.large_string()))
+    return key.combine_chunks() if isinstance(key, pa.ChunkedArray) else key
+
+
+def _stack(group: np.ndarray, kind: np.ndarray, amount: np.ndarray) -> np.ndarray:
+    """What is left of each event after LIFO matching within its group: events in time order per
+    group, kind 0 a purchase (pushes its amount on the group's stack), 1 a return (pops up to its
+    amount). Worked out for all groups at once, in levels: the stack's height after each event is
+    the running sum of pushes less pops, held at 0 when a return finds it empty (Skorokhod's
+    reflection: height = sum - min(0, lowest sum so far)). A return pops its levels from the
+    height before it down to the height after it. A purchase holds the levels from the height
+    before it to the height after it, and keeps those below the lowest height reached after it;
+    the levels above were popped."""
+    if not len(group):
+        return amount
+    signed = np.where(kind == 0, amount, -amount)
+    by = pd.Series(group)
+    total = pd.Series(signed).groupby(by).cumsum().to_numpy()
+    floor = np.minimum(pd.Series(total).groupby(by).cummin().to_numpy(), 0.0)
+    height = total - floor                                    # after each event
+    first = np.r_[True, group[1:] != group[:-1]]
+    below = np.where(first, 0.0, np.r_[0.0, height[:-1]])    # before each event
+    # lowest height after each event, to the group's end (the event's own height if it is the last)
+    later = pd.Series(height[::-1]).groupby(by.iloc[::-1].to_numpy()).cummin().to_numpy()[::-1]
+    lowest_after = np.where(np.r_[group[1:] != group[:-1], True], height, np.r_[later[1:], 0.0])
+    kept = np.clip(np.minimum(height, lowest_after) - below, 0.0, amount)   # purchases
+    unmatched = amount - (below - height)                                   # returns
+    left = np.where(kind == 0, kept, unmatched)
+    return np.where(left <= EPS, 0.0, left)
 
 
 def _net_lines(keyed: ibis.Table, hit: pd.DataFrame, columns, con) -> ibis.Table:
-    """The kept lines with the purchases in `hit` reduced to what was kept (quantity by the units
-    kept, revenue by the value kept) and those returned in full left out."""
+    """The kept lines with the lines in `hit` reduced to what was kept (quantity by the units kept,
+    revenue by the value kept) and those returned in full left out: a view, joined by the lines'
+    numbers with the few that lost something (a join on one number costs each later query less
+    than storing the lines again would cost the build)."""
     if hit.empty:
         return keyed.select(*columns)
-    left = engine.store(con, "_returned", ibis.memtable(
-        hit[["customer_id", "_pk", "order_id", "unit_price", "left_qty", "left_value"]].reset_index(drop=True)))
-    j = keyed.left_join(left, ["customer_id", "_pk", "order_id", "unit_price"])
+    left = engine.store(con, "_returned", ibis.memtable(hit[["_line", "left_qty", "left_value"]].reset_index(drop=True)))
+    j = keyed.left_join(left, "_line")
     qty, value = j.left_qty.fill_null(1.0), j.left_value.fill_null(1.0)
     j = j.filter(qty > 0)
     return j.select(*[c for c in columns if c not in ("quantity", "revenue")],
                     quantity=j.quantity * qty, revenue=j.revenue * value).select(*columns)
 
 
-def _survivors(lines: ibis.Table, hit: pd.DataFrame) -> pd.DataFrame:
-    """customer_id, order_id of every net order of the customers who lost a whole purchase."""
-    ids = hit.loc[hit["left_qty"] == 0, ["customer_id"]].drop_duplicates().reset_index(drop=True)
-    if ids.empty:
-        return pd.DataFrame({"customer_id": pd.Series(dtype="string"), "order_id": pd.Series(dtype="string")})
-    mine = lines.semi_join(ibis.memtable(ids), "customer_id").select("customer_id", "order_id").distinct()
-    return engine.execute(mine).astype("string")
+def _vanished(lines: ibis.Table, gone: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(orders, customers) that came back in full: customer_id, order_id of the orders touched by
+    `gone` (the lines returned in full) with no line left in `lines` (the net lines), and
+    customer_id of the customers touched with no order left."""
+    key = ["customer_id", "order_id"]
+    touched = gone[key].drop_duplicates()
+    if touched.empty:
+        return touched.astype("string"), touched[["customer_id"]].astype("string")
+    customers = touched[["customer_id"]].drop_duplicates()
+    left = engine.execute(lines.semi_join(ibis.memtable(customers.reset_index(drop=True)), "customer_id")
+                          .select(*key).distinct())
+    orders = touched[~_isin(touched, left, key)]
+    return orders.reset_index(drop=True), customers[~_isin(customers, left, ["customer_id"])].reset_index(drop=True)
 
 
-def _returned_everything(bought: pd.DataFrame, survivors: pd.DataFrame) -> pd.DataFrame:
-    """Customers with a purchase in `bought` and no net order left (RETURNED_EVERYTHING_COLUMNS),
-    by customer_id. Every purchase of such a customer is in `bought`: each was returned."""
-    gone = bought[bought["left_qty"] == 0]
-    candidates = gone.loc[~gone["customer_id"].isin(survivors["customer_id"]), "customer_id"].unique()
-    mine = bought[bought["customer_id"].isin(candidates)]
+def _isin(rows: pd.DataFrame, of: pd.DataFrame, key: list[str]) -> np.ndarray:
+    """Whether each row's `key` columns (text) are a row of `of`'s."""
+    found = pc.is_in(_key(*(rows[k] for k in key)), value_set=_key(*(of[k] for k in key)))
+    return found.to_numpy(zero_copy_only=False)
+
+
+def _returned_everything(bought: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
+    """RETURNED_EVERYTHING_COLUMNS of `customers` (customer_id), whose every purchase is in
+    `bought` and came back, by customer_id."""
+    mine = bought[_isin(bought, customers, ["customer_id"])]
     if mine.empty:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
             RETURNED_EVERYTHING_COLUMNS, ["string", "int64", "object", "object", "float64", "float64"])})

@@ -193,3 +193,40 @@ def test_matching_never_takes_more_than_was_bought_and_leaves_nothing_matchable_
         same = (rets["customer_id"] == bought["customer_id"]) & (rets["_pk"] == bought["_pk"])
         if not (same & (rets["order_ts"] >= bought["order_ts"])).any():
             assert taken[j] == 0
+
+
+def reference_match(purchases: pd.DataFrame, returns: pd.DataFrame) -> tuple[list, list]:
+    """The rule of returns.match written out plainly, one return at a time: first within the
+    return's price, then within its product; each time from the latest earlier purchase."""
+    left = purchases["amount"].astype(float).tolist()
+    matched = [0.0] * len(returns)
+    for same_price in (True, False):
+        for i in sorted(range(len(returns)), key=lambda i: (returns["order_ts"].iloc[i], i)):
+            r = returns.iloc[i]
+            mine = [j for j in range(len(purchases))
+                    if purchases["customer_id"].iloc[j] == r["customer_id"] and purchases["_pk"].iloc[j] == r["_pk"]
+                    and purchases["order_ts"].iloc[j] <= r["order_ts"]
+                    and (not same_price or purchases["price"].iloc[j] == r["price"])]
+            mine.sort(key=lambda j: (purchases["order_ts"].iloc[j], purchases["order_id"].iloc[j], j))
+            for j in reversed(mine):
+                take = min(r["amount"] - matched[i], left[j])
+                left[j] -= take
+                matched[i] += take
+    return [a - b for a, b in zip(purchases["amount"], left)], matched
+
+
+@settings(max_examples=200, deadline=None)
+@given(events)
+def test_matching_agrees_with_the_rule_written_out_plainly(evs):
+    p = [e for e in evs if not e[3]]
+    r = [e for e in evs if e[3]]
+    frame = lambda rows: pd.DataFrame({  # noqa: E731
+        "customer_id": pd.Series([e[0] for e in rows], dtype="string"),
+        "_pk": pd.Series([e[1] for e in rows], dtype="string"),
+        "order_ts": pd.to_datetime([dt.datetime(2024, 1, 1) + dt.timedelta(days=e[2]) for e in rows]),
+        "amount": np.array([float(e[4]) for e in rows]), "price": np.array([e[5] for e in rows]),
+        "order_id": pd.Series([f"o{i:02d}" for i in range(len(rows))], dtype="string")})
+    purchases, rets = frame(p), frame(r)
+    taken, matched = returns.match(purchases, rets)
+    want_taken, want_matched = reference_match(purchases, rets)
+    assert taken.tolist() == pytest.approx(want_taken) and matched.tolist() == pytest.approx(want_matched)
