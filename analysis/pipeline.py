@@ -252,6 +252,9 @@ def _headline(customers, cleaned, netted, rows_read: int, clustering) -> dict:
         "rows_read": rows_read, "rows_kept": int(ledger["kept"]), "rows_dropped": rows_read - int(ledger["kept"]),
         "customers": len(customers), "customers_with_purchases": cleaned.customers_with_purchases,
         "customers_returned_everything": len(netted.returned_everything),
+        # customer ids whose purchase lines were all dropped (free items, postage, after the as-of date)
+        "customers_only_dropped_lines": cleaned.customers_with_purchases - len(customers)
+        - len(netted.returned_everything),
         "orders": orders, "revenue": revenue, "avg_order_value": revenue / orders,
         "gross_revenue": money["gross_revenue"], "returned_value": money["returned_value"],
         "net_revenue": money["net_revenue"], "unmatched_returns_value": money["unmatched_returns_value"],

@@ -40,11 +40,14 @@ class Finding:
 class Analysis:
     """Everything the report shows. Tables are pandas frames with the columns in schema.TABLES.
 
-    headline keys: rows_read, rows_kept, rows_dropped, customers, customers_with_purchases, orders,
-    revenue, avg_order_value, revenue_per_customer, repeat_customer_share, median_days_between_orders,
-    period_start, period_end, as_of, build_date (ISO dates), date_format, n_clusters, silhouette,
-    cluster_method, cluster_stability,
-    returns_lines, returns_value, returns_customers, guest_rows.
+    headline keys: rows_read, rows_kept, rows_dropped, customers (with at least one order that was
+    not returned in full), customers_with_purchases (ids with a purchase line in the file),
+    customers_returned_everything, customers_only_dropped_lines, orders, revenue (net of returns,
+    = net_revenue), gross_revenue, returned_value (matched returns at the price paid),
+    unmatched_returns_value, orders_returned_in_full, avg_order_value, revenue_per_customer,
+    repeat_customer_share, median_days_between_orders, period_start, period_end, as_of, build_date
+    (ISO dates), date_format, n_clusters, silhouette, cluster_method, cluster_stability,
+    returns_lines (return lines matched), returns_customers, guest_rows.
     """
 
     config: Config

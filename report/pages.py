@@ -285,7 +285,8 @@ def data_quality(a: Analysis) -> dict:
         "money_returns": Table("table-money-returns", "Every return line, by what became of it (valued as credited)",
                                MONEY_COLUMNS, records(money[money["section"] == "returns"])),
         "customer_counts": {"with_purchases": h["customers_with_purchases"], "customers": h["customers"],
-                            "returned_everything": h["customers_returned_everything"]},
+                            "returned_everything": h["customers_returned_everything"],
+                            "only_dropped": h["customers_only_dropped_lines"]},
         "returned_everything": Table(
             "table-returned-everything", "Customers who returned everything they bought", (
                 Column("customer_id", "Customer"), Column("orders", "Orders", "int", numeric=True),

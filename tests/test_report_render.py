@@ -301,11 +301,11 @@ def tiny_analysis(**config) -> Analysis:
     """A hand-made Analysis: 6 customers, 3 RFM segments, 2 clusters, hostile strings included."""
     headline = {
         "rows_read": INPUT_ROWS, "rows_kept": 20, "rows_dropped": INPUT_ROWS - 20, "customers": 6,
-        "customers_with_purchases": 6, "orders": 24, "revenue": 2125.5, "avg_order_value": 2125.5 / 24,
+        "customers_with_purchases": 7, "orders": 24, "revenue": 2125.5, "avg_order_value": 2125.5 / 24,
         "revenue_per_customer": 2125.5 / 6, "repeat_customer_share": 4 / 6, "median_days_between_orders": math.nan,
         "period_start": "2024-01-03", "period_end": "2024-03-20", "as_of": "2024-03-21", "n_clusters": 2,
         "silhouette": 0.61, "returns_lines": 2, "returns_customers": 3, "guest_rows": 3,
-        "customers_returned_everything": 1, "gross_revenue": 2143.0, "returned_value": 17.5, "net_revenue": 2125.5,
+        "customers_returned_everything": 1, "customers_only_dropped_lines": 0, "gross_revenue": 2143.0, "returned_value": 17.5, "net_revenue": 2125.5,
         "unmatched_returns_value": 4.0, "orders_returned_in_full": 1,
         "repeat_acquired_customers": 5, "repeat_acquired_repeat_customers": 3,
         "build_date": "2024-03-20", **NEW_HEADLINE,
