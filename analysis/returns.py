@@ -160,52 +160,43 @@ def _return_lines(returns: ibis.Table, cutoff: pd.Timestamp) -> pd.DataFrame:
     distinct = r.group_by(["customer_id", "_pk", "order_id", "order_ts", "quantity", "unit_price", "revenue",
                            "non_product"]).aggregate(copies=r.count())
     by_units = distinct._pk != NO_PRODUCT
-    df = engine.execute(distinct.mutate(
+    df = engine.execute(distinct.select(
+        "customer_id", "_pk", "order_id", "order_ts", "non_product", "copies",
         amount=ibis.ifelse(by_units, distinct.quantity.abs(), distinct.revenue.abs()),
-        price=ibis.ifelse(by_units, distinct.unit_price.abs(), 0.0), credit=distinct.revenue.abs(),
+        price=ibis.ifelse(by_units, distinct.unit_price.abs(), 0.0).round(6).fill_null(-1.0),
+        credit=distinct.revenue.abs(),
     ).order_by(["customer_id", "_pk", "order_ts", "order_id", "amount", "credit", "price"]))
-    outcome = np.where(pd.to_datetime(df["order_ts"]) >= cutoff, "after_as_of",
-                       np.where(df["non_product"].fillna(False).astype(bool), "non_product", ""))
-    return pd.DataFrame({
-        "customer_id": df["customer_id"].astype("string"), "_pk": df["_pk"].astype("string"),
-        "order_id": df["order_id"].astype("string"), "order_ts": pd.to_datetime(df["order_ts"]),
-        "amount": df["amount"].astype("float64"), "price": df["price"].astype("float64").round(6).fillna(-1.0),
-        "credit": df["credit"].astype("float64"), "copies": df["copies"].astype("int64"), "outcome": outcome,
-        "matched": 0.0,
-    })
+    df["outcome"] = np.where(pd.to_datetime(df["order_ts"]) >= cutoff, "after_as_of",
+                             np.where(df["non_product"].fillna(False).astype(bool), "non_product", ""))
+    return df.drop(columns="non_product").assign(matched=0.0).astype(
+        {"customer_id": "string", "_pk": "string", "order_id": "string", "copies": "int64"})
 
 
 def _purchases(keyed: ibis.Table, of: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """The kept lines whose `by` columns hold a row of `of` (the customers, or customers and
-    products, with a return to match): _line, customer_id, _pk, order_id, order_ts, unit_price,
-    price (unit_price rounded, 0 in money), amount (units, or money without a product id),
-    revenue; in time order per customer and product."""
+    products, with a return to match): _line, customer_id, _pk, order_id, order_ts, price (unit
+    price rounded, 0 in money), amount (units, or money without a product id), revenue; in time
+    order per customer and product."""
     columns = {"_line": "int64", "customer_id": "string", "_pk": "string", "order_id": "string",
-               "order_ts": "datetime64[us]", "unit_price": "float64", "price": "float64", "amount": "float64",
-               "revenue": "float64"}
+               "order_ts": "datetime64[us]", "price": "float64", "amount": "float64", "revenue": "float64"}
     if of.empty:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
     mine = keyed.semi_join(ibis.memtable(of.reset_index(drop=True)), by)
-    df = engine.execute(mine.select("_line", "customer_id", "_pk", "order_id", "order_ts", "unit_price", "quantity",
-                                    "revenue").order_by(["customer_id", "_pk", "order_ts", "order_id", "_line"]))
-    by_units = df["_pk"] != NO_PRODUCT
-    out = pd.DataFrame({
-        "_line": df["_line"].astype("int64"), "customer_id": df["customer_id"].astype("string"),
-        "_pk": df["_pk"].astype("string"), "order_id": df["order_id"].astype("string"),
-        "order_ts": pd.to_datetime(df["order_ts"]), "unit_price": df["unit_price"].astype("float64"),
-        "price": np.where(by_units, df["unit_price"].round(6), 0.0),
-        "amount": np.where(by_units, df["quantity"], df["revenue"]).astype("float64"),
-        "revenue": df["revenue"].astype("float64"),
-    })
-    return out
+    by_units = mine._pk != NO_PRODUCT
+    df = engine.execute(mine.select(
+        "_line", "customer_id", "_pk", "order_id", "order_ts", "revenue",
+        price=ibis.ifelse(by_units, mine.unit_price.round(6), 0.0),
+        amount=ibis.ifelse(by_units, mine.quantity, mine.revenue).cast("float64"),
+    ).order_by(["customer_id", "_pk", "order_ts", "order_id", "_line"]))
+    return df.astype(columns)[list(columns)]
 
 
 def match(purchases: pd.DataFrame, returns: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """How much of each purchase each return undoes, last in, first out.
 
-    purchases: customer_id, _pk, price, order_ts, amount, in time order per (customer_id, _pk)
-    (purchases at one moment in the order they go on the stack); returns: customer_id, _pk,
-    price, order_ts, amount (amounts in the same unit per (customer_id, _pk); row order is kept).
+    purchases: customer_id, _pk, price, order_ts, amount (purchases made at one moment go on the
+    stack in row order); returns: customer_id, _pk, price, order_ts, amount (amounts in the same
+    unit per (customer_id, _pk); row order is kept).
     Per (customer_id, _pk), in time order, a purchase at the same moment as a return comes before
     it. A return takes from the latest purchase with something left, then the one before, until
     it is matched or nothing is left; the rest of it matches nothing. Purchases at the return's

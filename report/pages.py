@@ -220,7 +220,7 @@ def segment_page(a: Analysis, slug: str) -> dict:
             Kpi("Median time since last order", row["median_recency_days"], "days"),
             Kpi("Median orders", row["median_frequency_orders"], "num"),
             Kpi("Median revenue", row["median_monetary"], "money"),
-            Kpi("Return rate", row["return_rate"], "pct", "returned value / revenue"),
+            Kpi("Return rate", row["return_rate"], "pct", "share of what they bought that came back"),
         ],
         "rule": rule,
         "download": f"downloads/segments/{slug}.csv",
@@ -261,8 +261,9 @@ def segment_page(a: Analysis, slug: str) -> dict:
     }
 
 
-MONEY_COLUMNS = (Column("label", "Item"), Column("description", "What it means"),
-                 Column("lines", "Lines", "int", numeric=True), Column("value", "Value", "money", numeric=True))
+# the value first: on a phone the descriptions scroll off to the right, the money stays in view
+MONEY_COLUMNS = (Column("label", "Item"), Column("value", "Value", "money", numeric=True),
+                 Column("lines", "Lines", "int", numeric=True), Column("description", "What it means"))
 
 
 def data_quality(a: Analysis) -> dict:

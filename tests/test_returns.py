@@ -163,22 +163,27 @@ def test_without_returns_the_lines_are_the_kept_lines(tmp_path):
 
 # --- the matching itself, on any events ------------------------------------------------------
 
+# (customer, product, day, is a return, amount, price)
 events = hs.lists(hs.tuples(hs.sampled_from("AB"), hs.sampled_from("xy"), hs.integers(0, 20), hs.booleans(),
                             hs.integers(1, 9), hs.sampled_from([1.0, 2.5])), max_size=40)
+
+
+def event_frames(evs) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The purchases and the returns among `evs`, as returns.match takes them (order ids in row order)."""
+    def frame(rows):
+        return pd.DataFrame({
+            "customer_id": pd.Series([e[0] for e in rows], dtype="string"),
+            "_pk": pd.Series([e[1] for e in rows], dtype="string"),
+            "order_ts": pd.to_datetime([dt.datetime(2024, 1, 1) + dt.timedelta(days=e[2]) for e in rows]),
+            "amount": np.array([float(e[4]) for e in rows]), "price": np.array([e[5] for e in rows]),
+            "order_id": pd.Series([f"o{i:02d}" for i in range(len(rows))], dtype="string")})
+    return frame([e for e in evs if not e[3]]), frame([e for e in evs if e[3]])
 
 
 @settings(max_examples=200, deadline=None)
 @given(events)
 def test_matching_never_takes_more_than_was_bought_and_leaves_nothing_matchable_behind(evs):
-    p = [e for e in evs if not e[3]]
-    r = [e for e in evs if e[3]]
-    frame = lambda rows: pd.DataFrame({  # noqa: E731
-        "customer_id": pd.Series([e[0] for e in rows], dtype="string"), "_pk": pd.Series([e[1] for e in rows],
-                                                                                        dtype="string"),
-        "order_ts": pd.to_datetime([dt.datetime(2024, 1, 1) + dt.timedelta(days=e[2]) for e in rows]),
-        "amount": np.array([float(e[4]) for e in rows]), "price": np.array([e[5] for e in rows]),
-        "order_id": pd.Series([f"o{i}" for i in range(len(rows))], dtype="string")})
-    purchases, rets = frame(p), frame(r)
+    purchases, rets = event_frames(evs)
     taken, matched = returns.match(purchases, rets)
     assert taken.sum() == pytest.approx(matched.sum())
     assert (taken >= 0).all() and (taken <= purchases["amount"].to_numpy() + 1e-9).all()
@@ -218,15 +223,7 @@ def reference_match(purchases: pd.DataFrame, returns: pd.DataFrame) -> tuple[lis
 @settings(max_examples=200, deadline=None)
 @given(events)
 def test_matching_agrees_with_the_rule_written_out_plainly(evs):
-    p = [e for e in evs if not e[3]]
-    r = [e for e in evs if e[3]]
-    frame = lambda rows: pd.DataFrame({  # noqa: E731
-        "customer_id": pd.Series([e[0] for e in rows], dtype="string"),
-        "_pk": pd.Series([e[1] for e in rows], dtype="string"),
-        "order_ts": pd.to_datetime([dt.datetime(2024, 1, 1) + dt.timedelta(days=e[2]) for e in rows]),
-        "amount": np.array([float(e[4]) for e in rows]), "price": np.array([e[5] for e in rows]),
-        "order_id": pd.Series([f"o{i:02d}" for i in range(len(rows))], dtype="string")})
-    purchases, rets = frame(p), frame(r)
+    purchases, rets = event_frames(evs)
     taken, matched = returns.match(purchases, rets)
     want_taken, want_matched = reference_match(purchases, rets)
     assert taken.tolist() == pytest.approx(want_taken) and matched.tolist() == pytest.approx(want_matched)
