@@ -246,7 +246,8 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
 
     # One pass for the figures that come before the ledger: rows, unreadable rows, the last date of
     # a purchase or return (the default as-of date is the day after: a return after the last
-    # purchase still counts), the first and last dates of a line with no reason to drop it (and, with an as-of date given, of those
+    # purchase still counts), the first and last dates of a line with no reason to drop it (and,
+    # with an as-of date given, of those
     # before it: the kept lines' period, as duplicates repeat a kept line's date), customers with
     # a purchase.
     purchase = base._base.isnull() | ~base._base.isin(
@@ -256,7 +257,8 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
     facts = engine.execute(base.aggregate(
         n=base.count(), bad_date=base.count(where=base._base == CODES["bad_date"]),
         bad_number=base.count(where=base._base == CODES["bad_number"]),
-        last=base.order_ts.max(where=base._base.isnull() | (base._base == CODES["cancellation"])), purchasers=base.customer_id.nunique(where=purchase),
+        last=base.order_ts.max(where=base._base.isnull() | (base._base == CODES["cancellation"])),
+        purchasers=base.customer_id.nunique(where=purchase),
         kept_first=base.order_ts.min(where=in_period), kept_last=base.order_ts.max(where=in_period),
     )).iloc[0]
     n = int(facts["n"])
@@ -304,7 +306,8 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
         keyed = engine.store(con, "_kept", exact.select(*LINE_COLUMNS, _line=ibis.row_number().cast("int64")))
         for name in ("_dups", "_multi"):
             engine.drop(con, name)
-    return Cleaned(lines=keyed.select(*LINE_COLUMNS), keyed=keyed, returns=returns, ledger=ledger, as_of=as_of, customers_with_purchases=n_purchasers,
+    return Cleaned(lines=keyed.select(*LINE_COLUMNS), keyed=keyed, returns=returns, ledger=ledger, as_of=as_of,
+                   customers_with_purchases=n_purchasers,
                    date_format=date_format.format if date_format else "typed", warnings=tuple(warnings),
                    currencies=currencies, first=pd.Timestamp(facts["kept_first"]),
                    last=pd.Timestamp(facts["kept_last"]), median_line=float(median) if median else None)

@@ -87,10 +87,10 @@ def customer_features(lines: ibis.Table, customer_returns: pd.DataFrame, as_of: 
     date) / (orders - 1), NaN for one order; monetary is net revenue, revenue_last_365_days the part
     of it in the 365 days before `as_of`. customer_returns (returns.Netted.customer_returns):
     returns_lines and returns_value (what the customer's returns undid, at the price paid; 0
-    without); return_rate is returns_value / what they bought (monetary + returns_value). Habits: lines_per_order (basket
-    breadth), price_index and low_price_share (see _price_habits), gap_cv (order regularity; NaN
-    below 3 orders), weekend_share, evening_share (NaN when the data has no times of day) and
-    share_q1..share_q4 (seasonality: share of orders in each calendar quarter).
+    without); return_rate is returns_value / what they bought (monetary + returns_value).
+    Habits: lines_per_order (basket breadth), price_index and low_price_share (see _price_habits),
+    gap_cv (order regularity; NaN below 3 orders), weekend_share, evening_share (NaN when the data
+    has no times of day) and share_q1..share_q4 (seasonality: share of orders in each calendar quarter).
     """
     orders = derived.orders(lines)
     year_ago = ibis.timestamp(dt.datetime.combine(as_of - dt.timedelta(days=365), dt.time()))

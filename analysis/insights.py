@@ -65,8 +65,8 @@ def _value_findings(customers, segments, headline: dict, currency: str, tables: 
         movers = len(tables["movers"])
         since = pd.Timestamp(headline["change_from"])
         out.append(Finding(
-            f"{movers:,} customer{'' if movers == 1 else 's'} moved from an active RFM segment into a lapsing one since "
-            f"{since.day} {since:%b %Y}. The list is in movers.csv.",
+            f"{movers:,} customer{'' if movers == 1 else 's'} moved from an active RFM segment into a lapsing one "
+            f"since {since.day} {since:%b %Y}. The list is in movers.csv.",
             f"{movers:,}", "changes.html#movers"))
     if tables is not None and "first_purchase" in tables and len(tables["first_purchase"]):
         fp = tables["first_purchase"]

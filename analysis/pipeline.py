@@ -30,8 +30,8 @@ Progress = Callable[[str, float], None]
 # background while the engine reads and cleans the file, which leaves the interpreter idle.
 LATER_MODULES = ("analysis.cluster", "analysis.profiles", "analysis.stages", "analysis.insights",
                  "analysis.products", "analysis.trends")
-STAGES = ("read", "clean", "returns", "customers", "segments", "clusters", "profiles", "statistics", "changes", "value",
-          "cohorts", "trends", "products")
+STAGES = ("read", "clean", "returns", "customers", "segments", "clusters", "profiles", "statistics", "changes",
+          "value", "cohorts", "trends", "products")
 
 
 def prefetch(modules: Iterable[str]) -> threading.Thread:
@@ -195,7 +195,8 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                           columns=src.columns, mapping=mapping, attribution=attribution_for(src.columns, rows_read),
                           profile=profile["name"] if profile else "", encoding=src.encoding),
         tables={name: tables[name] for name in TABLES}, headline=headline, findings=found,
-        warnings=cleaned.warnings + ((big,) if big else ()) + _cluster_warnings(clustering, len(customers)) + value_warnings,
+        warnings=(cleaned.warnings + ((big,) if big else ()) + _cluster_warnings(clustering, len(customers))
+                  + value_warnings),
         timings=timings, notes=tuple(engine.MEMORY_NOTES[noted:]),
     )
 

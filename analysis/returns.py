@@ -208,7 +208,8 @@ def match(purchases: pd.DataFrame, returns: pd.DataFrame) -> tuple[np.ndarray, n
         return np.zeros(n_p), np.zeros(len(returns))
     pair = _codes(pd.concat([purchases["customer_id"], returns["customer_id"]], ignore_index=True),
                   pd.concat([purchases["_pk"], returns["_pk"]], ignore_index=True))
-    price = pd.factorize(np.r_[purchases["price"].to_numpy(dtype="float64"), returns["price"].to_numpy(dtype="float64")])[0]
+    price = pd.factorize(np.r_[purchases["price"].to_numpy(dtype="float64"),
+                               returns["price"].to_numpy(dtype="float64")])[0]
     by_price = pd.factorize(pair * (int(price.max()) + 1) + price)[0]
     ts = np.r_[purchases["order_ts"].to_numpy(dtype="datetime64[us]"),
                returns["order_ts"].to_numpy(dtype="datetime64[us]")].astype("int64")
@@ -275,7 +276,8 @@ def _net_lines(keyed: ibis.Table, hit: pd.DataFrame, columns, con) -> ibis.Table
     than storing the lines again would cost the build)."""
     if hit.empty:
         return keyed.select(*columns)
-    left = engine.store(con, "_returned", ibis.memtable(hit[["_line", "left_qty", "left_value"]].reset_index(drop=True)))
+    shares = hit[["_line", "left_qty", "left_value"]].reset_index(drop=True)
+    left = engine.store(con, "_returned", ibis.memtable(shares))
     j = keyed.left_join(left, "_line")
     qty, value = j.left_qty.fill_null(1.0), j.left_value.fill_null(1.0)
     j = j.filter(qty > 0)

@@ -54,7 +54,8 @@ def test_cancellations_are_handed_on_as_return_lines_as_read(tiny_csv):
     cleaned, _ = run_clean(tiny_csv)
     returns = cleaned.returns.execute()
     assert list(returns.customer_id) == ["A"] and returns.product_id.tolist() == ["P2"]
-    assert (returns.quantity.tolist(), returns.revenue.tolist(), returns.non_product.tolist()) == ([-1], [-20.0], [False])
+    assert returns.quantity.tolist() == [-1] and returns.revenue.tolist() == [-20.0]
+    assert returns.non_product.tolist() == [False]
 
 
 def test_customers_with_purchases_counts_customers_before_price_and_product_filters(tiny_csv):
