@@ -36,6 +36,7 @@ class Shopper:
     active: tuple[float, float] = (0.0, 1.0)         # part of the period they shop in (fractions)
     start_spread: float = 0.5                        # first order within this part of their window
     one_time: bool = False                           # exactly one order, anywhere in `active`
+    min_orders: int = 1                              # at least this many orders (repeaters: 2)
     months: tuple[int, ...] = ()                     # only these calendar months (empty: any)
     weekend: float = 2 / 7                           # chance an order falls on a weekend
     lines: tuple[int, int] = (2, 6)                  # product lines per order
@@ -60,7 +61,7 @@ SHOPPERS = {
     "returner": Shopper(orders_per_year=(6, 10), returns=(0.35, 0.6)),
     "keeper": Shopper(orders_per_year=(6, 10)),
     "one_time": Shopper(one_time=True, lines=(1, 4)),
-    "occasional": Shopper(orders_per_year=(1, 2.5)),
+    "occasional": Shopper(orders_per_year=(1, 2.5), min_orders=2),
     "loyal": Shopper(orders_per_year=(10, 20), repertoire=(30, 80)),
 }
 
@@ -151,8 +152,11 @@ def _order_days(s: Shopper, rng: np.random.Generator) -> np.ndarray:
         allowed = day[np.isin(month, s.months) & (day >= lo) & (day < hi)]
         return np.sort(rng.choice(allowed, size=max(1, rng.poisson(rate * len(allowed)))))
     first = rng.uniform(lo, lo + s.start_spread * (hi - lo))
-    n = max(1, rng.poisson(rate * (hi - first)))
-    return np.sort(rng.uniform(first, hi, n)).astype(int)
+    n = max(s.min_orders, rng.poisson(rate * (hi - first)))
+    days = np.sort(rng.uniform(first, hi, n)).astype(int)
+    while len(np.unique(days)) < s.min_orders:  # repeaters order on different days
+        days = np.sort(rng.uniform(first, hi, n)).astype(int)
+    return days
 
 
 def _move_to_weekday(days: np.ndarray, weekend: float, rng: np.random.Generator) -> np.ndarray:
