@@ -153,9 +153,8 @@ def _product_key(t: ibis.Table) -> ibis.Value:
 def _return_lines(returns: ibis.Table, cutoff: pd.Timestamp) -> pd.DataFrame:
     """One row per distinct return line: customer_id, _pk, order_id, order_ts, amount (units, or
     money without a product id), price (per unit, 0 in money), credit (the value credited,
-    positive), copies (times it appears),
-    outcome ('' while to be matched, else after_as_of or non_product; net_of_returns sets matched,
-    no_purchase or reversal), matched (0)."""
+    positive), copies (times it appears), outcome ('' while to be matched, else after_as_of or
+    non_product; net_of_returns sets matched, no_purchase or reversal), matched (0)."""
     r = returns.mutate(_pk=_product_key(returns))
     distinct = r.group_by(["customer_id", "_pk", "order_id", "order_ts", "quantity", "unit_price", "revenue",
                            "non_product"]).aggregate(copies=r.count())

@@ -8,8 +8,10 @@ rows for display are the only operations on the tables; every number comes from 
 from __future__ import annotations
 
 from analysis import clv
+from analysis.transitions import ONE_ORDER_QUANTILE
 from analysis.result import Analysis
 from report import charts_more, downloads
+from report.formatters import fmt_days
 from report.page_parts import KIND_LABELS, KIND_TITLES, Chart, Column, Kpi, Table, records
 
 KEY_FEATURES = {"monetary": "Revenue", "frequency_orders": "Orders", "recency_days": "Days since last order",
@@ -213,12 +215,11 @@ MOVER_COLUMNS = (Column("customer_id", "Customer", nowrap=True), Column("from_se
 
 def _why_at_risk(row: dict) -> str:
     """Why a customer is on the contact list, in words: their last order against the gap expected."""
-    days = lambda n: f"{n:,.0f} day" + ("" if round(n) == 1 else "s")  # noqa: E731
-    last = f"last order {days(row['days_since_any_order'])} ago"
+    last = f"last order {fmt_days(row['days_since_any_order'])} ago"
     if row["own_rhythm"]:
-        return f"ordered on {row['order_days']:,} days, about every {days(row['expected_gap_days'])}; {last}"
-    return (f"ordered on {days(row['order_days'])}; 90% of customers who come back do so within "
-            f"{days(row['expected_gap_days'])}; {last}")
+        return f"ordered on {row['order_days']:,} days, about every {fmt_days(row['expected_gap_days'])}; {last}"
+    return (f"ordered on {fmt_days(row['order_days'])}; {ONE_ORDER_QUANTILE:.0%} of customers who come back do so "
+            f"within {fmt_days(row['expected_gap_days'])}; {last}")
 
 
 def changes(a: Analysis) -> dict:
