@@ -21,7 +21,7 @@ CUSTOMER_FEATURES = [
     "mean_days_between_orders", "items_per_order", "distinct_products", "returns_lines", "returns_value",
     "return_rate",
     "lines_per_order", "price_index", "low_price_share", "gap_cv", "weekend_share", "evening_share",
-    "share_q1", "share_q2", "share_q3", "share_q4",
+    "share_q1", "share_q2", "share_q3", "share_q4", "active_days", "item_price", "peak_quarter_share",
 ]
 LOW_PRICE = 0.9  # a line below 90% of the product's median price counts as bought at a low price
 def _main_country(orders: ibis.Table) -> ibis.Table:
@@ -90,7 +90,9 @@ def customer_features(lines: ibis.Table, customer_returns: pd.DataFrame, as_of: 
     without); return_rate is returns_value / what they bought (monetary + returns_value).
     Habits: lines_per_order (basket breadth), price_index and low_price_share (see _price_habits),
     gap_cv (order regularity; NaN below 3 orders), weekend_share, evening_share (NaN when the data
-    has no times of day) and share_q1..share_q4 (seasonality: share of orders in each calendar quarter).
+    has no times of day) and share_q1..share_q4 (seasonality: share of orders in each calendar quarter),
+    peak_quarter_share (the largest of them), active_days (last - first order date), item_price (net
+    revenue per item bought).
     """
     orders = derived.orders(lines)
     year_ago = ibis.timestamp(dt.datetime.combine(as_of - dt.timedelta(days=365), dt.time()))
@@ -184,4 +186,11 @@ def derive(df: pd.DataFrame, as_of: dt.date, has_times: bool = True) -> pd.DataF
     out["evening_share"] = df["evening_share"].astype("float64").round(6) if has_times else np.nan
     for q in range(1, 5):
         out[f"share_q{q}"] = df[f"share_q{q}"].astype("float64").round(6)
+    # Behaviour that is not a copy of another column for any customer: the days between first and
+    # last order (0 for one order; tenure would repeat recency for them), the average net price of
+    # an item (average order value over items per order), the share of orders in the busiest quarter.
+    out["active_days"] = (out["tenure_days"] - out["recency_days"]).astype("int64")
+    items = df["items"].astype("float64")
+    out["item_price"] = (monetary / items.where(items > 0)).round(6)
+    out["peak_quarter_share"] = out[[f"share_q{q}" for q in range(1, 5)]].max(axis=1).round(6)
     return out.sort_values("customer_id", kind="stable").reset_index(drop=True)[CUSTOMER_FEATURES]
