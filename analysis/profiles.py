@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from analysis.cluster import CLUSTER_FEATURES
+from analysis.cluster import CLUSTER_FEATURES, shown_values
 
 # Colour-blind-safe palettes (Paul Tol's 'muted' and 'bright' sets); one colour per segment,
 # given by the segment's place in the segment map, so it is the same on every page.
@@ -22,61 +22,96 @@ CLUSTER_COLORS = ["#0077BB", "#EE7733", "#009988", "#CC3311", "#33BBEE", "#EE337
 
 SMALL_SEGMENT = 0.02  # clusters below this share of customers are flagged as small
 
-# (feature, direction) -> phrase used in a cluster's name; direction +1 means above average.
+# (feature, direction) -> phrase used in a cluster's name; direction +1 means above the typical customer.
 PHRASES = {
-    ("monetary", 1): "high-spend", ("monetary", -1): "low-spend",
-    ("frequency_orders", 1): "frequent", ("frequency_orders", -1): "infrequent",
-    ("tenure_days", 1): "long-standing", ("tenure_days", -1): "new",
     ("recency_days", 1): "lapsed", ("recency_days", -1): "recently active",
-    ("avg_order_value", 1): "big-basket", ("avg_order_value", -1): "small-basket",
+    ("frequency_orders", 1): "frequent", ("frequency_orders", -1): "infrequent",
+    ("active_days", 1): "long-standing", ("active_days", -1): "short-lived",
+    ("monetary", 1): "high-spend", ("monetary", -1): "low-spend",
     ("items_per_order", 1): "bulk", ("items_per_order", -1): "few-item",
-    ("distinct_products", 1): "broad-range", ("distinct_products", -1): "narrow-range",
-    ("mean_days_between_orders", 1): "slow-repeat", ("mean_days_between_orders", -1): "fast-repeat",
-    ("return_rate", 1): "high-return", ("return_rate", -1): "low-return",
     ("lines_per_order", 1): "many-product", ("lines_per_order", -1): "single-product",
+    ("item_price", 1): "premium", ("item_price", -1): "low-price",
     ("price_index", 1): "full-price", ("price_index", -1): "bargain",
+    ("return_rate", 1): "high-return", ("return_rate", -1): "low-return",
+    ("weekend_share", 1): "weekend", ("weekend_share", -1): "weekday",
+    ("peak_quarter_share", 1): "seasonal", ("peak_quarter_share", -1): "year-round",
 }
+# Order in which chosen phrases are read, so names come out as "Lapsed high-spend buyers".
+PHRASE_ORDER = ["active_days", "recency_days", "frequency_orders", "monetary", "items_per_order",
+                "lines_per_order", "item_price", "price_index", "return_rate", "weekend_share",
+                "peak_quarter_share"]
+NAME_PHRASES = 2      # phrases per name (more only to keep names unique)
+MIN_NAME_Z = 0.25     # a feature names a cluster only if its median is this many standard deviations from typical
+ONCE_FEATURES = ("active_days", "weekend_share", "peak_quarter_share")  # say nothing of one-order clusters
 
 
 def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "segment"
 
 
-# Order in which chosen phrases are read, so names come out as "Lapsed big-basket buyers".
-PHRASE_ORDER = ["tenure_days", "recency_days", "frequency_orders", "mean_days_between_orders", "monetary",
-                "avg_order_value", "items_per_order", "lines_per_order", "distinct_products", "price_index",
-                "return_rate"]
+def cluster_medians(labels: np.ndarray, shown: pd.DataFrame) -> pd.DataFrame:
+    """Each cluster's median of each feature (shown: cluster.shown_values), and an 'all' row."""
+    med = shown.groupby(np.asarray(labels)).median()
+    med.loc["all"] = shown.median()
+    return med
 
 
-def cluster_names(labels: np.ndarray, z: pd.DataFrame, frequency: pd.Series) -> dict[int, str]:
-    """Name each cluster from its two most distinctive features (largest |mean z|); names are unique.
+def cluster_names(labels: np.ndarray, shown: pd.DataFrame, frequency: pd.Series) -> dict[int, str]:
+    """Name each cluster from the features on which its median stands furthest from all customers'
+    (in standard deviations of the transformed feature), in words that hold for the medians: a
+    phrase such as "lapsed" goes to a cluster only when every cluster with a higher median recency
+    carries it too, so a "lapsed" cluster's median recency is the highest of those not so named.
+    Clusters whose typical customer ordered once are not described by span or timing shares.
+    Names are unique."""
+    labels = np.asarray(labels)
+    clusters = [int(c) for c in np.unique(labels)]
+    if len(clusters) == 1:
+        return {clusters[0]: "All customers (one group)"}
+    med = cluster_medians(labels, shown)
+    z = {}
+    for f in shown.columns:
+        t = _transformed(shown[f], f)
+        spread = float(t.std()) or 1.0
+        typical = float(_transformed(pd.Series([med.loc["all", f]]), f).iloc[0])
+        for c in clusters:
+            z[(c, f)] = (float(_transformed(pd.Series([med.loc[c, f]]), f).iloc[0]) - typical) / spread
+    once = {c: frequency.groupby(labels).median()[c] <= 1 for c in clusters}
+    held: dict[tuple[str, int], set[int]] = {}
+    chosen: dict[int, list[tuple[str, int]]] = {c: [] for c in clusters}
+    candidates = sorted(((c, f) for c in clusters for f in shown.columns if f in {p[0] for p in PHRASES}),
+                        key=lambda cf: (-abs(z[cf]), PHRASE_ORDER.index(cf[1]), cf[0]))
 
-    Clusters whose typical customer ordered once are not described by the gap between orders
-    (for them it is only their tenure), so that feature is left out of their name.
-    """
-    means = z.groupby(labels).mean()
-    if len(means) == 1:
-        return {int(means.index[0]): "All customers (one group)"}
-    median_orders = frequency.groupby(labels).median()
+    def fits(c, f, d, limit):
+        if abs(z[(c, f)]) < MIN_NAME_Z or len(chosen[c]) >= limit or (once[c] and f in ONCE_FEATURES):
+            return False
+        more = [o for o in clusters if o != c and d * (med.loc[o, f] - med.loc[c, f]) > 0]
+        return all(o in held.get((f, d), set()) for o in more)
+
+    for limit in (NAME_PHRASES, NAME_PHRASES + 1):
+        for c, f in candidates:
+            d = 1 if z[(c, f)] > 0 else -1
+            if (f, d) not in chosen[c] and fits(c, f, d, limit) and (limit == NAME_PHRASES or _clash(c, chosen)):
+                chosen[c].append((f, d))
+                held.setdefault((f, d), set()).add(c)
     names: dict[int, str] = {}
-    for cluster, row in means.iterrows():
-        ranked = list(row.abs().sort_values(ascending=False, kind="stable").index)
-        if median_orders[cluster] <= 1:  # their "gap" is only their tenure
-            ranked.remove("mean_days_between_orders")
-        once = median_orders[cluster] <= 1
-
-        def name_of(features):
-            ordered = sorted(features, key=PHRASE_ORDER.index)
-            words = [("one-off" if once and f == "frequency_orders" and row[f] < 0
-                      else PHRASES[(f, 1 if row[f] > 0 else -1)]) for f in ordered]
-            return " ".join(words).capitalize() + " buyers"
-        name, extra = name_of(ranked[:2]), 3
-        while name in names.values() and extra <= len(ranked):
-            name, extra = name_of(ranked[:extra]), extra + 1
-        if name in names.values():
-            name = f"{name} ({cluster})"
-        names[int(cluster)] = name
+    for c in clusters:
+        words = [("one-off" if once[c] and f == "frequency_orders" and d < 0 else PHRASES[(f, d)])
+                 for f, d in sorted(chosen[c], key=lambda fd: PHRASE_ORDER.index(fd[0]))]
+        name = (" ".join(words).capitalize() + " buyers") if words else "Typical buyers"
+        names[c] = name if name not in names.values() else f"{name} ({c})"
     return names
+
+
+def _clash(c: int, chosen: dict) -> bool:
+    """Whether cluster c's phrases so far are the same as another cluster's."""
+    mine = sorted(chosen[c])
+    return any(sorted(v) == mine for o, v in chosen.items() if o != c)
+
+
+def _transformed(values: pd.Series, feature: str) -> pd.Series:
+    transform = CLUSTER_FEATURES[feature][-1]
+    v = values.astype("float64").clip(lower=0)
+    return np.log1p(v) if transform == "log" else np.sqrt(v) if transform == "sqrt" else v
 
 
 def rfm_grid(customers: pd.DataFrame) -> pd.DataFrame:
@@ -104,6 +139,13 @@ def _profile(kind: str, name: str, members: pd.DataFrame, totals: dict) -> dict:
     }
 
 
+def _rule_text(rule: dict | None, cluster: int, k: int) -> str:
+    if rule is None:
+        return f"behaviour cluster {cluster} of {k}"
+    return (f"{rule['rule']} (takes in {rule['coverage']:.0%} of the cluster; {rule['precision']:.0%} of the "
+            f"customers it picks are in it)")
+
+
 def describe_cluster(name: str, p: dict, members: pd.DataFrame, money: str) -> str:
     gap = members["mean_days_between_orders"].median()
     habit = (f"order every {gap:,.0f} days" if p["median_frequency_orders"] > 1 and pd.notna(gap)
@@ -115,8 +157,11 @@ def describe_cluster(name: str, p: dict, members: pd.DataFrame, money: str) -> s
             f"average order {money}{p['avg_order_value']:,.2f}.{small}")
 
 
-def segment_profiles(customers: pd.DataFrame, rules: pd.DataFrame, money: str = "") -> pd.DataFrame:
-    """schema.TABLES['segments']: RFM segments in rule order (empty ones left out), then clusters 1..k."""
+def segment_profiles(customers: pd.DataFrame, rules: pd.DataFrame, money: str = "",
+                     cluster_rules: pd.DataFrame | None = None) -> pd.DataFrame:
+    """schema.TABLES['segments']: RFM segments in rule order (empty ones left out), then clusters 1..k.
+    A cluster's rule is its learned rule (cluster_rules: analysis.rules) with what it covers."""
+    learned = {} if cluster_rules is None else cluster_rules.set_index("cluster").to_dict("index")
     totals = {"customers": len(customers), "revenue": float(customers["monetary"].sum())}
     rule_of = rules.set_index("segment")
     rows = []
@@ -138,7 +183,7 @@ def segment_profiles(customers: pd.DataFrame, rules: pd.DataFrame, money: str = 
         share = (members["rfm_segment"] == main).mean()
         p.update(slug=f"cluster-{cluster}-{slugify(name)}",
                  color=CLUSTER_COLORS[(int(cluster) - 1) % len(CLUSTER_COLORS)],
-                 rule=f"behaviour cluster {cluster} of {customers['cluster'].nunique()} (k-means)",
+                 rule=_rule_text(learned.get(int(cluster)), int(cluster), customers["cluster"].nunique()),
                  description=describe_cluster(name, p, members, money),
                  action=f"{share:.0%} of them are '{main}' in RFM terms: {action_of[main]}")
         rows.append(p)
@@ -150,14 +195,16 @@ def segment_profiles(customers: pd.DataFrame, rules: pd.DataFrame, money: str = 
 
 
 def segment_features(customers: pd.DataFrame, z: pd.DataFrame) -> pd.DataFrame:
-    """Per segment and feature: the median in real units and the mean standardised value (z),
+    """Per segment and feature: the median in real units (as the clusters see them:
+    cluster.shown_values) and the mean standardised value (z),
     with an 'All customers' row per feature for comparison. (On the features as arrays, taken by
     each segment's row positions: the same numbers as pandas' median and mean of the segment's
     rows, without a lookup by label per segment and feature.)"""
     features = list(CLUSTER_FEATURES)
     if not z.index.equals(customers.index):
         z = z.loc[customers.index]
-    values = np.column_stack([customers[f].to_numpy(dtype="float64", na_value=np.nan) for f in features])
+    shown = shown_values(customers)
+    values = np.column_stack([shown[f].to_numpy(dtype="float64", na_value=np.nan) for f in features])
     scaled = np.column_stack([z[f].to_numpy(dtype="float64", na_value=np.nan) for f in features])
     names = customers["cluster_name"]
     groups = [("all", "All customers", np.arange(len(customers)))]
@@ -168,7 +215,7 @@ def segment_features(customers: pd.DataFrame, z: pd.DataFrame) -> pd.DataFrame:
         warnings.simplefilter("ignore", RuntimeWarning)  # a feature with no value in a segment: NaN
         for kind, name, pos in groups:
             medians, means = np.nanmedian(values[pos], axis=0), np.nanmean(scaled[pos], axis=0)
-            for j, (feature, (label, _t)) in enumerate(CLUSTER_FEATURES.items()):
+            for j, (feature, (label, *_spec)) in enumerate(CLUSTER_FEATURES.items()):
                 rows.append({"kind": kind, "segment": name, "feature": feature, "label": label,
                              "median": float(medians[j]), "z": float(means[j])})
     return pd.DataFrame(rows)
