@@ -29,9 +29,9 @@ Progress = Callable[[str, float], None]
 # Stages that need scikit-learn and SciPy (about a second of imports) import them in the
 # background while the engine reads and cleans the file, which leaves the interpreter idle.
 LATER_MODULES = ("analysis.cluster", "analysis.profiles", "analysis.stages", "analysis.insights",
-                 "analysis.products", "analysis.trends")
+                 "analysis.products", "analysis.trends", "analysis.rules", "analysis.validation")
 STAGES = ("read", "clean", "returns", "customers", "segments", "clusters", "profiles", "statistics", "changes",
-          "value", "cohorts", "trends", "products")
+          "validation", "value", "cohorts", "trends", "products")
 
 
 def prefetch(modules: Iterable[str]) -> threading.Thread:
@@ -109,7 +109,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                                     column=mapping.get("order_id"),
                                     fix="check that returns are marked as in the file (credit notes C + digits, "
                                         "or negative quantities), and the --as-of date")
-            from analysis import affinity, cluster, insights, products, profiles, stages, trends
+            from analysis import affinity, cluster, insights, products, profiles, rules as cluster_rules, stages, trends, validation
 
             segment_map = config.segment_map or segment.SEGMENT_RULES
             # The engine queries that need no segments run in the background while the customer-level
@@ -121,6 +121,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                 "value": background.submit(stages.value_queries, lines, as_of),
                 "first_purchase": background.submit(stages.first_purchase, lines),
                 "monthly": background.submit(trends.monthly, lines, customers[["first_order_date"]].copy(), start),
+                "validation": background.submit(validation.queries, lines, as_of, netted.customer_returns),
             }
             with stage("segments"):
                 score_frame, edges = segment.rfm_scores(customers)
@@ -130,16 +131,19 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
             with stage("clusters"):
                 clustering = cluster.choose_clusters(customers, seed=config.seed, k_min=config.k_min,
                                                      k_max=config.k_max, k=config.clusters)
-                names = profiles.cluster_names(clustering.labels, clustering.z, customers["frequency_orders"])
+                shown = cluster.shown_values(customers)
+                names = profiles.cluster_names(clustering.labels, shown, customers["frequency_orders"])
                 customers["cluster"] = clustering.labels
                 customers["cluster_name"] = customers["cluster"].map(names).astype("string")
+                customers["cluster_outlier"] = clustering.outlier
             assignments = affinity.assignments_from(customers)
             queued |= {  # and those that need the segments
                 "monthly_by_segment": background.submit(trends.monthly_by_segment, lines, assignments),
                 "segment_totals": background.submit(affinity.segment_totals, lines, assignments),
             }
             with stage("profiles"):
-                tables = _profile_tables(customers, clustering, rules, score_frame, config)
+                learned = cluster_rules.cluster_rules(clustering.labels, shown, names, config.seed, config.currency)
+                tables = _profile_tables(customers, clustering, rules, learned, config)
             extra: dict = {}
             with stage("statistics"):
                 more, figures = stages.statistics(customers, config.seed)
@@ -148,6 +152,10 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                 more, figures, risk = stages.change_tables(lines, customers, tables["segments"], as_of, segment_map,
                                                            before=queued["changes"].result(),
                                                            days=queued["cohorts"].result()["days"], start=start)
+                tables.update(more), extra.update(figures)
+            with stage("validation"):
+                more, figures = stages.validation_tables(queued["validation"].result(), queued["changes"].result(),
+                                                         clustering, as_of, config.seed)
                 tables.update(more), extra.update(figures)
             with stage("value"):
                 more, figures, value, value_warnings = stages.value_tables(
@@ -219,18 +227,19 @@ def _cluster_warnings(clustering, n_customers: int) -> tuple[str, ...]:
             f"(at least {cluster.MIN_CUSTOMERS} needed), so they are shown as one group.",)
 
 
-def _profile_tables(customers, clustering, rules, score_frame, config) -> dict:
+def _profile_tables(customers, clustering, rules, learned, config) -> dict:
     from analysis import products, profiles
 
-    segments = profiles.segment_profiles(customers, rules, config.currency)
+    segments = profiles.segment_profiles(customers, rules, config.currency, learned)
     return {
-
+        "cluster_rules": learned,
         "segments": segments,
         "segment_countries": products.segment_countries(customers, config.top_n),
         "segment_features": profiles.segment_features(customers, clustering.z),
         "customer_sample": profiles.customer_sample(customers, config.seed),
         "rfm_grid": profiles.rfm_grid(customers),
         "cluster_selection": clustering.selection,
+        "cluster_features": clustering.weights,
         "crosstab": profiles.crosstab(customers),
     }
 
@@ -268,6 +277,7 @@ def _headline(customers, cleaned, netted, rows_read: int, clustering) -> dict:
         "as_of": cleaned.as_of.isoformat(), "date_format": cleaned.date_format,
         "n_clusters": clustering.k, "silhouette": clustering.silhouette,
         "cluster_method": clustering.method, "cluster_stability": clustering.stability,
+        "cluster_reason": clustering.reason, "cluster_outliers": int(clustering.outlier.sum()),
         # returns matched to purchases (the money ledger's), customers who returned everything included
         "returns_lines": money["returns_lines"], "returns_customers": len(netted.customer_returns),
         "guest_rows": int(ledger["missing_customer"]),

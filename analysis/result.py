@@ -47,7 +47,11 @@ class Analysis:
     unmatched_returns_value, orders_returned_in_full, avg_order_value, revenue_per_customer,
     repeat_customer_share, median_days_between_orders, period_start, period_end, as_of, build_date
     (ISO dates), date_format, n_clusters, silhouette, cluster_method, cluster_stability,
-    returns_lines (return lines matched), returns_customers, guest_rows.
+    cluster_reason (why this k, in words), cluster_outliers (customers assigned but not fitted on),
+    returns_lines (return lines matched), returns_customers, guest_rows; from the next-90-day
+    validation: validation_from (ISO date), recommended_segmentation ('rfm' or 'cluster', None
+    without enough history), recommendation_reason, separation_difference (clusters - RFM) and its
+    95% interval separation_difference_low/high.
     """
 
     config: Config

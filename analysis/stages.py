@@ -11,12 +11,13 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from analysis import affinity, bgnbd, clv, cohorts, derived, engine, stats, transitions
+from analysis import affinity, bgnbd, clv, cohorts, derived, engine, stats, transitions, validation
 
 KEY_FEATURES = {"recency_days": "Days since last order", "frequency_orders": "Orders",
                 "monetary": "Revenue", "avg_order_value": "Average order value"}
 KINDS = (("rfm", "rfm_segment"), ("cluster", "cluster_name"))
-CHANGE_DAYS = 90  # segment membership is compared with this many days before the as-of date
+# segment membership is compared with this many days before the as-of date (the validation's day)
+CHANGE_DAYS = validation.WINDOW_DAYS
 HOLDOUT_DAYS = 90  # the value model is checked on predicting this many last days
 CLV_EDGES = [0, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, np.inf]
 P_ALIVE_EDGES = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0 + 1e-9]
@@ -31,12 +32,12 @@ def _by_kind(fn, customers: pd.DataFrame, *args, **kwargs) -> pd.DataFrame:
 
 
 def statistics(customers: pd.DataFrame, seed: int) -> tuple[dict, dict]:
-    """Kruskal-Wallis per feature, box-plot summaries, bootstrap CIs of means, the largest pairwise
-    differences in revenue between clusters, and revenue concentration (Pareto, Lorenz, Gini)."""
+    """Box-plot summaries, bootstrap CIs of means, the largest pairwise differences in revenue
+    between clusters, and revenue concentration (Pareto, Lorenz, Gini). (Whether segments differ
+    in what defines them is not tested: they do by construction. See validation_tables.)"""
     conc = stats.concentration(customers["monetary"])
     pairwise = stats.pairwise_differences(customers, "cluster_name", "monetary", max_pairs=15, seed=seed)
     tables = {
-        "segment_tests": _by_kind(stats.kruskal_by_segment, customers, KEY_FEATURES),
         "segment_distributions": _by_kind(stats.distribution_summary, customers, list(KEY_FEATURES)),
         "segment_means": _by_kind(stats.bootstrap_means, customers, list(KEY_FEATURES), seed=seed),
         "pairwise_revenue": pairwise,
@@ -44,6 +45,34 @@ def statistics(customers: pd.DataFrame, seed: int) -> tuple[dict, dict]:
         "lorenz": conc.lorenz,
     }
     return tables, {"gini": float(conc.gini)}
+
+
+def validation_tables(queried: dict, rfm_then: pd.DataFrame, clustering, as_of: dt.date,
+                      seed: int) -> tuple[dict, dict]:
+    """Both segmentations as of validation.WINDOW_DAYS before the as-of date, against what their
+    customers did next (see analysis.validation). `queried`: validation.queries(...); `rfm_then`:
+    RFM segments on that day (change_queries: the same day, as CHANGE_DAYS == WINDOW_DAYS)."""
+    from analysis import cluster, profiles
+
+    then, nxt = queried["features"], queried["next"]
+    cut = validation.cutoff(as_of).isoformat()
+    if len(then) < cluster.MIN_CUSTOMERS or rfm_then.empty or nxt.empty:
+        empty = {name: pd.DataFrame(columns=cols) for name, cols in
+                 (("validation_segments", validation.SEGMENT_COLUMNS), ("validation_summary", validation.SUMMARY_COLUMNS))}
+        return empty, {"validation_from": cut, "recommended_segmentation": None, "recommendation_reason": "",
+                       "separation_difference": float("nan"), "separation_difference_low": float("nan"),
+                       "separation_difference_high": float("nan")}
+    by_kind = {"rfm": validation.outcomes(rfm_then.rename(columns={"rfm_segment": "segment"})[["customer_id", "segment"]],
+                                          nxt)}
+    if clustering.k > 1 and len(then) >= cluster.MIN_CUSTOMERS:
+        earlier = cluster.choose_clusters(then, seed=seed, k=clustering.k, methods=(clustering.method,))
+        names = profiles.cluster_names(earlier.labels, cluster.shown_values(then), then["frequency_orders"])
+        labels = pd.Series(earlier.labels, index=then.index).map(names)
+        by_kind["cluster"] = validation.outcomes(pd.DataFrame({"customer_id": then["customer_id"], "segment": labels}),
+                                                 nxt)
+    segments, summary, figures = validation.compare(by_kind, seed)
+    figures["validation_from"] = cut
+    return {"validation_segments": segments, "validation_summary": summary}, figures
 
 
 def cohort_queries(lines) -> dict:
