@@ -221,6 +221,11 @@ METHOD_LABELS = {"kmeans": "k-means", "gmm": "Gaussian mixture"}
 METHOD_COLORS = {"kmeans": ACCENT, "gmm": "#EE7733"}
 
 
+def _label_side(k, ks: pd.Series) -> str:
+    """Where a marker's text goes so that it stays inside the plot at the ends of the k axis."""
+    return "top right" if k == ks.min() else "top left" if k == ks.max() else "top center"
+
+
 def silhouette_by_k(cluster_selection: pd.DataFrame) -> Figure:
     """Silhouette score for each method and number of clusters tried, the chosen model marked."""
     fig = figure("Choosing the model: silhouette score by method and k",
@@ -237,7 +242,16 @@ def silhouette_by_k(cluster_selection: pd.DataFrame) -> Figure:
             "scatter", x=floats(chosen["k"]), y=floats(chosen["silhouette"]), mode="markers+text", name="Chosen",
             marker=dict(size=18, color="#E69F00", symbol="star", line=dict(color=INK, width=1)),
             text=[f"chosen: {METHOD_LABELS.get(m, m)}, k = {int(k)}" for m, k in zip(chosen["method"], chosen["k"])],
-            textposition="top center", hovertemplate="chosen k = %{x}<br>silhouette %{y:.3f}<extra></extra>"))
+            textposition=_label_side(chosen["k"].iloc[0], cluster_selection["k"]),
+            hovertemplate="chosen k = %{x}<br>silhouette %{y:.3f}<extra></extra>"))
+    ineligible = cluster_selection[~cluster_selection["eligible"].astype(bool)] if "eligible" in cluster_selection \
+        else cluster_selection.iloc[:0]
+    if len(ineligible):
+        fig.add_trace(trace(
+            "scatter", x=floats(ineligible["k"]), y=floats(ineligible["silhouette"]), mode="markers",
+            name="Not eligible (a cluster under 1%)", marker=dict(size=14, color="rgba(0,0,0,0)", symbol="x-open",
+                                                                 line=dict(color=INK, width=1.5)),
+            hovertemplate="k = %{x}: a cluster too small to choose<br>silhouette %{y:.3f}<extra></extra>"))
     fig.update_xaxes(title_text="Number of clusters (k)", dtick=1)
     fig.update_yaxes(title_text="Silhouette score (-1 to 1)")
     return fig

@@ -53,7 +53,13 @@ def summary(a: Analysis) -> str:
                  f"stability {h['cluster_stability']:.2f})"
                  if kind == "cluster" else "")
         lines += [f"{title}{extra}:",
-                  *_table(rows, ["segment", "customers", "share", "revenue", "share", "avg order"]), ""]
+                  *_table(rows, ["segment", "customers", "share", "revenue", "share", "avg order"])]
+        if kind == "cluster" and h["n_clusters"] > 1:
+            lines.append(f"  why k = {h['n_clusters']}: {h['cluster_reason']}")
+        lines.append("")
+    if h.get("recommendation_reason"):
+        lines += [f"Which segmentation to use (checked on the 90 days after {h['validation_from']}):",
+                  f"  {h['recommendation_reason']}", ""]
     lines += [*_model_lines(h, money), ""]
     lines.append("Key findings:")
     lines += [f"  - {f.text}" for f in a.findings]

@@ -82,6 +82,10 @@ def fmt_yes(value) -> str:
     return "yes" if bool(value) and not _missing(value) else ""
 
 
+def fmt_yesno(value) -> str:
+    return "" if _missing(value) else "yes" if bool(value) else "no"
+
+
 def make_money(currency: str) -> Callable:
     def fmt_money(value, digits: int = 2) -> str:
         """Money with the configured symbol: 1234.5 -> '£1,234.50'; money(0) -> '£1,235'."""
@@ -108,7 +112,7 @@ def make_filters(currency: str) -> dict[str, Callable]:
     """All filters by name; `fmt(value, name)` applies one by name (for table column specs)."""
     filters = {
         "int": fmt_int, "num": fmt_num, "pct": fmt_pct, "days": fmt_days, "date": fmt_date,
-        "period": fmt_period, "text": fmt_text, "yes": fmt_yes, "money": make_money(currency),
+        "period": fmt_period, "text": fmt_text, "yes": fmt_yes, "yesno": fmt_yesno, "money": make_money(currency),
         "linkify": linkify,
     }
     filters["money0"] = lambda value: filters["money"](value, 0)

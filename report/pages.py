@@ -8,6 +8,7 @@ column specs naming the filter that formats each column. Nothing here computes a
 from __future__ import annotations
 
 import analysis
+from analysis import cluster, validation
 from analysis.result import Analysis
 from report import charts, pages_more
 from report.formatters import make_money
@@ -82,6 +83,8 @@ def overview(a: Analysis) -> dict:
                 "predicted (BG/NBD + Gamma–Gamma)"),
         ],
         "findings": list(a.findings),
+        "recommendation": ({"label": {"rfm": "RFM segments", "cluster": "behaviour clusters"}[h["recommended_segmentation"]],
+                            "reason": h["recommendation_reason"]} if h.get("recommendation_reason") else None),
         "share_chart": Chart("chart-segment-share", charts.segment_share_bars(seg, "rfm"),
                              "Each RFM segment's share of all customers next to its share of all revenue.",
                              Table("table-segment-share", "RFM segments: customers and revenue", (
@@ -170,10 +173,24 @@ def segments_overview(a: Analysis) -> dict:
         "silhouette_chart": Chart("chart-silhouette", charts.silhouette_by_k(selection),
                                   "Silhouette score for each number of clusters tried.") if len(selection) else None,
         "n_clusters": h["n_clusters"],
+        "cluster_reason": h["cluster_reason"],
+        "outliers": h["cluster_outliers"],
+        "stability": h["cluster_stability"],
+        "stability_low": bool(h["cluster_stability"] < cluster.MIN_STABILITY),
+        "cluster_rules": Table("table-cluster-rules", "Rules that pick out each cluster", (
+            Column("segment", "Cluster"), Column("rule", "Rule"),
+            Column("customers", "Customers", "int", numeric=True),
+            Column("coverage", "Takes in", "pct", numeric=True),
+            Column("precision", "Precise", "pct", numeric=True)), records(t["cluster_rules"])),
+        "weights": Table("table-cluster-weights", "What the clusters were found on, and each measure's weight", (
+            Column("dimension", "Dimension"), Column("label", "Measure"), Column("transform", "Transform"),
+            Column("weight", "Weight", "num3", numeric=True)), records(t["cluster_features"])),
         "selection": Table("table-cluster-selection", "Model quality per method and number of clusters (k)", (
             Column("method_label", "Method"),
             Column("k", "k", "int", numeric=True),
             Column("silhouette", "Silhouette (higher is better)", "num3", numeric=True),
+            Column("smallest_share", "Smallest cluster", "pct", numeric=True),
+            Column("eligible", "Eligible", "yesno"),
             Column("stability", "Stability, bootstrap ARI (higher is better)", "num3", numeric=True),
             Column("bic", "BIC (lower is better)", "int", numeric=True),
             Column("calinski_harabasz", "Calinski–Harabasz (higher is better)", "int", numeric=True),
@@ -316,6 +333,8 @@ def methodology(a: Analysis) -> dict:
     return {
         "config": a.config,
         "feature_labels": features.loc[features["kind"] == "all", "label"].tolist(),
+        "outlier_z": f"{cluster.OUTLIER_Z:g}",
+        "window_days": validation.WINDOW_DAYS,
         "ledger_reasons": records(a.tables["ledger"], ["label", "description"]),
     }
 

@@ -46,7 +46,6 @@ def _feature_rows(table, kind, features: dict[str, str]) -> list[dict]:
 def segment_statistics(a: Analysis) -> dict:
     t, h, cur = a.tables, a.headline, a.config.currency
     seg = t["segments"]
-    tests = t["segment_tests"].assign(kind_label=t["segment_tests"]["kind"].map(KIND_LABELS))
     boxes, means = [], []
     for kind, title in _kinds(a):
         boxes.append(Chart(f"chart-box-{kind}", charts_more.segment_boxes(
@@ -71,11 +70,7 @@ def segment_statistics(a: Analysis) -> dict:
                 _feature_rows(t["segment_means"], kind, KEY_FEATURES))))
     pareto = t["pareto"]
     return {
-        "tests": Table("table-segment-tests", "Kruskal–Wallis test per measure: do the segments differ?", (
-            Column("kind_label", "Grouping"), Column("label", "Measure"),
-            Column("groups", "Segments", "int", numeric=True), Column("n", "Customers", "int", numeric=True),
-            Column("h_statistic", "H", "num", numeric=True), Column("p_value", "p", "pvalue", numeric=True),
-            Column("epsilon_squared", "ε² (effect)", "num3", numeric=True)), records(tests)),
+        **validation(a),
         "box_charts": boxes,
         "means_charts": means,
         "pairwise_chart": Chart("chart-pairwise-revenue", charts_more.pairwise_effects(t["pairwise_revenue"], cur),
@@ -101,6 +96,34 @@ def segment_statistics(a: Analysis) -> dict:
                                   Column("customer_share", "Share of customers", "pct", numeric=True),
                                   Column("revenue_share", "Share of revenue", "pct", numeric=True)),
                                   records(t["lorenz"]))),
+    }
+
+
+def validation(a: Analysis) -> dict:
+    """The next-90-day check of both segmentations (analysis.validation)."""
+    t, h = a.tables, a.headline
+    summary = t["validation_summary"].assign(kind_label=t["validation_summary"]["kind"].map(KIND_LABELS))
+    per_segment = t["validation_segments"].assign(kind_label=t["validation_segments"]["kind"].map(KIND_LABELS))
+    return {
+        "validation_reason": h.get("recommendation_reason", ""),
+        "validation_from": h.get("validation_from"),
+        "validation_summary": Table("table-validation", "How well each segmentation told what customers did next", (
+            Column("kind_label", "Segmentation"), Column("segments", "Segments", "int", numeric=True),
+            Column("customers", "Customers then", "int", numeric=True),
+            Column("r2_repeat", "Explains: ordering again", "pct", numeric=True),
+            Column("r2_spend", "Explains: spend", "pct", numeric=True),
+            Column("separation", "Explains: mean", "pct", numeric=True),
+            Column("p_holm", "Chance alone could do this (adjusted p)", "pvalue", numeric=True),
+            Column("recommended", "Recommended", "yes")), records(summary)),
+        "validation_segments": Table("table-validation-segments", "Next 90 days per segment, as segmented 90 days "
+                                     "before the end (95% intervals)", (
+            Column("kind_label", "Segmentation"), Column("segment", "Segment then"),
+            Column("customers", "Customers", "int", numeric=True),
+            Column("repeat_rate", "Ordered again", "pct", numeric=True),
+            Column("repeat_low", "from", "pct", numeric=True), Column("repeat_high", "to", "pct", numeric=True),
+            Column("spend", "Net spend per customer", "money", numeric=True),
+            Column("spend_low", "from", "money", numeric=True), Column("spend_high", "to", "money", numeric=True)),
+            records(per_segment.sort_values(["kind", "repeat_rate"], ascending=[False, False], kind="stable"))),
     }
 
 

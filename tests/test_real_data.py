@@ -125,3 +125,37 @@ def test_every_customer_has_one_segment_and_one_cluster(uci):
     assert c["customer_id"].is_unique
     assert c["rfm_segment"].notna().all() and c["cluster"].notna().all()
     assert uci.tables["segments"].groupby("kind")["customers"].sum().eq(len(c)).all()
+
+
+def test_no_cluster_is_under_one_percent_and_every_name_and_rule_agrees_with_its_medians(uci):
+    from analysis.cluster import shown_values
+    from tests.test_cluster import names_agree_with_medians
+
+    c = uci.tables["customers"]
+    shares = c["cluster"].value_counts(normalize=True)
+    assert shares.min() >= 0.01
+    names = c.drop_duplicates("cluster").set_index("cluster")["cluster_name"].to_dict()
+    names_agree_with_medians(c["cluster"].to_numpy(), shown_values(c), names)
+    rules = uci.tables["cluster_rules"]
+    assert sorted(rules["cluster"]) == sorted(names) and rules["rule"].str.len().gt(0).all()
+    assert (rules["coverage"] > 0.5).all() and (rules["precision"] > 0.5).all()
+
+
+def test_the_lapsed_named_cluster_really_has_the_longest_silence(uci):
+    """The issue's example: a cluster named lapsed had a shorter median silence than another."""
+    c = uci.tables["customers"]
+    medians = c.groupby("cluster_name")["recency_days"].median()
+    lapsed = [n for n in medians.index if "lapsed" in n.lower()]
+    if lapsed:
+        assert medians[lapsed].min() >= medians.drop(lapsed).max()
+
+
+def test_both_segmentations_are_checked_on_the_90_days_nobody_saw(uci):
+    h, s = uci.headline, uci.tables["validation_summary"]
+    assert h["validation_from"] == "2011-09-11"
+    assert sorted(s["kind"]) == ["cluster", "rfm"] and s["recommended"].sum() == 1
+    assert h["recommended_segmentation"] in ("rfm", "cluster") and h["recommendation_reason"]
+    per = uci.tables["validation_segments"]
+    assert (per["repeat_low"] <= per["repeat_rate"]).all() and (per["repeat_rate"] <= per["repeat_high"]).all()
+    # customers segmented then are those with an order before the cutoff; all of them are counted
+    assert per.groupby("kind")["customers"].sum().eq(s.set_index("kind")["customers"]).all()

@@ -79,6 +79,10 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
         "gap_cv": [0.2, 0.4, math.nan, math.nan, 0.3, math.nan],
         **{f"share_q{q}": [0.25] * 6 for q in range(1, 5)},
         "distinct_products": pd.Series([12, 9, 2, 1, 5, 1], dtype="int64"),
+        "active_days": pd.Series([86, 83, 48, 0, 18, 0], dtype="int64"),
+        "item_price": [33.3, 40.0, 30.0, 11.4, 50.0, 20.0],
+        "peak_quarter_share": [0.4, 0.5, 0.5, 1.0, 0.5, 1.0],
+        "cluster_outlier": [False, False, False, False, False, True],
         "returns_lines": pd.Series([1, 0, 0, 1, 0, 0], dtype="int64"),
         "returns_value": [12.5, 0.0, 0.0, 5.0, 0.0, 0.0],
         "return_rate": [12.5 / 900, 0.0, 0.0, 5.0 / 45.5, 0.0, 0.0],
@@ -187,9 +191,18 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
                                             "lapsed repeat buyers", "no rule above matched"],
                                    "action": ["Reward them.", "Call them.", "Email them.", "Review by hand."]}),
         "cluster_selection": pd.DataFrame({"method": ["kmeans", "kmeans"], "k": [2, 3], "silhouette": [0.61, 0.42],
+                                           "smallest_share": [0.33, 0.005], "eligible": [True, False],
                                            "bic": [math.nan, math.nan], "stability": [0.97, math.nan],
                                            "calinski_harabasz": [120.5, 98.0], "davies_bouldin": [0.55, 0.8],
                                            "chosen": [True, False]}),
+        "cluster_features": pd.DataFrame({"feature": ["recency_days", "monetary"],
+                                          "label": ["Days since last order", "Net revenue"],
+                                          "dimension": ["recency", "spend"], "transform": ["log", "log"],
+                                          "weight": [1.0, 1.0]}),
+        "cluster_rules": pd.DataFrame({"cluster": [1, 2], "segment": [n for k, n, *_ in SEGMENTS if k == "cluster"],
+                                       "rule": ["Orders ≥ 4", f"Orders ≤ 3 and {XSS_PRODUCT}"],
+                                       "customers": [3, 3], "rule_customers": [3, 4], "coverage": [1.0, 1.0],
+                                       "precision": [1.0, 0.75]}),
         **new_tables(SEGMENTS),
         "crosstab": pd.DataFrame({"rfm_segment": ["Champions", "At Risk", "Can't Lose Them", "Can't Lose Them"],
                                   "cluster_name": ["Frequent high-spend buyers", "Lapsed one-off buyers",
@@ -204,12 +217,9 @@ KEY_FEATURES = [("recency_days", "Days since last order"), ("frequency_orders", 
 
 def new_tables(segments) -> dict[str, pd.DataFrame]:
     """The statistics, cohort, product, change and value tables, hand-made and tiny."""
-    tests, dist, means, value, affinity, mix, risk = [], [], [], [], [], [], []
+    dist, means, value, affinity, mix, risk = [], [], [], [], [], []
     for kind in ("rfm", "cluster"):
         names = [name for k, name, *_ in segments if k == kind]
-        for i, (f, label) in enumerate(KEY_FEATURES):
-            tests.append({"kind": kind, "feature": f, "label": label, "groups": len(names), "n": 6,
-                          "h_statistic": 4.5 - i, "p_value": [0.03, 1e-12, 0.2, 0.0][i], "epsilon_squared": 0.4})
         for j, name in enumerate(names):
             for f, _ in KEY_FEATURES:
                 base = 10.0 * (j + 1)
@@ -239,8 +249,15 @@ def new_tables(segments) -> dict[str, pd.DataFrame]:
             cohort_rows.append({"cohort_month": cohort, "already_customers": c == 0, "months_since_first": m,
                                 "customers": customers,
                                 "cohort_size": size, "retention": customers / size, "revenue": 100.0 * customers})
+    validation_rows = [{"kind": kind, "segment": name, "customers": 2, "repeat_rate": 0.5, "repeat_low": 0.1,
+                        "repeat_high": 0.9, "spend": 40.0, "spend_low": 10.0, "spend_high": 80.0}
+                       for kind, name, *_ in segments]
     return {
-        "segment_tests": pd.DataFrame(tests),
+        "validation_segments": pd.DataFrame(validation_rows),
+        "validation_summary": pd.DataFrame({
+            "kind": ["rfm", "cluster"], "segments": [3, 2], "customers": [6, 6], "r2_repeat": [0.2, 0.3],
+            "r2_spend": [0.25, 0.35], "separation": [0.225, 0.325], "test": ["Kruskal-Wallis"] * 2,
+            "statistic": [3.0, 4.0], "p_value": [0.0, 0.04], "p_holm": [0.0, 0.08], "recommended": [False, True]}),
         "segment_distributions": pd.DataFrame(dist),
         "segment_means": pd.DataFrame(means),
         "pairwise_revenue": pd.DataFrame([{
@@ -294,6 +311,10 @@ NEW_HEADLINE = {
     "bgnbd": {"r": 0.5, "alpha": 31.0, "a": 0.09, "b": 4.9, "log_likelihood": -1234.5},
     "gamma_gamma": None, "spend_frequency_correlation": math.nan, "holdout_mae": 0.25,
     "holdout_cutoff": "2023-12-22", "clv_total": 2260.5,
+    "cluster_reason": "Best silhouette among the candidates whose every cluster holds at least 20 customers.",
+    "cluster_outliers": 1, "validation_from": "2023-12-22", "recommended_segmentation": "cluster",
+    "recommendation_reason": "Behaviour clusters separate what customers did next better.",
+    "separation_difference": 0.1, "separation_difference_low": 0.02, "separation_difference_high": 0.18,
 }
 
 
@@ -864,11 +885,20 @@ def test_templates_never_compute_a_number():
             assert not aggregates.search(code), (template.name, match.group(0))
 
 
-def test_the_segments_page_reports_the_tests_and_the_gini(site):
+def test_the_segments_page_reports_the_next_90_day_check_the_rules_the_choice_of_k_and_the_gini(site):
     text = (site / "segments.html").read_text(encoding="utf-8")
-    assert "Kruskal–Wallis" in text and "1e-12" in text.replace("1.0e-12", "1e-12")  # p formatted
-    assert "&lt; 1e-300" in text  # a p-value of exactly 0
+    assert "Kruskal" not in text.split('id="differences"')[1].split("</table>")[0]  # no circular test table
+    assert "as the data stood on 2023-12-22" in text and "separate what customers did next better" in text
+    assert "&lt; 1e-300" in text  # an adjusted p-value of exactly 0
+    assert "Orders ≥ 4" in text and "Best silhouette among the candidates" in text
+    assert "&lt;/script&gt;&lt;img src=x" in text and "<img src=x" not in text  # hostile text in a rule stays text
+    assert ">no<" in text  # the candidate with a tiny cluster is marked not eligible
     assert "<strong>0.55</strong>" in text  # Gini from the headline
+
+
+def test_the_overview_says_which_segmentation_to_act_on_and_why(site):
+    text = (site / "index.html").read_text(encoding="utf-8")
+    assert "Use the behaviour clusters." in text and "separate what customers did next better" in text
 
 
 def test_the_changes_page_lists_movers_and_the_at_risk_customers_by_value(site):
