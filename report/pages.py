@@ -334,6 +334,7 @@ def methodology(a: Analysis) -> dict:
         "config": a.config,
         "feature_labels": features.loc[features["kind"] == "all", "label"].tolist(),
         "outlier_z": f"{cluster.OUTLIER_Z:g}",
+        "weights": records(a.tables["cluster_features"]),
         "window_days": validation.WINDOW_DAYS,
         "ledger_reasons": records(a.tables["ledger"], ["label", "description"]),
     }
