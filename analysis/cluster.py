@@ -1,36 +1,50 @@
-"""Behaviour clusters: k-means or a Gaussian mixture on customer behaviour, each dimension weighed alike.
+"""Behaviour clusters: latent classes of customers whose every measure has one peak (analysis.latent).
 
-Features are grouped into behaviour dimensions (recency, frequency, spend, basket, price, returns,
-timing). Each feature is transformed (log for counts, days and money; square root for the return
-rate; shares shrunk towards the average share by the customer's number of orders, so one order is
-not "100% at weekends"), standardised, and weighed 1/sqrt(features in its dimension), so every
-dimension counts the same however many columns describe it. Customers extreme on some feature
-(OUTLIER_Z standard deviations) take no part in fitting: they are assigned to their nearest cluster
-and flagged.
+The classes are found on nine measures in six behaviour dimensions (MODEL_FEATURES): recency;
+frequency (orders, days between first and last order); basket (products per order, units per
+product); price (paid against the product's median price); returns (return rate); timing (share
+of orders at weekends, share in the busiest quarter). Spend is not a measure of its own: it is
+orders x basket x price, and counting it again would count those twice. Counts and days are
+log-transformed, the return rate takes a square root; the timing shares of one-order customers are
+missing, not 0 or 1. Each measure counts once (see dimension_weights). Customers far beyond the usual range of some measure (OUTLIER_RANGES
+ranges of its middle 99%) take no part in fitting: they are assigned to the most likely class and
+flagged.
 
-Model selection compares both methods over a range of k by silhouette on a sample. A candidate
+Models for k = 1..k_max are fitted on a sample of at most SELECTION_SAMPLE customers. A candidate
 whose smallest cluster holds under MIN_CLUSTER_SHARE of customers (or under MIN_CLUSTER_CUSTOMERS)
-is not eligible; the eligible candidate with the best silhouette is chosen, and `reason` says so in
-words, with the runner-up and any better-scoring candidate that was not eligible. Selection sees at
-most SELECTION_SAMPLE customers (silhouette at most SILHOUETTE_SAMPLE), and the chosen model
-assigns every customer, so only standardising and assigning grow with the number of customers.
+is not eligible; among the eligible ones between k_min and k_max the lowest BIC (the likelihood
+penalised by the number of parameters) wins, and `reason` says so in words, with the runner-up and
+any better-scoring candidate that was not eligible. The chosen model assigns every customer.
+Silhouette, Calinski-Harabasz and Davies-Bouldin are reported on the standardised profile features
+(CLUSTER_FEATURES, also used to describe and name the clusters) as a cross-check.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import (adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score,
                              pairwise_distances)
-from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
-# feature -> (label shown to readers, behaviour dimension, transform)
+from analysis import latent
+
+# The measures the classes are found on: feature -> (label, behaviour dimension, transform).
+MODEL_FEATURES = {
+    "recency_days": ("Days since last order", "recency", "log"),
+    "frequency_orders": ("Orders", "frequency", "log"),
+    "active_days": ("Days between first and last order", "frequency", "log"),
+    "lines_per_order": ("Products per order", "basket", "log"),
+    "units_per_line": ("Units per product", "basket", "ratio"),
+    "price_index": ("Price paid vs catalogue", "price", "ratio"),
+    "return_rate": ("Return rate", "returns", "sqrt"),
+    "weekend_share": ("Share of orders at weekends", "timing", "share"),
+    "peak_quarter_share": ("Share of orders in the busiest quarter", "timing", "share"),
+}
+# The features the clusters are described, named and explained by: feature -> (label, dimension, transform)
 CLUSTER_FEATURES = {
     "recency_days": ("Days since last order", "recency", "log"),
     "frequency_orders": ("Orders", "frequency", "log"),
@@ -44,23 +58,18 @@ CLUSTER_FEATURES = {
     "weekend_share": ("Share of orders at weekends", "timing", "share"),
     "peak_quarter_share": ("Share of orders in the busiest quarter", "timing", "share"),
 }
-METHODS = ("kmeans", "gmm")
-METHOD_LABELS = {"kmeans": "k-means", "gmm": "Gaussian mixture", "none": "none"}
+METHOD_LABELS = {"latent": "latent classes", "kmeans": "k-means", "none": "none"}
 MIN_CUSTOMERS = 20        # fewer customers than this are kept as one group: clusters would be noise
 MIN_CLUSTER_SHARE = 0.01  # a candidate with a cluster smaller than this share of customers...
 MIN_CLUSTER_CUSTOMERS = 20  # ...or than this many customers is not chosen
-OUTLIER_Z = 6.0           # customers this many standard deviations out on a feature are not fitted on
-SHARE_PRIOR_ORDERS = 3.0  # a share counts as if the customer had this many more orders at the average share
-SELECTION_SAMPLE = 5_000  # customers used to compare models
-SILHOUETTE_SAMPLE = 2_000  # customers whose distances to each other score every candidate
-KMEANS_INITS = 4         # k-means++ starts per k-means fit
-GMM_INITS = 1            # starts per mixture fit
-BOOTSTRAPS = 4           # resamples for the chosen model's stability score
+OUTLIER_RANGES = 1.0      # beyond the middle 99% of a measure by more than this many times its width: an outlier
+SHARE_PRIOR_ORDERS = 3.0  # shown shares count as if the customer had this many more orders at the average share
+SELECTION_SAMPLE = 5_000  # customers the models are fitted on
+SILHOUETTE_SAMPLE = 2_000  # customers whose distances to each other give the silhouette
+BOOTSTRAPS = 2           # resamples for the chosen model's stability score
 MIN_STABILITY = 0.8      # below this the segments page says the clusters are not stable
-# The fits are small (a few thousand rows): starting and synchronising threads costs more than a
-# second core saves. One thread also gives the same numbers on every machine.
-THREADS = 1
-SELECTION_COLUMNS = ["method", "k", "silhouette", "smallest_share", "eligible", "bic", "stability",
+THREADS = 1              # small fits: one thread is faster and gives the same numbers on every machine
+SELECTION_COLUMNS = ["method", "k", "bic", "smallest_share", "eligible", "silhouette", "stability",
                      "calinski_harabasz", "davies_bouldin", "chosen"]
 
 
@@ -110,16 +119,47 @@ def standardise(customers: pd.DataFrame, features=CLUSTER_FEATURES) -> pd.DataFr
     return pd.DataFrame(x, index=customers.index, columns=list(features))
 
 
-def dimension_weights(z: pd.DataFrame, features=CLUSTER_FEATURES) -> pd.DataFrame:
-    """schema.TABLES['cluster_features']: each feature's weight, 1/sqrt(varying features in its
-    dimension), so each dimension adds the same variance to the distances (0 for a constant feature)."""
-    varying = {f: bool(z[f].abs().max() > 0) for f in features}
-    per_dim: dict[str, int] = {}
-    for f, spec in features.items():
-        per_dim[spec[1]] = per_dim.get(spec[1], 0) + varying[f]
-    rows = [{"feature": f, "label": spec[0], "dimension": spec[1], "transform": spec[2],
-             "weight": 1 / np.sqrt(per_dim[spec[1]]) if varying[f] else 0.0} for f, spec in features.items()]
+def dimension_weights(x: np.ndarray, features=MODEL_FEATURES) -> pd.DataFrame:
+    """schema.TABLES['cluster_features']: each model measure's dimension and weight in the
+    likelihood: 1, or 0 for a measure that does not vary. (Weighing the measures of a two-measure
+    dimension by a half each was measured on the tuning families of benchmarks/bench_recovery.py
+    and lost: worst ARI 0.53 against 0.63. No dimension has more than two measures and no measure
+    repeats another, so each measure counts once.) x: model_matrix."""
+    rows = []
+    for j, (f, (label, dimension, transform)) in enumerate(features.items()):
+        col = x[:, j][np.isfinite(x[:, j])]
+        varying = len(col) > 0 and col.max() > col.min()
+        rows.append({"feature": f, "label": label, "dimension": dimension, "transform": TRANSFORM_LABELS[transform],
+                     "weight": 1.0 if varying else 0.0})
     return pd.DataFrame(rows)
+
+
+TRANSFORM_LABELS = {"log": "log(1 + x)", "ratio": "log x", "sqrt": "square root",
+                    "share": "as is (missing for one order)"}
+
+
+def model_matrix(customers: pd.DataFrame, features=MODEL_FEATURES) -> np.ndarray:
+    """(customers, measures) as the classes see them; NaN where a value is missing or undefined
+    (a share of one order). units_per_line is items per order over products per order."""
+    orders = customers["frequency_orders"].to_numpy(dtype="float64", na_value=np.nan)
+    out = np.empty((len(customers), len(features)))
+    for j, (name, (_label, _dim, transform)) in enumerate(features.items()):
+        if name == "units_per_line":
+            v = (customers["items_per_order"].to_numpy(dtype="float64", na_value=np.nan)
+                 / customers["lines_per_order"].to_numpy(dtype="float64", na_value=np.nan))
+        else:
+            v = customers[name].to_numpy(dtype="float64", na_value=np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if transform == "log":
+                v = np.log1p(np.maximum(v, 0.0))
+            elif transform == "ratio":
+                v = np.log(np.where(v > 0, v, np.nan))
+            elif transform == "sqrt":
+                v = np.sqrt(np.maximum(v, 0.0))
+            elif transform == "share":
+                v = np.where(orders > 1, v, np.nan)
+        out[:, j] = np.where(np.isfinite(v), v, np.nan)
+    return out
 
 
 def _features(customers: pd.DataFrame, features) -> np.ndarray:
@@ -142,19 +182,6 @@ def _features(customers: pd.DataFrame, features) -> np.ndarray:
             n = np.nan_to_num(orders, nan=1.0)
             col[:] = (col * n + col.mean() * SHARE_PRIOR_ORDERS) / (n + SHARE_PRIOR_ORDERS)
     return out
-
-
-def _model(method: str, k: int, seed: int):
-    if method == "kmeans":
-        return KMeans(n_clusters=k, n_init=KMEANS_INITS, random_state=seed)
-    return GaussianMixture(n_components=k, covariance_type="diag", n_init=GMM_INITS, reg_covar=1e-4,
-                           random_state=seed)
-
-
-def _fit(method: str, k: int, x: np.ndarray, seed: int):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return _model(method, k, seed).fit(x)
 
 
 def _sample(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -186,133 +213,124 @@ def silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
     return float(np.nan_to_num(s).mean())
 
 
-def _score(method: str, k: int, x: np.ndarray, sil_idx: np.ndarray, distances: np.ndarray,
-           seed: int) -> tuple[dict, object]:
-    model = _fit(method, k, x, seed)
-    labels = model.predict(x)
-    ok = len(np.unique(labels)) > 1
-    row = {
-        "method": method, "k": k,
-        "silhouette": silhouette(distances, labels[sil_idx]),
-        "smallest_share": float(np.bincount(labels, minlength=k).min() / len(x)),
-        "bic": float(model.bic(x)) if method == "gmm" else np.nan,
-        "calinski_harabasz": float(calinski_harabasz_score(x, labels)) if ok else np.nan,
-        "davies_bouldin": float(davies_bouldin_score(x, labels)) if ok else np.nan,
-    }
-    return row, model
-
-
-def stability(method: str, k: int, x: np.ndarray, reference: np.ndarray, seed: int) -> float:
-    """Mean adjusted Rand index between the reference labels and fits on bootstrap resamples."""
+def stability(c: np.ndarray, k: int, reference: np.ndarray, weights: np.ndarray, seed: int) -> float:
+    """Mean adjusted Rand index between the reference labels and models fitted (k = 1..k, as the
+    choice does) on bootstrap resamples of the binned sample `c`."""
     rng = np.random.default_rng(seed + 1)
     scores = []
-    with threadpool_limits(limits=THREADS):
-        for b in range(BOOTSTRAPS):
-            idx = rng.integers(0, len(x), len(x))
-            labels = _fit(method, k, x[idx], seed + b + 1).predict(x)
-            scores.append(adjusted_rand_score(reference, labels))
+    for b in range(BOOTSTRAPS):
+        idx = rng.integers(0, len(c), len(c))
+        model = latent.fit_range(c[idx], k, seed + b + 1, weights)[-1]
+        scores.append(adjusted_rand_score(reference, model.predict(c)))
     return float(np.mean(scores))
 
 
-def weighted(customers: pd.DataFrame, features=CLUSTER_FEATURES) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
-    """(z, weights, x): standardised features, the dimension weights, and the weighted matrix the
-    models are fitted on."""
+def weighted(customers: pd.DataFrame, features=CLUSTER_FEATURES) -> tuple[pd.DataFrame, np.ndarray]:
+    """(z, x): the standardised profile features, and x weighted 1/sqrt(features in the dimension)
+    so each dimension adds the same to distances (for the silhouette cross-check)."""
     z = standardise(customers, features)
-    weights = dimension_weights(z, features)
-    return z, weights, z.to_numpy() * weights["weight"].to_numpy()
+    dims = pd.Series([spec[1] for spec in features.values()])
+    per_dim = dims.map(dims.value_counts()).to_numpy(dtype="float64")
+    return z, z.to_numpy() / np.sqrt(per_dim)
+
+
+def outliers(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Customers beyond some measure's middle 99% by more than OUTLIER_RANGES times its width."""
+    width = (edges[:, 1] - edges[:, 0])[None, :]
+    with np.errstate(invalid="ignore"):
+        far = (x < edges[:, 0] - OUTLIER_RANGES * width) | (x > edges[:, 1] + OUTLIER_RANGES * width)
+    return (far & (width > 0)).any(axis=1)
 
 
 def choose_clusters(customers: pd.DataFrame, *, seed: int, k_min: int = 3, k_max: int = 8,
-                    k: int | None = None, methods=METHODS, features=CLUSTER_FEATURES) -> Clustering:
-    """Compare methods x k on a sample of ordinary customers; keep the best silhouette among the
-    eligible candidates (no cluster under MIN_CLUSTER_SHARE or MIN_CLUSTER_CUSTOMERS); assign all.
-    Same customers and seed give the same labels and selection table."""
-    z, weights, x = weighted(customers, features)
+                    k: int | None = None) -> Clustering:
+    """Latent classes for k = 1..k_max on a sample of ordinary customers; the lowest BIC among the
+    eligible candidates with k_min <= k <= k_max (no cluster under MIN_CLUSTER_SHARE or
+    MIN_CLUSTER_CUSTOMERS), or k when given; every customer assigned. Same customers and seed give
+    the same labels and selection table."""
+    z, xz = weighted(customers)
+    x = model_matrix(customers)
     n = len(x)
-    outlier = (np.abs(z.to_numpy()) > OUTLIER_Z).any(axis=1)
+    weights = dimension_weights(x)
     if n < MIN_CUSTOMERS:
         empty = pd.DataFrame(columns=SELECTION_COLUMNS)
         return Clustering(np.ones(n, dtype="int64"), empty, 1, "none", float("nan"), float("nan"), z,
                           np.zeros(n, dtype=bool), weights,
                           f"Only {n:,} customers: too few for clusters (at least {MIN_CUSTOMERS} needed).")
     rng = np.random.default_rng(seed)
+    outlier = outliers(x, latent.bin_edges(x))
     ordinary = np.flatnonzero(~outlier) if (~outlier).sum() >= MIN_CUSTOMERS else np.arange(n)
-    xs = x[ordinary[_sample(len(ordinary), SELECTION_SAMPLE, rng)]]
-    sil_idx = _sample(len(xs), SILHOUETTE_SAMPLE, rng)
-    ks = [k] if k else [kk for kk in range(k_min, k_max + 1) if kk < len(xs)]
-    with threadpool_limits(limits=THREADS):
-        selection, models = _compare(xs, sil_idx, ks, methods, seed)
+    sample = ordinary[_sample(len(ordinary), SELECTION_SAMPLE, rng)]
+    edges = latent.bin_edges(x[sample])
+    c = latent.codes(x, edges)
+    cs = c[sample]
+    w = weights["weight"].to_numpy()
+    ks = [k] if k else [kk for kk in range(k_min, k_max + 1) if kk < len(cs)] or [1]
+    models = latent.fit_range(cs, max(ks), seed, w)
     least = max(MIN_CLUSTER_SHARE, MIN_CLUSTER_CUSTOMERS / n)
+    sil_idx = _sample(len(sample), SILHOUETTE_SAMPLE, rng)
+    distances = pairwise_distances(xz[sample][sil_idx])
+    rows = []
+    for kk in ks:
+        labels = models[kk - 1].predict(cs)
+        ok = len(np.unique(labels)) > 1
+        rows.append({"method": "latent", "k": kk, "bic": models[kk - 1].bic(len(cs)),
+                     "smallest_share": float(np.bincount(labels, minlength=kk).min() / len(cs)),
+                     "silhouette": silhouette(distances, labels[sil_idx]), "stability": np.nan,
+                     "calinski_harabasz": float(calinski_harabasz_score(xz[sample], labels)) if ok else np.nan,
+                     "davies_bouldin": float(davies_bouldin_score(xz[sample], labels)) if ok else np.nan})
+    selection = pd.DataFrame(rows)
     selection["eligible"] = selection["smallest_share"] >= least
     best = _select(selection)
     selection["chosen"] = selection.index == best
-    method, kk = selection.loc[best, "method"], int(selection.loc[best, "k"])
-    model = models[(method, kk)]
-    selection.loc[best, "stability"] = stability(method, kk, xs, model.predict(xs), seed)
-    with threadpool_limits(limits=THREADS):
-        raw = model.predict(x)
+    kk = int(selection.loc[best, "k"])
+    model = models[kk - 1]
+    selection.loc[best, "stability"] = stability(cs, kk, model.predict(cs), w, seed) if kk > 1 else 1.0
     revenue = np.nan_to_num(customers["monetary"].to_numpy(dtype="float64", na_value=np.nan))
-    labels = _relabel_by_revenue(raw, revenue)
+    labels = _relabel_by_revenue(model.predict(c), revenue)
     return Clustering(labels=labels, selection=selection[SELECTION_COLUMNS], k=int(labels.max()),
-                      method=method, silhouette=float(selection.loc[best, "silhouette"]),
+                      method="latent", silhouette=float(selection.loc[best, "silhouette"]),
                       stability=float(selection.loc[best, "stability"]), z=z, outlier=outlier, weights=weights,
                       reason=_reason(selection, best, least, forced=k is not None))
 
 
-def _compare(xs: np.ndarray, sil_idx: np.ndarray, ks: list[int], methods, seed: int) -> tuple[pd.DataFrame, dict]:
-    """One row per method x k (stability left empty) and the fitted models by (method, k). Every
-    candidate's silhouette uses the same distance matrix of the silhouette sample, computed once."""
-    distances = pairwise_distances(xs[sil_idx])
-    rows, models = [], {}
-    for method in methods:
-        for kk in ks:
-            row, models[(method, kk)] = _score(method, kk, xs, sil_idx, distances, seed)
-            rows.append(row)
-    selection = pd.DataFrame(rows)
-    selection["stability"] = np.nan
-    return selection, models
-
-
 def _select(selection: pd.DataFrame):
-    """Index of the chosen row: the best silhouette among eligible candidates (ties: fewer
-    clusters, then k-means); without an eligible one, the candidate whose smallest cluster is largest."""
-    order = selection.assign(_sil=selection["silhouette"].fillna(-1)).sort_values(
-        ["_sil", "k", "method"], ascending=[False, True, False], kind="stable")
+    """Index of the chosen row: the lowest BIC among eligible candidates (ties: fewer clusters);
+    without an eligible one, the candidate whose smallest cluster is largest."""
+    order = selection.sort_values(["bic", "k"], kind="stable")
     eligible = order[order["eligible"]]
-    if len(eligible):
-        return eligible.index[0]
-    return selection["smallest_share"].idxmax()
-
-
-def _name(row) -> str:
-    return f"{METHOD_LABELS[row['method']]} with k = {int(row['k'])}"
+    return eligible.index[0] if len(eligible) else selection["smallest_share"].idxmax()
 
 
 def _reason(selection: pd.DataFrame, best, least: float, forced: bool) -> str:
     """Why `best` was chosen, in one or two sentences, with the evidence."""
     chosen = selection.loc[best]
+    k = int(chosen["k"])
     if forced:
-        return (f"k = {int(chosen['k'])} was set by --clusters; of the methods, {_name(chosen)} had the better "
-                f"silhouette ({chosen['silhouette']:.3f}).")
+        return f"k = {k} was set by --clusters (BIC {chosen['bic']:,.0f})."
+    floor = (f"{MIN_CLUSTER_CUSTOMERS} customers" if least > MIN_CLUSTER_SHARE else f"{MIN_CLUSTER_SHARE:.0%} of customers")
     if not selection["eligible"].any():
-        return (f"Every candidate had a cluster under {least:.1%} of customers; {_name(chosen)} was kept because "
-                f"its smallest cluster is the largest ({chosen['smallest_share']:.1%}). Treat its small clusters "
-                f"with care.")
-    others = selection.drop(index=best)
-    runner = others[others["eligible"]].sort_values("silhouette", ascending=False, kind="stable")
-    text = f"Best silhouette among the candidates whose every cluster holds at least {least:.0%} of customers: {_name(chosen)}, {chosen['silhouette']:.3f}"
-    text += (f" (next: {_name(runner.iloc[0])}, {runner.iloc[0]['silhouette']:.3f})." if len(runner) else ".")
-    better = selection[(~selection["eligible"]) & (selection["silhouette"] > chosen["silhouette"])]
+        return (f"Every candidate had a cluster under {floor}; k = {k} was kept because its smallest cluster is "
+                f"the largest ({chosen['smallest_share']:.1%}). Treat its small clusters with care.")
+    runner = selection[selection["eligible"]].drop(index=best).sort_values("bic", kind="stable")
+    text = f"Lowest BIC among the candidates whose every cluster holds at least {floor}: k = {k} (BIC {chosen['bic']:,.0f}"
+    text += (f"; next: k = {int(runner.iloc[0]['k'])}, {runner.iloc[0]['bic']:,.0f})." if len(runner) else ").")
+    better = selection[(~selection["eligible"]) & (selection["bic"] < chosen["bic"])]
     if len(better):
-        top = better.sort_values("silhouette", ascending=False, kind="stable").iloc[0]
-        text += (f" {_name(top)} scored higher ({top['silhouette']:.3f}) but its smallest cluster held "
+        top = better.sort_values("bic", kind="stable").iloc[0]
+        text += (f" k = {int(top['k'])} scored better ({top['bic']:,.0f}) but its smallest cluster held "
                  f"{top['smallest_share']:.1%} of customers, so it was not chosen.")
+    best_sil = selection["silhouette"].idxmax() if selection["silhouette"].notna().any() else best
+    if best_sil != best:
+        text += (f" The best silhouette was at k = {int(selection.loc[best_sil, 'k'])} "
+                 f"({selection.loc[best_sil, 'silhouette']:.3f} against {chosen['silhouette']:.3f}); silhouette "
+                 f"favours a few round groups, BIC judges how well the classes describe every measure.")
     return text
 
 
 def baseline_clusters(customers: pd.DataFrame, *, seed: int, k_min: int = 3, k_max: int = 8) -> np.ndarray:
     """The textbook baseline: k-means on log recency, frequency and monetary, standardised, k by
-    the best silhouette (on the same samples as the automatic choice)."""
+    the best silhouette (on a sample of SILHOUETTE_SAMPLE customers)."""
     rfm = {f: ("", "", "log") for f in ("recency_days", "frequency_orders", "monetary")}
     x = standardise(customers, rfm).to_numpy()
     if len(x) < MIN_CUSTOMERS:
@@ -320,11 +338,15 @@ def baseline_clusters(customers: pd.DataFrame, *, seed: int, k_min: int = 3, k_m
     rng = np.random.default_rng(seed)
     xs = x[_sample(len(x), SELECTION_SAMPLE, rng)]
     sil_idx = _sample(len(xs), SILHOUETTE_SAMPLE, rng)
+    distances = pairwise_distances(xs[sil_idx])
+    best, best_sil = None, -np.inf
     with threadpool_limits(limits=THREADS):
-        selection, models = _compare(xs, sil_idx, [kk for kk in range(k_min, k_max + 1) if kk < len(xs)],
-                                     ("kmeans",), seed)
-        best = selection.loc[selection["silhouette"].fillna(-1).idxmax()]
-        return models[("kmeans", int(best["k"]))].predict(x) + 1
+        for kk in range(k_min, min(k_max, len(xs) - 1) + 1):
+            model = KMeans(n_clusters=kk, n_init=4, random_state=seed).fit(xs)
+            score = silhouette(distances, model.labels_[sil_idx])
+            if score > best_sil:
+                best, best_sil = model, score
+        return best.predict(x) + 1
 
 
 def _relabel_by_revenue(raw: np.ndarray, revenue: np.ndarray) -> np.ndarray:

@@ -7,9 +7,11 @@ import pytest
 from sklearn.metrics import adjusted_rand_score, pairwise_distances, silhouette_score
 
 from analysis import cluster
-from analysis.cluster import (CLUSTER_FEATURES, MIN_CLUSTER_CUSTOMERS, MIN_CLUSTER_SHARE, SELECTION_SAMPLE,
-                              SILHOUETTE_SAMPLE, _relabel_by_revenue, baseline_clusters, choose_clusters,
-                              dimension_weights, shown_values, silhouette, stability, standardise)
+from analysis import latent
+from analysis.cluster import (CLUSTER_FEATURES, MIN_CLUSTER_CUSTOMERS, MIN_CLUSTER_SHARE, MODEL_FEATURES,
+                              SELECTION_SAMPLE, SILHOUETTE_SAMPLE, _relabel_by_revenue, baseline_clusters,
+                              choose_clusters, dimension_weights, model_matrix, shown_values, silhouette,
+                              standardise)
 from analysis.profiles import PHRASES, cluster_medians, cluster_names
 from analysis.rules import cluster_rules
 from benchmarks.bench_recovery import customers_of
@@ -57,18 +59,25 @@ def planted_customers(n: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     return customers, group
 
 
-def test_every_method_and_k_is_reported_and_the_best_eligible_silhouette_is_chosen():
+def test_weekend_and_weekday_shoppers_are_told_apart(tmp_path):
+    """Groups that differ only in when they order: a class cannot hold weekend share 0 and 1."""
+    table, truth = planted_table(tmp_path, "timing", 1, noise=False)
+    keep = truth.isin(["weekender", "weekday"]).to_numpy()
+    result = choose_clusters(table[keep].reset_index(drop=True), seed=1, k_min=2, k_max=4)
+    assert result.k == 2 and ari(truth[keep].reset_index(drop=True), result.labels) > 0.95
+
+
+def test_every_k_is_reported_and_the_lowest_eligible_bic_is_chosen():
     customers, group = planted_customers(800)
     result = choose_clusters(customers, seed=1)
     sel = result.selection
-    assert sorted(set(sel["method"])) == ["gmm", "kmeans"]
-    assert sel.groupby("method")["k"].apply(list).eq([list(range(3, 9))] * 2).all()
+    assert sel["method"].eq("latent").all() and sel["k"].tolist() == list(range(3, 9))
     least = max(MIN_CLUSTER_SHARE, MIN_CLUSTER_CUSTOMERS / len(customers))
     assert sel["eligible"].equals(sel["smallest_share"] >= least)
     chosen = sel[sel["chosen"]].iloc[0]
-    assert chosen["eligible"] and chosen["silhouette"] == sel.loc[sel["eligible"], "silhouette"].max()
+    assert chosen["eligible"] and chosen["bic"] == sel.loc[sel["eligible"], "bic"].min()
     assert result.k == 4 and adjusted_rand_score(group, result.labels) > 0.95
-    assert f"k = {result.k}" in result.reason and f"{chosen['silhouette']:.3f}" in result.reason
+    assert f"k = {result.k}" in result.reason and f"{chosen['bic']:,.0f}" in result.reason
     assert chosen["stability"] == pytest.approx(result.stability) and result.stability > 0.9
 
 
@@ -81,7 +90,7 @@ def test_a_candidate_with_a_tiny_cluster_is_not_chosen_and_the_reason_says_so():
     sizes = np.bincount(result.labels)[1:]
     assert sizes.min() >= max(MIN_CLUSTER_SHARE * len(customers), MIN_CLUSTER_CUSTOMERS)
     sel = result.selection
-    better = sel[(~sel["eligible"]) & (sel["silhouette"] > sel.loc[sel["chosen"], "silhouette"].iloc[0])]
+    better = sel[(~sel["eligible"]) & (sel["bic"] < sel.loc[sel["chosen"], "bic"].iloc[0])]
     if len(better):
         assert "not chosen" in result.reason
 
@@ -89,22 +98,71 @@ def test_a_candidate_with_a_tiny_cluster_is_not_chosen_and_the_reason_says_so():
 def test_extreme_customers_are_assigned_to_their_nearest_cluster_and_flagged_not_given_one():
     customers, group = planted_customers(900, seed=3)
     extreme = customers.index[:3]
-    customers.loc[extreme, "monetary"] = customers["monetary"].max() * 1e6
+    customers.loc[extreme, "lines_per_order"] = 3.0 * 1e6
     result = choose_clusters(customers, seed=3)
     assert result.outlier[:3].all() and result.outlier.sum() == 3
     assert result.k == 4 and adjusted_rand_score(group[3:], result.labels[3:]) > 0.95
     assert all((result.labels == result.labels[i]).sum() > 100 for i in range(3))
 
 
-def test_each_behaviour_dimension_weighs_the_same_however_many_measures_describe_it():
+def test_each_measure_counts_once_and_a_constant_one_not_at_all_and_one_order_shares_are_missing():
     customers, _ = planted_customers(500)
     customers["weekend_share"] = np.random.default_rng(0).uniform(0, 1, 500)
-    weights = dimension_weights(standardise(customers))
-    per_dim = weights.assign(w2=weights["weight"] ** 2).groupby("dimension")["w2"].sum()
-    varying = weights.groupby("dimension")["weight"].apply(lambda w: (w > 0).any())
-    assert np.allclose(per_dim[varying], 1.0) and (per_dim[~varying] == 0).all()
-    # price and return rate are constant here: they weigh nothing; timing now varies in one measure
-    assert weights.set_index("feature").loc["weekend_share", "weight"] == 1.0
+    customers.loc[:9, "frequency_orders"] = 1
+    x = model_matrix(customers)
+    weights = dimension_weights(x).set_index("feature")
+    assert list(weights.index) == list(MODEL_FEATURES)
+    assert weights.loc["weekend_share", "weight"] == 1.0 and weights.loc["return_rate", "weight"] == 0.0
+    assert np.isnan(x[:10, list(MODEL_FEATURES).index("weekend_share")]).all()
+    assert np.isfinite(x[10:, list(MODEL_FEATURES).index("weekend_share")]).all()
+
+
+def _unimodal_by_search(counts: np.ndarray) -> np.ndarray:
+    """The most likely single-peaked probabilities, by pooling adjacent violators on each side of
+    every possible peak (written out plainly, one histogram at a time)."""
+    def pool(y):  # increasing least-squares fit
+        if len(y) == 0:
+            return np.empty(0)
+        blocks = []
+        for v in y:
+            blocks.append([v, 1])
+            while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
+                v2, n2 = blocks.pop()
+                blocks[-1][0] += v2
+                blocks[-1][1] += n2
+        return np.concatenate([[v / n] * n for v, n in blocks])
+    best, best_ll = None, -np.inf
+    for m in range(len(counts)):
+        fit = np.concatenate([pool(counts[: m + 1]), pool(counts[m + 1:][::-1])[::-1]])
+        p = fit / fit.sum()
+        ll = (counts * np.log(p)).sum()
+        if ll > best_ll:
+            best, best_ll = p, ll
+    return best
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_class_histograms_are_the_most_likely_single_peaked_ones(seed):
+    rng = np.random.default_rng(seed)
+    counts = rng.gamma(0.8, 10, (200, latent.BINS)) + 0.5
+    got = latent.unimodal(counts)
+    want = np.vstack([_unimodal_by_search(c) for c in counts])
+    assert np.allclose(got, want, atol=1e-12) and np.allclose(got.sum(axis=1), 1)
+    steps = np.sign(np.diff(got, axis=1).round(12))
+    for row in steps:  # never falls and then rises again
+        nonzero = row[row != 0]
+        assert not np.any((nonzero[:-1] < 0) & (nonzero[1:] > 0))
+
+
+def test_a_class_cannot_hold_both_ends_of_a_measure_but_holds_an_even_spread():
+    rng = np.random.default_rng(0)
+    ends = np.r_[rng.uniform(0, 0.1, 300), rng.uniform(0.9, 1.0, 300)]       # two kinds of customer
+    spread = rng.uniform(0, 1, 600)                                          # one kind, spread out
+    for values, want_k in ((ends, 2), (spread, 1)):
+        c = latent.codes(values[:, None], latent.bin_edges(values[:, None]))
+        models = latent.fit_range(c, 3, seed=0)
+        bics = [m.bic(len(c)) for m in models]
+        assert int(np.argmin(bics)) + 1 == want_k
 
 
 def test_shares_of_customers_with_few_orders_are_shrunk_towards_the_average():
@@ -137,27 +195,20 @@ def test_same_seed_gives_the_same_clusters():
     assert np.array_equal(a.labels, b.labels) and a.selection.equals(b.selection) and a.reason == b.reason
 
 
-def test_stability_is_one_for_well_separated_groups():
-    rng = np.random.default_rng(0)
-    x = np.vstack([rng.normal(c, 0.1, size=(100, 2)) for c in (0, 5, 10)])
-    reference = np.repeat([0, 1, 2], 100)
-    assert stability("kmeans", 3, x, reference, seed=0) == pytest.approx(1.0)
-
-
 def test_model_selection_fits_and_scores_bounded_samples_but_assigns_every_customer(monkeypatch):
     customers, group = planted_customers(4 * SELECTION_SAMPLE)
     fitted, scored = [], []
-    real_fit, real_distances = cluster._fit, cluster.pairwise_distances
+    real_fit, real_distances = latent.fit_range, cluster.pairwise_distances
 
-    def fit(method, k, x, seed):
-        fitted.append(len(x))
-        return real_fit(method, k, x, seed)
+    def fit(c, k_max, seed, weights=None):
+        fitted.append(len(c))
+        return real_fit(c, k_max, seed, weights)
 
     def distances(x):
         scored.append(len(x))
         return real_distances(x)
 
-    monkeypatch.setattr(cluster, "_fit", fit)
+    monkeypatch.setattr(latent, "fit_range", fit)
     monkeypatch.setattr(cluster, "pairwise_distances", distances)
     result = choose_clusters(customers, seed=1)
     assert max(fitted) == SELECTION_SAMPLE and scored == [SILHOUETTE_SAMPLE]
