@@ -152,8 +152,8 @@ def findings(customers: pd.DataFrame, segments: pd.DataFrame, ledger: pd.DataFra
     top = clusters.sort_values("share_revenue", ascending=False).iloc[0]
     if headline["n_clusters"] > 1:
         out.append(Finding(
-            f"The data splits into {headline['n_clusters']} behaviour clusters (silhouette "
-            f"{headline['silhouette']:.2f}); the most valuable: {top['description']}",
+            f"The data splits into {headline['n_clusters']} behaviour clusters (by BIC, stability "
+            f"{headline['cluster_stability']:.2f}); the most valuable: {top['description']}",
             f"{headline['n_clusters']} clusters", "segments.html#clusters"))
     if headline.get("returned_value"):
         out.append(Finding(_returns_text(headline, currency), _money(headline["returned_value"], currency),

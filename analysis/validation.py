@@ -123,7 +123,7 @@ def _recommend(summary: pd.DataFrame, by_kind: dict[str, pd.DataFrame], seed: in
     if low > 0 or high < 0:
         kind = "cluster" if diff > 0 else "rfm"
         other = "rfm" if kind == "cluster" else "cluster"
-        why = (f"{label[kind].capitalize()} separate what customers did in the next {WINDOW_DAYS} days better: they "
+        why = (f"{label[kind][0].upper() + label[kind][1:]} separate what customers did in the next {WINDOW_DAYS} days better: they "
                f"explain {s.loc[kind, 'separation']:.0%} of the differences in ordering again and spending, "
                f"{label[other]} {s.loc[other, 'separation']:.0%} (the difference's 95% interval, "
                f"{abs(high if diff < 0 else low):.1%} to {abs(low if diff < 0 else high):.1%}, excludes 0).")

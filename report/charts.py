@@ -217,43 +217,39 @@ def rfm_grid_heatmap(rfm_grid: pd.DataFrame) -> Figure:
     return fig
 
 
-METHOD_LABELS = {"kmeans": "k-means", "gmm": "Gaussian mixture"}
-METHOD_COLORS = {"kmeans": ACCENT, "gmm": "#EE7733"}
-
-
 def _label_side(k, ks: pd.Series) -> str:
     """Where a marker's text goes so that it stays inside the plot at the ends of the k axis."""
     return "top right" if k == ks.min() else "top left" if k == ks.max() else "top center"
 
 
-def silhouette_by_k(cluster_selection: pd.DataFrame) -> Figure:
-    """Silhouette score for each method and number of clusters tried, the chosen model marked."""
-    fig = figure("Choosing the model: silhouette score by method and k",
-                 "Higher is better; the chosen model is marked with a star", height=380)
-    for method, sel in cluster_selection.sort_values(["method", "k"]).groupby("method", sort=True):
-        label = METHOD_LABELS.get(method, method)
-        fig.add_trace(trace(
-            "scatter", x=floats(sel["k"]), y=floats(sel["silhouette"]), mode="lines+markers", name=label,
-            line=dict(color=METHOD_COLORS.get(method, INK)), marker=dict(size=8),
-            hovertemplate=f"{label}, k = %{{x}}<br>silhouette %{{y:.3f}}<extra></extra>"))
-    chosen = cluster_selection[cluster_selection["chosen"].astype(bool)]
+def selection_by_k(cluster_selection: pd.DataFrame) -> Figure:
+    """BIC (the deciding criterion) for each number of clusters tried, the chosen k marked and
+    the candidates with a cluster too small to choose crossed."""
+    fig = figure("Choosing the number of clusters: BIC by k",
+                 "Lower is better; the chosen k is marked with a star, candidates with a cluster under 1% with a cross",
+                 height=380)
+    sel = cluster_selection.sort_values("k")
+    fig.add_trace(trace(
+        "scatter", x=floats(sel["k"]), y=floats(sel["bic"]), mode="lines+markers", name="BIC",
+        line=dict(color=ACCENT), marker=dict(size=8),
+        hovertemplate="k = %{x}<br>BIC %{y:,.0f}<extra></extra>"))
+    chosen = sel[sel["chosen"].astype(bool)]
     if len(chosen):
         fig.add_trace(trace(
-            "scatter", x=floats(chosen["k"]), y=floats(chosen["silhouette"]), mode="markers+text", name="Chosen",
+            "scatter", x=floats(chosen["k"]), y=floats(chosen["bic"]), mode="markers+text", name="Chosen",
             marker=dict(size=18, color="#E69F00", symbol="star", line=dict(color=INK, width=1)),
-            text=[f"chosen: {METHOD_LABELS.get(m, m)}, k = {int(k)}" for m, k in zip(chosen["method"], chosen["k"])],
-            textposition=_label_side(chosen["k"].iloc[0], cluster_selection["k"]),
-            hovertemplate="chosen k = %{x}<br>silhouette %{y:.3f}<extra></extra>"))
-    ineligible = cluster_selection[~cluster_selection["eligible"].astype(bool)] if "eligible" in cluster_selection \
-        else cluster_selection.iloc[:0]
+            text=[f"chosen: k = {int(k)}" for k in chosen["k"]],
+            textposition=_label_side(chosen["k"].iloc[0], sel["k"]),
+            hovertemplate="chosen k = %{x}<br>BIC %{y:,.0f}<extra></extra>"))
+    ineligible = sel[~sel["eligible"].astype(bool)] if "eligible" in sel else sel.iloc[:0]
     if len(ineligible):
         fig.add_trace(trace(
-            "scatter", x=floats(ineligible["k"]), y=floats(ineligible["silhouette"]), mode="markers",
-            name="Not eligible (a cluster under 1%)", marker=dict(size=14, color="rgba(0,0,0,0)", symbol="x-open",
-                                                                 line=dict(color=INK, width=1.5)),
-            hovertemplate="k = %{x}: a cluster too small to choose<br>silhouette %{y:.3f}<extra></extra>"))
+            "scatter", x=floats(ineligible["k"]), y=floats(ineligible["bic"]), mode="markers",
+            name="Not eligible (a cluster under 1%)",
+            marker=dict(size=14, color=INK, symbol="x-thin-open", line=dict(color=INK, width=2)),
+            hovertemplate="k = %{x}: a cluster too small to choose<br>BIC %{y:,.0f}<extra></extra>"))
     fig.update_xaxes(title_text="Number of clusters (k)", dtick=1)
-    fig.update_yaxes(title_text="Silhouette score (-1 to 1)")
+    fig.update_yaxes(title_text="BIC (lower is better)")
     return fig
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from analysis import cluster
 from analysis.result import Analysis
 
 
@@ -48,9 +49,8 @@ def summary(a: Analysis) -> str:
         seg = a.segments(kind)
         rows = [[s.segment, f"{s.customers:,}", f"{s.share_customers:.1%}", money(s.revenue),
                  f"{s.share_revenue:.1%}", f"{cur}{s.avg_order_value:,.2f}"] for s in seg.itertuples()]
-        method = {"kmeans": "k-means", "gmm": "Gaussian mixture"}.get(h["cluster_method"], h["cluster_method"])
-        extra = (f" ({method}, k = {h['n_clusters']} chosen by silhouette {h['silhouette']:.3f}, "
-                 f"stability {h['cluster_stability']:.2f})"
+        method = cluster.METHOD_LABELS.get(h["cluster_method"], h["cluster_method"])
+        extra = (f" ({method}, k = {h['n_clusters']} chosen by BIC, stability {h['cluster_stability']:.2f})"
                  if kind == "cluster" else "")
         lines += [f"{title}{extra}:",
                   *_table(rows, ["segment", "customers", "share", "revenue", "share", "avg order"])]

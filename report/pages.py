@@ -8,7 +8,7 @@ column specs naming the filter that formats each column. Nothing here computes a
 from __future__ import annotations
 
 import analysis
-from analysis import cluster, validation
+from analysis import cluster, latent, validation
 from analysis.result import Analysis
 from report import charts, pages_more
 from report.formatters import make_money
@@ -127,7 +127,7 @@ def segments_overview(a: Analysis) -> dict:
     score_edges = [{"metric": m, "title": title, "fmt": fmt, "note": note,
                     "rows": records(edges[edges["metric"] == m].sort_values("score"))}
                    for m, title, fmt, note in metric_info if (edges["metric"] == m).any()]
-    selection = t["cluster_selection"].sort_values(["method", "k"])
+    selection = t["cluster_selection"].sort_values("k")
     return {
         "rfm": _segment_rows(a, "rfm"),
         "clusters": _segment_rows(a, "cluster"),
@@ -170,8 +170,8 @@ def segments_overview(a: Analysis) -> dict:
                                charts.customer_scatter(t["customer_sample"], seg, h["customers"], cur),
                                "A sample of customers by days since last order and revenue, coloured by cluster; "
                                "the full list is in customers.csv."),
-        "silhouette_chart": Chart("chart-silhouette", charts.silhouette_by_k(selection),
-                                  "Silhouette score for each number of clusters tried.") if len(selection) else None,
+        "silhouette_chart": Chart("chart-cluster-selection", charts.selection_by_k(selection),
+                                  "BIC for each number of clusters tried.") if len(selection) else None,
         "n_clusters": h["n_clusters"],
         "cluster_reason": h["cluster_reason"],
         "outliers": h["cluster_outliers"],
@@ -185,18 +185,16 @@ def segments_overview(a: Analysis) -> dict:
         "weights": Table("table-cluster-weights", "What the clusters were found on, and each measure's weight", (
             Column("dimension", "Dimension"), Column("label", "Measure"), Column("transform", "Transform"),
             Column("weight", "Weight", "num3", numeric=True)), records(t["cluster_features"])),
-        "selection": Table("table-cluster-selection", "Model quality per method and number of clusters (k)", (
-            Column("method_label", "Method"),
+        "selection": Table("table-cluster-selection", "Model quality per number of clusters (k)", (
             Column("k", "k", "int", numeric=True),
-            Column("silhouette", "Silhouette (higher is better)", "num3", numeric=True),
+            Column("bic", "BIC (lower is better)", "int", numeric=True),
             Column("smallest_share", "Smallest cluster", "pct", numeric=True),
             Column("eligible", "Eligible", "yesno"),
+            Column("silhouette", "Silhouette (higher is better)", "num3", numeric=True),
             Column("stability", "Stability, bootstrap ARI (higher is better)", "num3", numeric=True),
-            Column("bic", "BIC (lower is better)", "int", numeric=True),
             Column("calinski_harabasz", "Calinski–Harabasz (higher is better)", "int", numeric=True),
             Column("davies_bouldin", "Davies–Bouldin (lower is better)", "num3", numeric=True),
-            Column("chosen", "Chosen", "yes")),
-            records(selection.assign(method_label=selection["method"].map(charts.METHOD_LABELS)))),
+            Column("chosen", "Chosen", "yes")), records(selection)),
         "crosstab_chart": Chart("chart-crosstab", charts.rfm_cluster_crosstab(t["crosstab"], seg),
                                 "How many customers of each RFM segment fall in each behaviour cluster.",
                                 Table("table-crosstab", "RFM segment by behaviour cluster", (
@@ -333,7 +331,7 @@ def methodology(a: Analysis) -> dict:
     return {
         "config": a.config,
         "feature_labels": features.loc[features["kind"] == "all", "label"].tolist(),
-        "outlier_z": f"{cluster.OUTLIER_Z:g}",
+        "bins": latent.BINS,
         "weights": records(a.tables["cluster_features"]),
         "window_days": validation.WINDOW_DAYS,
         "ledger_reasons": records(a.tables["ledger"], ["label", "description"]),

@@ -61,7 +61,7 @@ def every_chart(t, currency: str = "£") -> dict[str, go.Figure]:
         "monthly_revenue_by_segment": charts.monthly_revenue_by_segment(t["monthly_by_segment"], seg, currency),
         "segment_value_scatter": charts.segment_value_scatter(seg, "cluster", currency),
         "rfm_grid_heatmap": charts.rfm_grid_heatmap(t["rfm_grid"]),
-        "silhouette_by_k": charts.silhouette_by_k(t["cluster_selection"]),
+        "selection_by_k": charts.selection_by_k(t["cluster_selection"]),
         "cluster_feature_heatmap": charts.cluster_feature_heatmap(t["segment_features"], seg, currency),
         "customer_scatter": charts.customer_scatter(t["customer_sample"], seg, 6, currency),
         "rfm_cluster_crosstab": charts.rfm_cluster_crosstab(t["crosstab"], seg),
@@ -138,9 +138,11 @@ def test_the_customer_scatter_states_its_sample_size(t):
 
 
 def test_the_chosen_number_of_clusters_is_marked(t):
-    fig = charts.silhouette_by_k(t["cluster_selection"])
+    fig = charts.selection_by_k(t["cluster_selection"])
     chosen = [tr for tr in fig.data if tr.name == "Chosen"]
-    assert len(chosen) == 1 and list(chosen[0].x) == [2] and chosen[0].text == ("chosen: k-means, k = 2",)
+    assert len(chosen) == 1 and list(chosen[0].x) == [2] and chosen[0].text == ("chosen: k = 2",)
+    crossed = [tr for tr in fig.data if tr.name.startswith("Not eligible")]
+    assert len(crossed) == 1 and list(crossed[0].x) == [3]  # the candidate with a cluster under 1%
 
 
 def test_money_titles_carry_the_currency_and_drop_it_when_there_is_none(t):
@@ -203,9 +205,9 @@ def test_the_crosstab_keeps_segment_and_cluster_order_from_the_segments_table(t)
 
 
 def test_an_empty_cluster_selection_still_gives_a_figure():
-    empty = pd.DataFrame(columns=["method", "k", "silhouette", "bic", "stability", "calinski_harabasz",
-                                  "davies_bouldin", "chosen"])
-    assert isinstance(charts.silhouette_by_k(empty), go.Figure)
+    empty = pd.DataFrame(columns=["method", "k", "bic", "smallest_share", "eligible", "silhouette", "stability",
+                                  "calinski_harabasz", "davies_bouldin", "chosen"])
+    assert isinstance(charts.selection_by_k(empty), go.Figure)
 
 
 def test_monthly_charts_name_the_data_period_because_end_months_may_be_partial(t):

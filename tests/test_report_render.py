@@ -190,9 +190,9 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
                                    "rule": ["last order at most 5 days ago", "lapsed big spenders",
                                             "lapsed repeat buyers", "no rule above matched"],
                                    "action": ["Reward them.", "Call them.", "Email them.", "Review by hand."]}),
-        "cluster_selection": pd.DataFrame({"method": ["kmeans", "kmeans"], "k": [2, 3], "silhouette": [0.61, 0.42],
+        "cluster_selection": pd.DataFrame({"method": ["latent", "latent"], "k": [2, 3], "bic": [1234.5, 1200.0],
                                            "smallest_share": [0.33, 0.005], "eligible": [True, False],
-                                           "bic": [math.nan, math.nan], "stability": [0.97, math.nan],
+                                           "silhouette": [0.61, 0.42], "stability": [0.97, math.nan],
                                            "calinski_harabasz": [120.5, 98.0], "davies_bouldin": [0.55, 0.8],
                                            "chosen": [True, False]}),
         "cluster_features": pd.DataFrame({"feature": ["recency_days", "monetary"],
@@ -303,7 +303,7 @@ def new_tables(segments) -> dict[str, pd.DataFrame]:
 
 
 NEW_HEADLINE = {
-    "cluster_method": "kmeans", "cluster_stability": 0.97, "gini": 0.55, "repeat_customers": 4,
+    "cluster_method": "latent", "cluster_stability": 0.97, "gini": 0.55, "repeat_customers": 4,
     "repeat_rate": 4 / 6, "repeat_days_to_second_q1": 9.0, "repeat_days_to_second_median": 20.0,
     "repeat_days_to_second_q3": 31.5, "first_purchase_by": "category", "change_from": "2023-12-22",
     "change_days": 90, "customers_at_risk": 4, "value_at_risk": 2102.0, "clv_horizon_days": 365,
@@ -496,7 +496,7 @@ def test_methodology_renders_its_markdown_with_tables(site, tiny):
     text = (site / "methodology.html").read_text(encoding="utf-8")
     assert "<table>" in text and "1 + the number of edges below" in text
     assert "Guest order" in text  # the ledger reasons come from the Analysis
-    assert f"from {tiny.config.k_min} to {tiny.config.k_max}" in text  # k range from the config
+    assert f"with {tiny.config.k_min} to {tiny.config.k_max} clusters" in text  # k range from the config
 
 
 def test_a_segment_page_shows_rule_action_products_and_its_download(site):
