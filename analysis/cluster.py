@@ -66,7 +66,8 @@ OUTLIER_RANGES = 1.0      # beyond the middle 99% of a measure by more than this
 SHARE_PRIOR_ORDERS = 3.0  # shown shares count as if the customer had this many more orders at the average share
 SELECTION_SAMPLE = 5_000  # customers the models are fitted on
 SILHOUETTE_SAMPLE = 2_000  # customers whose distances to each other give the silhouette
-BOOTSTRAPS = 2           # resamples for the chosen model's stability score
+BOOTSTRAPS = 2           # resamples for the chosen model's stability score...
+STABILITY_SAMPLE = 2_000  # ...of this many customers each
 MIN_STABILITY = 0.8      # below this the segments page says the clusters are not stable
 THREADS = 1              # small fits: one thread is faster and gives the same numbers on every machine
 SELECTION_COLUMNS = ["method", "k", "bic", "smallest_share", "eligible", "silhouette", "stability",
@@ -214,12 +215,12 @@ def silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
 
 
 def stability(c: np.ndarray, k: int, reference: np.ndarray, weights: np.ndarray, seed: int) -> float:
-    """Mean adjusted Rand index between the reference labels and models fitted (k = 1..k, as the
-    choice does) on bootstrap resamples of the binned sample `c`."""
+    """Mean adjusted Rand index between the reference labels of the binned sample `c` and models
+    fitted (k = 1..k, as the choice does) on bootstrap resamples of STABILITY_SAMPLE of its customers."""
     rng = np.random.default_rng(seed + 1)
     scores = []
     for b in range(BOOTSTRAPS):
-        idx = rng.integers(0, len(c), len(c))
+        idx = rng.integers(0, len(c), min(len(c), STABILITY_SAMPLE))
         model = latent.fit_range(c[idx], k, seed + b + 1, weights)[-1]
         scores.append(adjusted_rand_score(reference, model.predict(c)))
     return float(np.mean(scores))
@@ -242,8 +243,9 @@ def outliers(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return (far & (width > 0)).any(axis=1)
 
 
+@threadpool_limits.wrap(limits=THREADS)
 def choose_clusters(customers: pd.DataFrame, *, seed: int, k_min: int = 3, k_max: int = 8,
-                    k: int | None = None) -> Clustering:
+                    k: int | None = None, measure_stability: bool = True) -> Clustering:
     """Latent classes for k = 1..k_max on a sample of ordinary customers; the lowest BIC among the
     eligible candidates with k_min <= k <= k_max (no cluster under MIN_CLUSTER_SHARE or
     MIN_CLUSTER_CUSTOMERS), or k when given; every customer assigned. Same customers and seed give
@@ -285,7 +287,8 @@ def choose_clusters(customers: pd.DataFrame, *, seed: int, k_min: int = 3, k_max
     selection["chosen"] = selection.index == best
     kk = int(selection.loc[best, "k"])
     model = models[kk - 1]
-    selection.loc[best, "stability"] = stability(cs, kk, model.predict(cs), w, seed) if kk > 1 else 1.0
+    if measure_stability:
+        selection.loc[best, "stability"] = stability(cs, kk, model.predict(cs), w, seed) if kk > 1 else 1.0
     revenue = np.nan_to_num(customers["monetary"].to_numpy(dtype="float64", na_value=np.nan))
     labels = _relabel_by_revenue(model.predict(c), revenue)
     return Clustering(labels=labels, selection=selection[SELECTION_COLUMNS], k=int(labels.max()),

@@ -22,6 +22,7 @@ import numpy as np
 BINS = 8
 SMOOTHING = 0.5      # pseudo-count per bin and class (keeps every bin possible)
 MAX_ITER = 100
+SHORT_RUN = 10       # iterations each start gets before the best one is run to convergence
 TOL = 1e-5           # relative change of the log-likelihood that ends EM
 EDGE_QUANTILES = (0.005, 0.995)
 
@@ -147,9 +148,11 @@ def _m_step(resp: np.ndarray, o: np.ndarray, p: int) -> tuple[np.ndarray, np.nda
     return np.log(sizes / sizes.sum()), np.log(unimodal(counts + SMOOTHING)).reshape(p, k, BINS)
 
 
-def _em(o: np.ndarray, p: int, resp: np.ndarray, weights: np.ndarray) -> Classes:
+def _em(o: np.ndarray, p: int, resp: np.ndarray, weights: np.ndarray,
+        max_iter: int = MAX_ITER) -> tuple[Classes, np.ndarray]:
+    """EM from the responsibilities `resp`: the model and its final responsibilities."""
     previous = -np.inf
-    for _ in range(MAX_ITER):
+    for _ in range(max_iter):
         log_share, hists = _m_step(resp, o, p)
         model = Classes(log_share, hists, 0.0, weights)
         per_customer, resp = _log_normalise(model.joint_onehot(o))
@@ -157,7 +160,7 @@ def _em(o: np.ndarray, p: int, resp: np.ndarray, weights: np.ndarray) -> Classes
         if total - previous < TOL * abs(total):
             break
         previous = total
-    return Classes(log_share, hists, total, weights)
+    return Classes(log_share, hists, total, weights), resp
 
 
 def _split(resp: np.ndarray, s: int, c: np.ndarray, o: np.ndarray, p: int,
@@ -198,7 +201,9 @@ def fit_range(c: np.ndarray, k_max: int, seed: int, weights: np.ndarray | None =
         starts = [rng.dirichlet(np.ones(k), size=n)]
         if previous is not None:  # split each class of the k - 1 solution in two
             starts += [_split(previous, s, c, o, p, rng) for s in range(k - 1)]
-        best = max((_em(o, p, start, weights) for start in starts), key=lambda m: m.log_likelihood)
+        # every start runs a few iterations; the most likely one runs on to convergence
+        trials = [_em(o, p, start, weights, SHORT_RUN) for start in starts]
+        best, resp = _em(o, p, max(trials, key=lambda t: t[0].log_likelihood)[1], weights)
         models.append(best)
-        previous = _log_normalise(best.joint_onehot(o))[1]
+        previous = resp
     return models

@@ -65,7 +65,7 @@ def validation_tables(queried: dict, rfm_then: pd.DataFrame, clustering, as_of: 
     by_kind = {"rfm": validation.outcomes(rfm_then.rename(columns={"rfm_segment": "segment"})[["customer_id", "segment"]],
                                           nxt)}
     if clustering.k > 1 and len(then) >= cluster.MIN_CUSTOMERS:
-        earlier = cluster.choose_clusters(then, seed=seed, k=clustering.k)
+        earlier = cluster.choose_clusters(then, seed=seed, k=clustering.k, measure_stability=False)
         names = profiles.cluster_names(earlier.labels, cluster.shown_values(then), then["frequency_orders"])
         labels = pd.Series(earlier.labels, index=then.index).map(names)
         by_kind["cluster"] = validation.outcomes(pd.DataFrame({"customer_id": then["customer_id"], "segment": labels}),
