@@ -32,11 +32,11 @@ def _main_country(orders: ibis.Table) -> ibis.Table:
     return by.filter(by._rank == 0).select("customer_id", "country")
 
 
-def _price_habits(lines: ibis.Table) -> ibis.Table:
+def _price_habits(lines: ibis.Table, products: ibis.Table | None = None) -> ibis.Table:
     """Per customer: the line count, price_index (mean over lines of unit price / the product's
     median price; 1 = catalogue price) and low_price_share (share of lines below LOW_PRICE x the
     median; both NULL for lines without a product)."""
-    prices = derived.products(lines).select("product_id", "median_price")
+    prices = (derived.products(lines) if products is None else products).select("product_id", "median_price")
     l = lines.left_join(prices, "product_id")
     ratio = l.unit_price / l.median_price
     return l.group_by("customer_id").aggregate(
@@ -76,7 +76,9 @@ def _order_habits(orders: ibis.Table) -> ibis.Table:
     )
 
 
-def customer_features(lines: ibis.Table, customer_returns: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+def customer_features(lines: ibis.Table, customer_returns: pd.DataFrame, as_of: dt.date,
+                      orders: ibis.Table | None = None, distinct: bool = True,
+                      products: ibis.Table | None = None) -> pd.DataFrame:
     """Columns CUSTOMER_FEATURES, sorted by customer_id: one row per customer with a line in `lines`
     (the kept lines net of returns: returns.Netted.lines).
 
@@ -93,8 +95,12 @@ def customer_features(lines: ibis.Table, customer_returns: pd.DataFrame, as_of: 
     has no times of day) and share_q1..share_q4 (seasonality: share of orders in each calendar quarter),
     peak_quarter_share (the largest of them), active_days (last - first order date), item_price (net
     revenue per item bought).
+    `orders`: the orders of these lines when already at hand (a filter of the stored ones, say),
+    `products`: the products whose median prices price_index compares with (default: these lines');
+    distinct=False leaves distinct_products at 0 and spares a pass over the lines (for the
+    validation's earlier snapshot, which does not use it).
     """
-    orders = derived.orders(lines)
+    orders = derived.orders(lines) if orders is None else orders
     year_ago = ibis.timestamp(dt.datetime.combine(as_of - dt.timedelta(days=365), dt.time()))
     per_customer = orders.group_by("customer_id").aggregate(
         first_ts=orders.order_ts.min(), last_ts=orders.order_ts.max(), frequency_orders=orders.count(),
@@ -102,7 +108,7 @@ def customer_features(lines: ibis.Table, customer_returns: pd.DataFrame, as_of: 
         revenue_last_365_days=orders.revenue.sum(where=orders.order_ts >= year_ago), items=orders["items"].sum(),
     )
     per_customer = per_customer.mutate(_hc=engine.hash64(per_customer.customer_id, engine.kind_of(lines)))
-    joined = (per_customer.left_join(_price_habits(lines), "customer_id")
+    joined = (per_customer.left_join(_price_habits(lines, products), "customer_id")
               .left_join(_main_country(orders), "customer_id")
               .left_join(_order_habits(orders), "customer_id"))
     df = engine.execute(joined.select(
@@ -112,7 +118,10 @@ def customer_features(lines: ibis.Table, customer_returns: pd.DataFrame, as_of: 
         "gap_mean", "gap_std", "n_gaps", "_hc",
     ))
     df["customer_id"] = df["customer_id"].astype("string")
-    df = df.merge(_distinct_products(lines, df[["customer_id", "_hc"]]), on="customer_id", how="left")
+    if distinct:
+        df = df.merge(_distinct_products(lines, df[["customer_id", "_hc"]]), on="customer_id", how="left")
+    else:
+        df["distinct_products"] = 0
     returned = customer_returns[["customer_id", "returns_lines", "returns_value", "last_returned_order_ts"]].astype(
         {"customer_id": "string"})
     df = df.merge(returned, on="customer_id", how="left")

@@ -15,8 +15,10 @@ Holm-adjusted over the two. The recommended segmentation separates better; when 
 interval of the difference includes 0, the one with fewer segments is recommended (as good, simpler).
 
 Customers whose first order falls in the window had no segment then and are left out. Lines are net
-of returns, so a purchase later returned counts as never made in both periods, and the earlier
-features' return rate counts returns made up to the end of the data.
+of returns, so a purchase later returned counts as never made in both periods; the earlier
+features' return rate counts returns made up to the end of the data, and their price paid is
+compared with each product's median price over the whole data (both describe habits, not what
+happened in the window).
 """
 
 from __future__ import annotations
@@ -48,9 +50,10 @@ def queries(lines: ibis.Table, as_of: dt.date, customer_returns: pd.DataFrame) -
     from analysis import features
 
     start = ibis.timestamp(dt.datetime.combine(cutoff(as_of), dt.time()))
-    before = lines.filter(lines.order_ts < start)
-    then = features.customer_features(before, customer_returns, cutoff(as_of))
     orders = derived.orders(lines)
+    then = features.customer_features(lines.filter(lines.order_ts < start), customer_returns, cutoff(as_of),
+                                      orders=orders.filter(orders.order_ts < start), distinct=False,
+                                      products=derived.products(lines))
     window = orders.filter(orders.order_ts >= start)
     nxt = engine.execute(window.group_by("customer_id").aggregate(next_orders=window.count(),
                                                                    next_spend=window.revenue.sum()))
