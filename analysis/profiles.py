@@ -93,13 +93,44 @@ def cluster_names(labels: np.ndarray, shown: pd.DataFrame, frequency: pd.Series)
             if (f, d) not in chosen[c] and fits(c, f, d, limit) and (limit == NAME_PHRASES or _clash(c, chosen)):
                 chosen[c].append((f, d))
                 held.setdefault((f, d), set()).add(c)
-    names: dict[int, str] = {}
+    base: dict[int, str] = {}
     for c in clusters:
         words = [("one-off" if once[c] and f == "frequency_orders" and d < 0 else PHRASES[(f, d)])
                  for f, d in sorted(chosen[c], key=lambda fd: PHRASE_ORDER.index(fd[0]))]
-        name = (" ".join(words).capitalize() + " buyers") if words else "Typical buyers"
-        names[c] = name if name not in names.values() else f"{name} ({c})"
+        base[c] = (" ".join(words).capitalize() + " buyers") if words else "Typical buyers"
+    names: dict[int, str] = {}
+    for c in clusters:
+        twins = [o for o in clusters if base[o] == base[c]]
+        names[c] = base[c] if len(twins) == 1 else f"{base[c]} ({_compared(c, twins, z, shown.columns)})"
+    for c in clusters:  # should two twins still read alike
+        if list(names.values()).count(names[c]) > 1:
+            names[c] = f"{names[c]} {c}"
     return names
+
+
+# (feature, direction) -> how a cluster compares with others of the same name
+COMPARED = {
+    ("recency_days", 1): "longer silent", ("recency_days", -1): "more recent",
+    ("frequency_orders", 1): "more orders", ("frequency_orders", -1): "fewer orders",
+    ("active_days", 1): "longer-standing", ("active_days", -1): "newer",
+    ("monetary", 1): "higher spend", ("monetary", -1): "lower spend",
+    ("items_per_order", 1): "more items", ("items_per_order", -1): "fewer items",
+    ("lines_per_order", 1): "more products", ("lines_per_order", -1): "fewer products",
+    ("item_price", 1): "pricier items", ("item_price", -1): "cheaper items",
+    ("price_index", 1): "nearer full price", ("price_index", -1): "more discounted",
+    ("return_rate", 1): "more returns", ("return_rate", -1): "fewer returns",
+    ("weekend_share", 1): "more at weekends", ("weekend_share", -1): "fewer at weekends",
+    ("peak_quarter_share", 1): "more seasonal", ("peak_quarter_share", -1): "less seasonal",
+}
+
+
+def _compared(c: int, twins: list[int], z: dict, features) -> str:
+    """How cluster c differs from the others of the same name: the feature on which its median
+    stands furthest from theirs (true of the medians by construction)."""
+    others = [o for o in twins if o != c]
+    gaps = {f: z[(c, f)] - np.mean([z[(o, f)] for o in others]) for f in features if (f, 1) in COMPARED}
+    f = max(gaps, key=lambda f: (abs(gaps[f]), -PHRASE_ORDER.index(f)))
+    return COMPARED[(f, 1 if gaps[f] > 0 else -1)]
 
 
 def _clash(c: int, chosen: dict) -> bool:

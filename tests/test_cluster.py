@@ -344,3 +344,19 @@ def test_segment_features_are_the_median_and_mean_z_of_each_segments_customers()
             want_z = z.loc[members, row.feature].mean()
             assert row.median == pytest.approx(want_median, rel=1e-9, nan_ok=True)
             assert row.z == pytest.approx(want_z, rel=1e-9, abs=1e-12, nan_ok=True)
+
+
+def test_clusters_that_would_share_a_name_are_told_apart_by_how_they_compare():
+    rng = np.random.default_rng(1)
+    n = 300
+    shown = pd.DataFrame({f: rng.normal(10, 0.5, 3 * n) for f in CLUSTER_FEATURES})
+    for share in ("return_rate", "weekend_share", "peak_quarter_share"):
+        shown[share] = 0.2
+    labels = np.repeat([1, 2, 3], n)
+    shown.loc[labels != 3, "monetary"] = 40.0               # 1 and 2: the same (typical) spend...
+    shown.loc[labels == 1, "items_per_order"] = 10.05       # ...and 1 buys a few more items than 2,
+    shown.loc[labels == 2, "items_per_order"] = 9.95        # too few to name either by them
+    names = cluster_names(labels, shown, shown["frequency_orders"])
+    assert len(set(names.values())) == 3
+    assert names[1] == "Typical buyers (more items)" and names[2] == "Typical buyers (fewer items)"
+    assert names[3] == "Low-spend buyers"
