@@ -44,19 +44,15 @@ MODEL_FEATURES = {
     "weekend_share": ("Share of orders at weekends", "timing", "share"),
     "peak_quarter_share": ("Share of orders in the busiest quarter", "timing", "share"),
 }
-# The features the clusters are described, named and explained by: feature -> (label, dimension, transform)
+# The features the clusters are described, named and explained by: the model's measures (but units
+# per product) with net revenue, items per order and the average price per item.
 CLUSTER_FEATURES = {
-    "recency_days": ("Days since last order", "recency", "log"),
-    "frequency_orders": ("Orders", "frequency", "log"),
-    "active_days": ("Days between first and last order", "frequency", "log"),
+    **{f: MODEL_FEATURES[f] for f in ("recency_days", "frequency_orders", "active_days")},
     "monetary": ("Net revenue", "spend", "log"),
     "items_per_order": ("Items per order", "basket", "log"),
-    "lines_per_order": ("Products per order", "basket", "log"),
+    "lines_per_order": MODEL_FEATURES["lines_per_order"],
     "item_price": ("Average price per item", "price", "log"),
-    "price_index": ("Price paid vs catalogue", "price", "log"),
-    "return_rate": ("Return rate", "returns", "sqrt"),
-    "weekend_share": ("Share of orders at weekends", "timing", "share"),
-    "peak_quarter_share": ("Share of orders in the busiest quarter", "timing", "share"),
+    **{f: MODEL_FEATURES[f] for f in ("price_index", "return_rate", "weekend_share", "peak_quarter_share")},
 }
 METHOD_LABELS = {"latent": "latent classes", "kmeans": "k-means", "none": "none"}
 MIN_CUSTOMERS = 20        # fewer customers than this are kept as one group: clusters would be noise
@@ -101,6 +97,8 @@ def shown_values(customers: pd.DataFrame, features=CLUSTER_FEATURES) -> pd.DataF
     for name, spec in features.items():
         if spec[-1] == "log":
             shown[name] = np.expm1(shown[name])
+        elif spec[-1] == "ratio":
+            shown[name] = np.exp(shown[name])
         elif spec[-1] == "sqrt":
             shown[name] = shown[name] ** 2
     return shown
@@ -177,6 +175,10 @@ def _features(customers: pd.DataFrame, features) -> np.ndarray:
             col[missing] = 0.0 if missing.all() else np.median(col[~missing])
         if transform == "log":
             np.log1p(np.maximum(col, 0.0, out=col), out=col)
+        elif transform == "ratio":  # of positive values; others take the median ratio
+            positive = col > 0
+            col[~positive] = np.median(col[positive]) if positive.any() else 1.0
+            np.log(col, out=col)
         elif transform == "sqrt":
             np.sqrt(np.maximum(col, 0.0, out=col), out=col)
         elif transform == "share":

@@ -142,6 +142,8 @@ def _clash(c: int, chosen: dict) -> bool:
 def _transformed(values: pd.Series, feature: str) -> pd.Series:
     transform = CLUSTER_FEATURES[feature][-1]
     v = values.astype("float64").clip(lower=0)
+    if transform == "ratio":
+        return np.log(v.where(v > 0))
     return np.log1p(v) if transform == "log" else np.sqrt(v) if transform == "sqrt" else v
 
 
