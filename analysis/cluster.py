@@ -319,7 +319,14 @@ def _reason(selection: pd.DataFrame, best, least: float, forced: bool) -> str:
                 f"the largest ({chosen['smallest_share']:.1%}). Treat its small clusters with care.")
     runner = selection[selection["eligible"]].drop(index=best).sort_values("bic", kind="stable")
     text = f"Lowest BIC among the candidates whose every cluster holds at least {floor}: k = {k} (BIC {chosen['bic']:,.0f}"
-    text += (f"; next: k = {int(runner.iloc[0]['k'])}, {runner.iloc[0]['bic']:,.0f})." if len(runner) else ").")
+    if len(runner):
+        gap = float(runner.iloc[0]["bic"] - chosen["bic"])
+        text += (f"; next: k = {int(runner.iloc[0]['k'])}, {runner.iloc[0]['bic']:,.0f}: "
+                 f"{_evidence(gap)} evidence for k = {k} over it).")
+        if gap < 6:
+            text += f" The number of clusters is uncertain: k = {int(runner.iloc[0]['k'])} describes the customers about as well."
+    else:
+        text += ")."
     better = selection[(~selection["eligible"]) & (selection["bic"] < chosen["bic"])]
     if len(better):
         top = better.sort_values("bic", kind="stable").iloc[0]
@@ -331,6 +338,12 @@ def _reason(selection: pd.DataFrame, best, least: float, forced: bool) -> str:
                  f"({selection.loc[best_sil, 'silhouette']:.3f} against {chosen['silhouette']:.3f}); silhouette "
                  f"favours a few round groups, BIC judges how well the classes describe every measure.")
     return text
+
+
+def _evidence(bic_gap: float) -> str:
+    """Kass and Raftery's (1995) words for a BIC difference between two models."""
+    return ("weak" if bic_gap < 2 else "positive" if bic_gap < 6 else "strong" if bic_gap < 10
+            else "very strong")
 
 
 def baseline_clusters(customers: pd.DataFrame, *, seed: int, k_min: int = 3, k_max: int = 8) -> np.ndarray:

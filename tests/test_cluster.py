@@ -78,6 +78,9 @@ def test_every_k_is_reported_and_the_lowest_eligible_bic_is_chosen():
     assert chosen["eligible"] and chosen["bic"] == sel.loc[sel["eligible"], "bic"].min()
     assert result.k == 4 and adjusted_rand_score(group, result.labels) > 0.95
     assert f"k = {result.k}" in result.reason and f"{chosen['bic']:,.0f}" in result.reason
+    gap = sel.loc[sel["eligible"] & ~sel["chosen"], "bic"].min() - chosen["bic"]
+    assert ("very strong evidence" in result.reason) == (gap >= 10)
+    assert ("uncertain" in result.reason) == (gap < 6)
     assert chosen["stability"] == pytest.approx(result.stability) and result.stability > 0.9
 
 
