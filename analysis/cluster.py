@@ -4,8 +4,9 @@ The classes are found on nine measures in six behaviour dimensions (MODEL_FEATUR
 frequency (orders, days between first and last order); basket (products per order, units per
 product); price (paid against the product's median price); returns (return rate); timing (share
 of orders at weekends, share in the busiest quarter). Spend is not a measure of its own: it is
-orders x basket x price, and counting it again would count those twice. Counts and days are
-log-transformed, the return rate takes a square root; the timing shares of one-order customers are
+orders x basket x price, and counting it again would count those twice. Days stay days (on a log
+scale a year's silence sits in one bin with three months'), counts are log-transformed, ratios
+take their log, the return rate a square root; the timing shares of one-order customers are
 missing, not 0 or 1. Each measure counts once (see dimension_weights). Customers far beyond the usual range of some measure (OUTLIER_RANGES
 ranges of its middle 99%) take no part in fitting: they are assigned to the most likely class and
 flagged.
@@ -34,9 +35,9 @@ from analysis import latent
 
 # The measures the classes are found on: feature -> (label, behaviour dimension, transform).
 MODEL_FEATURES = {
-    "recency_days": ("Days since last order", "recency", "log"),
+    "recency_days": ("Days since last order", "recency", "days"),
     "frequency_orders": ("Orders", "frequency", "log"),
-    "active_days": ("Days between first and last order", "frequency", "log"),
+    "active_days": ("Days between first and last order", "frequency", "days"),
     "lines_per_order": ("Products per order", "basket", "log"),
     "units_per_line": ("Units per product", "basket", "ratio"),
     "price_index": ("Price paid vs catalogue", "price", "ratio"),
@@ -133,7 +134,7 @@ def dimension_weights(x: np.ndarray, features=MODEL_FEATURES) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-TRANSFORM_LABELS = {"log": "log(1 + x)", "ratio": "log x", "sqrt": "square root",
+TRANSFORM_LABELS = {"days": "days as they are", "log": "log(1 + x)", "ratio": "log x", "sqrt": "square root",
                     "share": "as is (missing for one order)"}
 
 
