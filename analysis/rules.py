@@ -111,4 +111,4 @@ def _value(feature: str, v: float, currency: str) -> str:
         return f"{currency}{v:,.0f}" if abs(v) >= 100 else f"{currency}{v:,.2f}"
     if feature in SHARES:  # two significant figures below 10%: "0.04%", not "0.0%"
         return f"{v:.0%}" if v >= 0.1 else f"{100 * v:.2g}%"
-    return f"{v:,.1f}" if abs(v) < 100 else f"{v:,.0f}"
+    return f"{v:.2f}" if abs(v) < 10 else f"{v:,.1f}" if abs(v) < 100 else f"{v:,.0f}"  # 0.98 and 1.02 stay apart
