@@ -149,17 +149,22 @@ def model_matrix(customers: pd.DataFrame, features=MODEL_FEATURES) -> np.ndarray
                  / customers["lines_per_order"].to_numpy(dtype="float64", na_value=np.nan))
         else:
             v = customers[name].to_numpy(dtype="float64", na_value=np.nan)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            if transform == "log":
-                v = np.log1p(np.maximum(v, 0.0))
-            elif transform == "ratio":
-                v = np.log(np.where(v > 0, v, np.nan))
-            elif transform == "sqrt":
-                v = np.sqrt(np.maximum(v, 0.0))
-            elif transform == "share":
-                v = np.where(orders > 1, v, np.nan)
+        v = np.where(orders > 1, v, np.nan) if transform == "share" else transformed(v, transform)
         out[:, j] = np.where(np.isfinite(v), v, np.nan)
     return out
+
+
+def transformed(v: np.ndarray, transform: str) -> np.ndarray:
+    """Values on the scale a transform names: "log" log(1 + x) of x >= 0, "ratio" log x (NaN for
+    x <= 0), "sqrt" the square root of x >= 0; "days" and "share" as they are."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if transform == "log":
+            return np.log1p(np.maximum(v, 0.0))
+        if transform == "ratio":
+            return np.log(np.where(v > 0, v, np.nan))
+        if transform == "sqrt":
+            return np.sqrt(np.maximum(v, 0.0))
+    return v
 
 
 def _features(customers: pd.DataFrame, features) -> np.ndarray:

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from analysis.cluster import CLUSTER_FEATURES, shown_values
+from analysis.cluster import CLUSTER_FEATURES, shown_values, transformed
 
 # Colour-blind-safe palettes (Paul Tol's 'muted' and 'bright' sets); one colour per segment,
 # given by the segment's place in the segment map, so it is the same on every page.
@@ -140,11 +140,8 @@ def _clash(c: int, chosen: dict) -> bool:
 
 
 def _transformed(values: pd.Series, feature: str) -> pd.Series:
-    transform = CLUSTER_FEATURES[feature][-1]
     v = values.astype("float64").clip(lower=0)
-    if transform == "ratio":
-        return np.log(v.where(v > 0))
-    return np.log1p(v) if transform == "log" else np.sqrt(v) if transform == "sqrt" else v
+    return pd.Series(transformed(v.to_numpy(), CLUSTER_FEATURES[feature][-1]), index=v.index)
 
 
 def rfm_grid(customers: pd.DataFrame) -> pd.DataFrame:
