@@ -252,6 +252,8 @@ def _mapping_table(mapping: dict[str, str]):
 
 
 def _headline(customers, cleaned, netted, rows_read: int, clustering) -> dict:
+    from analysis import cluster
+
     ledger = cleaned.ledger.set_index("reason")["rows"]
     revenue = round(float(customers["monetary"].sum()), 2)  # (each customer's is in cents)
     orders = int(customers["frequency_orders"].sum())
@@ -278,6 +280,7 @@ def _headline(customers, cleaned, netted, rows_read: int, clustering) -> dict:
         "n_clusters": clustering.k, "silhouette": clustering.silhouette,
         "cluster_method": clustering.method, "cluster_stability": clustering.stability,
         "cluster_reason": clustering.reason, "cluster_outliers": int(clustering.outlier.sum()),
+        "clusters_stable": not clustering.stability < cluster.MIN_STABILITY,  # (NaN for one group: stable)
         # returns matched to purchases (the money ledger's), customers who returned everything included
         "returns_lines": money["returns_lines"], "returns_customers": len(netted.customer_returns),
         "guest_rows": int(ledger["missing_customer"]),

@@ -48,6 +48,7 @@ class Analysis:
     repeat_customer_share, median_days_between_orders, period_start, period_end, as_of, build_date
     (ISO dates), date_format, n_clusters, silhouette, cluster_method, cluster_stability,
     cluster_reason (why this k, in words), cluster_outliers (customers assigned but not fitted on),
+    clusters_stable (stability at least cluster.MIN_STABILITY),
     returns_lines (return lines matched), returns_customers, guest_rows; from the next-90-day
     validation: validation_from (ISO date), recommended_segmentation ('rfm' or 'cluster', None
     without enough history), recommendation_reason, separation_difference (clusters - RFM) and its

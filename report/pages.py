@@ -8,7 +8,7 @@ column specs naming the filter that formats each column. Nothing here computes a
 from __future__ import annotations
 
 import analysis
-from analysis import cluster, latent, validation
+from analysis import latent, validation
 from analysis.result import Analysis
 from report import charts, pages_more
 from report.formatters import make_money
@@ -176,7 +176,7 @@ def segments_overview(a: Analysis) -> dict:
         "cluster_reason": h["cluster_reason"],
         "outliers": h["cluster_outliers"],
         "stability": h["cluster_stability"],
-        "stability_low": bool(h["cluster_stability"] < cluster.MIN_STABILITY),
+        "stability_low": not h["clusters_stable"],
         "cluster_rules": Table("table-cluster-rules", "Rules that pick out each cluster", (
             Column("segment", "Cluster"), Column("rule", "Rule"),
             Column("customers", "Customers", "int", numeric=True),

@@ -312,7 +312,7 @@ NEW_HEADLINE = {
     "gamma_gamma": None, "spend_frequency_correlation": math.nan, "holdout_mae": 0.25,
     "holdout_cutoff": "2023-12-22", "clv_total": 2260.5,
     "cluster_reason": "Best silhouette among the candidates whose every cluster holds at least 20 customers.",
-    "cluster_outliers": 1, "validation_from": "2023-12-22", "recommended_segmentation": "cluster",
+    "cluster_outliers": 1, "clusters_stable": True, "validation_from": "2023-12-22", "recommended_segmentation": "cluster",
     "recommendation_reason": "Behaviour clusters separate what customers did next better.",
     "separation_difference": 0.1, "separation_difference_low": 0.02, "separation_difference_high": 0.18,
 }
