@@ -2,14 +2,15 @@
 
 The classes are found on nine measures in six behaviour dimensions (MODEL_FEATURES): recency;
 frequency (orders, days between first and last order); basket (products per order, units per
-product); price (paid against the product's median price); returns (return rate); timing (share
-of orders at weekends, share in the busiest quarter). Spend is not a measure of its own: it is
+product); price (paid against the product's median price); returns (return rate); timing (orders
+on weekdays and at weekends, orders in each quarter). Spend is not a measure of its own: it is
 orders x basket x price, and counting it again would count those twice. Days stay days (on a log
 scale a year's silence sits in one bin with three months'), counts are log-transformed, ratios
-take their log, the return rate a square root; the timing shares of one-order customers are
-missing, not 0 or 1. Each measure counts once (see dimension_weights). Customers far beyond the usual range of some measure (OUTLIER_RANGES
-ranges of its middle 99%) take no part in fitting: they are assigned to the most likely class and
-flagged.
+take their log, the return rate a square root. The timing measures are counts of orders
+(order_counts), so that two orders are weaker evidence of a habit than ten; one-order customers
+bring none. Each measure counts once (see dimension_weights). Customers far beyond the usual range
+of some measure (OUTLIER_RANGES ranges of its middle 99%) take no part in fitting: they are
+assigned to the most likely class and flagged.
 
 Models for k = 1..k_max are fitted on a sample of at most SELECTION_SAMPLE customers. A candidate
 whose smallest cluster holds under MIN_CLUSTER_SHARE of customers (or under MIN_CLUSTER_CUSTOMERS)
@@ -42,24 +43,27 @@ MODEL_FEATURES = {
     "units_per_line": ("Units per product", "basket", "ratio"),
     "price_index": ("Price paid vs catalogue", "price", "ratio"),
     "return_rate": ("Return rate", "returns", "sqrt"),
-    "weekend_share": ("Share of orders at weekends", "timing", "share"),
-    "peak_quarter_share": ("Share of orders in the busiest quarter", "timing", "share"),
+    "weekend_share": ("Orders on weekdays and at weekends", "timing", "orders"),
+    "quarter_orders": ("Orders in each quarter of the year", "timing", "orders"),
 }
-# The features the clusters are described, named and explained by: the model's measures (but units
-# per product) with net revenue, items per order and the average price per item.
+# The features the clusters are described, named and explained by: the model's binned measures with
+# net revenue, items per order and the average price per item, and the timing counts as shares.
 CLUSTER_FEATURES = {
     **{f: MODEL_FEATURES[f] for f in ("recency_days", "frequency_orders", "active_days")},
     "monetary": ("Net revenue", "spend", "log"),
     "items_per_order": ("Items per order", "basket", "log"),
-    "lines_per_order": MODEL_FEATURES["lines_per_order"],
+    **{f: MODEL_FEATURES[f] for f in ("lines_per_order", "units_per_line")},
     "item_price": ("Average price per item", "price", "log"),
-    **{f: MODEL_FEATURES[f] for f in ("price_index", "return_rate", "weekend_share", "peak_quarter_share")},
+    **{f: MODEL_FEATURES[f] for f in ("price_index", "return_rate")},
+    "weekend_share": ("Share of orders at weekends", "timing", "share"),
+    "peak_quarter_share": ("Share of orders in the busiest quarter", "timing", "share"),
 }
 METHOD_LABELS = {"latent": "latent classes", "kmeans": "k-means", "none": "none"}
 MIN_CUSTOMERS = 20        # fewer customers than this are kept as one group: clusters would be noise
 MIN_CLUSTER_SHARE = 0.01  # a candidate with a cluster smaller than this share of customers...
 MIN_CLUSTER_CUSTOMERS = 20  # ...or than this many customers is not chosen
 OUTLIER_RANGES = 1.0      # beyond the middle 99% of a measure by more than this many times its width: an outlier
+TIMING_ORDERS = 10        # a customer's orders count as at most this many in the timing measures
 SHARE_PRIOR_ORDERS = 3.0  # shown shares count as if the customer had this many more orders at the average share
 SELECTION_SAMPLE = 5_000  # customers the models are fitted on
 SILHOUETTE_SAMPLE = 2_000  # customers whose distances to each other give the silhouette
@@ -119,39 +123,84 @@ def standardise(customers: pd.DataFrame, features=CLUSTER_FEATURES) -> pd.DataFr
     return pd.DataFrame(x, index=customers.index, columns=list(features))
 
 
-def dimension_weights(x: np.ndarray, features=MODEL_FEATURES) -> pd.DataFrame:
+def dimension_weights(x: np.ndarray, counts: np.ndarray, features=MODEL_FEATURES) -> pd.DataFrame:
     """schema.TABLES['cluster_features']: each model measure's dimension and weight in the
-    likelihood: 1, or 0 for a measure that does not vary. (Weighing the measures of a two-measure
-    dimension by a half each was measured on the tuning families of benchmarks/bench_recovery.py
-    and lost: worst ARI 0.53 against 0.63. No dimension has more than two measures and no measure
-    repeats another, so each measure counts once.) x: model_matrix."""
+    likelihood: 1, or 0 for a measure that does not vary (or has no counts). (Weighing the measures
+    of a two-measure dimension by a half each was measured on the tuning families of
+    benchmarks/bench_recovery.py and lost: worst ARI 0.53 against 0.63. No dimension has more than
+    two measures and no measure repeats another, so each measure counts once.) x: model_matrix;
+    counts: order_counts."""
     rows = []
-    for j, (f, (label, dimension, transform)) in enumerate(features.items()):
-        col = x[:, j][np.isfinite(x[:, j])]
-        varying = len(col) > 0 and col.max() > col.min()
+    binned = list(binned_features(features))
+    for f, (label, dimension, transform) in features.items():
+        if transform == "orders":
+            varying = bool((counts.sum(axis=1) > 0).any())
+        else:
+            col = x[:, binned.index(f)]
+            col = col[np.isfinite(col)]
+            varying = len(col) > 0 and col.max() > col.min()
         rows.append({"feature": f, "label": label, "dimension": dimension, "transform": TRANSFORM_LABELS[transform],
                      "weight": 1.0 if varying else 0.0})
     return pd.DataFrame(rows)
 
 
 TRANSFORM_LABELS = {"days": "days as they are", "log": "log(1 + x)", "ratio": "log x", "sqrt": "square root",
-                    "share": "as is (missing for one order)"}
+                    "share": "as is (missing for one order)",
+                    "orders": f"counts of orders (at most {TIMING_ORDERS} per customer; none for one order)"}
+
+
+def _column(customers: pd.DataFrame, name: str) -> np.ndarray:
+    """A feature's values as floats (NaN when missing); units_per_line is items per order over
+    products per order."""
+    if name == "units_per_line":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return _column(customers, "items_per_order") / _column(customers, "lines_per_order")
+    return customers[name].to_numpy(dtype="float64", na_value=np.nan)
+
+
+def binned_features(features=MODEL_FEATURES) -> dict:
+    """The measures that are one value per customer (binned), in model order."""
+    return {f: spec for f, spec in features.items() if spec[-1] != "orders"}
 
 
 def model_matrix(customers: pd.DataFrame, features=MODEL_FEATURES) -> np.ndarray:
-    """(customers, measures) as the classes see them; NaN where a value is missing or undefined
-    (a share of one order). units_per_line is items per order over products per order."""
-    orders = customers["frequency_orders"].to_numpy(dtype="float64", na_value=np.nan)
-    out = np.empty((len(customers), len(features)))
-    for j, (name, (_label, _dim, transform)) in enumerate(features.items()):
-        if name == "units_per_line":
-            v = (customers["items_per_order"].to_numpy(dtype="float64", na_value=np.nan)
-                 / customers["lines_per_order"].to_numpy(dtype="float64", na_value=np.nan))
-        else:
-            v = customers[name].to_numpy(dtype="float64", na_value=np.nan)
-        v = np.where(orders > 1, v, np.nan) if transform == "share" else transformed(v, transform)
+    """(customers, binned measures) as the classes see them; NaN where a value is missing or
+    undefined."""
+    binned = binned_features(features)
+    out = np.empty((len(customers), len(binned)))
+    for j, (name, (_label, _dim, transform)) in enumerate(binned.items()):
+        v = transformed(_column(customers, name), transform)
         out[:, j] = np.where(np.isfinite(v), v, np.nan)
     return out
+
+
+def order_counts(customers: pd.DataFrame, features=MODEL_FEATURES) -> tuple[np.ndarray, tuple[int, ...]]:
+    """(counts, widths): the count measures' categories side by side, per customer, and how many
+    categories each has. weekend_share: orders on weekdays, at weekends; quarter_orders: orders in
+    each calendar quarter, times the part of a year between the customer's first and last order
+    (at most 1), because a customer active for three months has all their orders in one or two
+    quarters whatever their habits. A customer's orders count as at most TIMING_ORDERS (so a heavy
+    buyer's habits do not outweigh everything else about them); one-order customers bring none."""
+    def column(name):
+        return np.nan_to_num(customers[name].to_numpy(dtype="float64", na_value=np.nan))
+    orders = column("frequency_orders")
+    scale = np.where(orders > 1, np.minimum(orders, TIMING_ORDERS) / np.maximum(orders, 1), 0.0) * orders
+    parts, widths = [], []
+    for name, spec in features.items():
+        if spec[-1] != "orders":
+            continue
+        if name == "weekend_share":
+            weekend = column("weekend_share")
+            block = np.column_stack([1 - weekend, weekend])
+        elif name == "quarter_orders":
+            year = np.minimum(column("active_days") / 365, 1.0)
+            block = np.column_stack([column(f"share_q{q}") for q in range(1, 5)]) * year[:, None]
+        else:
+            raise ValueError(f"no counts for {name}")
+        parts.append(block * scale[:, None])
+        widths.append(block.shape[1])
+    counts = np.hstack(parts) if parts else np.zeros((len(customers), 0))
+    return counts, tuple(widths)
 
 
 def transformed(v: np.ndarray, transform: str) -> np.ndarray:
@@ -175,7 +224,7 @@ def _features(customers: pd.DataFrame, features) -> np.ndarray:
     for j, (name, spec) in enumerate(features.items()):
         transform = spec[-1]
         col = out[:, j]
-        col[:] = customers[name].to_numpy(dtype="float64", na_value=np.nan)
+        col[:] = _column(customers, name)
         missing = ~np.isfinite(col)
         if missing.any():
             col[missing] = 0.0 if missing.all() else np.median(col[~missing])
@@ -222,14 +271,14 @@ def silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
     return float(np.nan_to_num(s).mean())
 
 
-def stability(c: np.ndarray, k: int, reference: np.ndarray, weights: np.ndarray, seed: int) -> float:
-    """Mean adjusted Rand index between the reference labels of the binned sample `c` and models
+def stability(c: latent.Evidence, k: int, reference: np.ndarray, weights: np.ndarray, seed: int) -> float:
+    """Mean adjusted Rand index between the reference labels of the sample's evidence `c` and models
     fitted (k = 1..k, as the choice does) on bootstrap resamples of STABILITY_SAMPLE of its customers."""
     rng = np.random.default_rng(seed + 1)
     scores = []
     for b in range(BOOTSTRAPS):
         idx = rng.integers(0, len(c), min(len(c), STABILITY_SAMPLE))
-        model = latent.fit_range(c[idx], k, seed + b + 1, weights)[-1]
+        model = latent.fit_range(c.take(idx), k, seed + b + 1, weights)[-1]
         scores.append(adjusted_rand_score(reference, model.predict(c)))
     return float(np.mean(scores))
 
@@ -260,8 +309,9 @@ def choose_clusters(customers: pd.DataFrame, *, seed: int, k_min: int = 3, k_max
     the same labels and selection table."""
     z, xz = weighted(customers)
     x = model_matrix(customers)
+    counts, widths = order_counts(customers)
     n = len(x)
-    weights = dimension_weights(x)
+    weights = dimension_weights(x, counts)
     if n < MIN_CUSTOMERS:
         empty = pd.DataFrame(columns=SELECTION_COLUMNS)
         return Clustering(np.ones(n, dtype="int64"), empty, 1, "none", float("nan"), float("nan"), z,
@@ -272,8 +322,8 @@ def choose_clusters(customers: pd.DataFrame, *, seed: int, k_min: int = 3, k_max
     ordinary = np.flatnonzero(~outlier) if (~outlier).sum() >= MIN_CUSTOMERS else np.arange(n)
     sample = ordinary[_sample(len(ordinary), SELECTION_SAMPLE, rng)]
     edges = latent.bin_edges(x[sample])
-    c = latent.codes(x, edges)
-    cs = c[sample]
+    c = latent.Evidence(latent.codes(x, edges), counts, widths)
+    cs = c.take(sample)
     w = weights["weight"].to_numpy()
     ks = [k] if k else [kk for kk in range(k_min, k_max + 1) if kk < len(cs)] or [1]
     models = latent.fit_range(cs, max(ks), seed, w)

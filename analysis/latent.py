@@ -4,9 +4,14 @@ Each measure is cut into BINS equal-width bins (between its 0.5% and 99.5% quant
 go to the end bins; missing values are left out of the likelihood). A class is a share of customers
 and, per measure, a histogram over the bins; measures are independent within a class (a latent
 class model). Each class histogram must be unimodal: it rises to one bin and falls after it. So a
-class cannot hold customers at two ends of a measure (weekend share 0 and 1: two kinds of shopper)
-but can hold a flat spread (one-time buyers over two years of recency: one kind). Fitted by EM;
+class cannot hold customers at two ends of a measure (last order a month and a year ago: two kinds
+of customer) but can hold a flat spread (one-time buyers over two years of recency: one kind). Fitted by EM;
 the unimodal histogram that best fits the weighted counts is found exactly (below).
+
+Some measures are counts rather than one value: a customer's orders on weekdays and at weekends,
+or in each quarter of the year. Such a measure has a few categories and a free histogram (a
+multinomial per class), and each customer brings their (scaled) counts instead of one bin, so a
+customer of two orders weighs less than one of ten (see Evidence).
 
 Classes for k = 1, 2, ... are fitted in turn; each k starts from a random split plus every split
 of one class of the k - 1 solution in two, and keeps the best likelihood. All arithmetic is numpy
@@ -15,7 +20,7 @@ over customers and histograms; Python loops run over k, starts, EM iterations an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -85,6 +90,7 @@ def unimodal(counts: np.ndarray) -> np.ndarray:
 
 
 CHUNK = 100_000     # customers assigned at a time (their one-hot bins are held in memory)
+NEVER = -700.0      # log probability of a category a count measure does not have (0 x NEVER = 0)
 
 
 def onehot(c: np.ndarray) -> np.ndarray:
@@ -94,6 +100,54 @@ def onehot(c: np.ndarray) -> np.ndarray:
     rows, cols = np.nonzero(c >= 0)
     out[rows, cols * BINS + c[rows, cols]] = 1.0
     return out
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the model sees of each customer: `codes` (customers, binned measures), each value's bin
+    or -1 when missing; `counts` (customers, sum of `widths`), the count measures' categories side
+    by side (weekday and weekend orders, then orders per quarter...), already scaled."""
+
+    codes: np.ndarray
+    counts: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
+    widths: tuple[int, ...] = ()
+
+    def __post_init__(self):
+        if self.counts.shape[0] != len(self.codes):
+            object.__setattr__(self, "counts", np.zeros((len(self.codes), 0)))
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    @property
+    def binned(self) -> int:
+        return self.codes.shape[1]
+
+    @property
+    def measures(self) -> int:
+        return self.binned + len(self.widths)
+
+    @property
+    def categories(self) -> np.ndarray:
+        """Categories of each measure: BINS for a binned one, its width for a count measure."""
+        return np.array([BINS] * self.binned + list(self.widths))
+
+    def take(self, rows: np.ndarray) -> Evidence:
+        return Evidence(self.codes[rows], self.counts[rows], self.widths)
+
+    def dense(self, rows: slice = slice(None)) -> np.ndarray:
+        """(customers, measures x BINS): one-hot bins, then each count measure's counts in the first
+        `width` places of its BINS."""
+        c = self.codes[rows]
+        if not self.widths:
+            return onehot(c)
+        out = np.zeros((len(c), self.measures * BINS))
+        out[:, : self.binned * BINS] = onehot(c)
+        start, counts = self.binned * BINS, self.counts[rows]
+        for j, width in enumerate(self.widths):
+            at = sum(self.widths[:j])
+            out[:, start + j * BINS: start + j * BINS + width] = counts[:, at: at + width]
+        return out
 
 
 def _log_normalise(joint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -125,35 +179,45 @@ class Classes:
     def joint_onehot(self, o: np.ndarray) -> np.ndarray:
         return self.log_share + o @ self._matrix()
 
-    def joint(self, c: np.ndarray) -> np.ndarray:
-        """(customers, k): log share + weighted log-likelihood of each customer's bins per class."""
-        return np.vstack([self.joint_onehot(onehot(c[i:i + CHUNK])) for i in range(0, len(c), CHUNK)]
+    def joint(self, e: Evidence) -> np.ndarray:
+        """(customers, k): log share + weighted log-likelihood of each customer's evidence per class."""
+        return np.vstack([self.joint_onehot(e.dense(slice(i, i + CHUNK))) for i in range(0, len(e), CHUNK)]
                          or [np.empty((0, self.k))])
 
-    def proba(self, c: np.ndarray) -> np.ndarray:
-        return _log_normalise(self.joint(c))[1]
+    def proba(self, e: Evidence) -> np.ndarray:
+        return _log_normalise(self.joint(e))[1]
 
-    def predict(self, c: np.ndarray) -> np.ndarray:
-        return self.joint(c).argmax(axis=1)
+    def predict(self, e: Evidence) -> np.ndarray:
+        return self.joint(e).argmax(axis=1)
 
     def bic(self, n: int) -> float:
-        params = (self.k - 1) + self.k * float(self.weights.sum()) * (BINS - 1)
+        """BIC with free parameters: k - 1 shares and, per class and measure, categories - 1."""
+        categories = (self.log_hist[:, 0, :] > NEVER).sum(axis=1)
+        params = (self.k - 1) + self.k * float((self.weights * (categories - 1)).sum())
         return -2 * self.log_likelihood + params * np.log(n)
 
 
-def _m_step(resp: np.ndarray, o: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
+def _m_step(resp: np.ndarray, o: np.ndarray, widths: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     sizes = resp.sum(axis=0) + 1e-10
     k = resp.shape[1]
-    counts = (o.T @ resp).reshape(p, BINS, k).transpose(0, 2, 1).reshape(p * k, BINS)  # every measure at once
-    return np.log(sizes / sizes.sum()), np.log(unimodal(counts + SMOOTHING)).reshape(p, k, BINS)
+    p = o.shape[1] // BINS
+    b = p - len(widths)
+    counts = (o.T @ resp).reshape(p, BINS, k).transpose(0, 2, 1)  # every measure at once
+    hists = np.empty((p, k, BINS))
+    hists[:b] = np.log(unimodal(counts[:b].reshape(b * k, BINS) + SMOOTHING)).reshape(b, k, BINS)
+    for j, width in enumerate(widths, start=b):  # count measures: free histograms over their categories
+        free = counts[j, :, :width] + SMOOTHING
+        hists[j] = NEVER
+        hists[j, :, :width] = np.log(free / free.sum(axis=1, keepdims=True))
+    return np.log(sizes / sizes.sum()), hists
 
 
-def _em(o: np.ndarray, p: int, resp: np.ndarray, weights: np.ndarray,
+def _em(o: np.ndarray, widths: tuple[int, ...], resp: np.ndarray, weights: np.ndarray,
         max_iter: int = MAX_ITER) -> tuple[Classes, np.ndarray]:
     """EM from the responsibilities `resp`: the model and its final responsibilities."""
     previous = -np.inf
     for _ in range(max_iter):
-        log_share, hists = _m_step(resp, o, p)
+        log_share, hists = _m_step(resp, o, widths)
         model = Classes(log_share, hists, 0.0, weights)
         per_customer, resp = _log_normalise(model.joint_onehot(o))
         total = float(per_customer.sum())
@@ -163,14 +227,15 @@ def _em(o: np.ndarray, p: int, resp: np.ndarray, weights: np.ndarray,
     return Classes(log_share, hists, total, weights), resp
 
 
-def _split(resp: np.ndarray, s: int, c: np.ndarray, o: np.ndarray, p: int,
+def _split(resp: np.ndarray, s: int, c: np.ndarray, o: np.ndarray,
            rng: np.random.Generator) -> np.ndarray:
     """Responsibilities for k classes from k - 1: class s split in two where its single peak fits
-    worst. On the measure whose histogram in class s loses most likelihood to the single-peak
+    worst. On the binned measure whose histogram in class s loses most likelihood to the single-peak
     constraint, the bins are cut where the two sides' own single-peaked fits are most likely; the
     class's customers above the cut move to the new class (those missing that measure, at random)."""
     n, k = resp.shape
-    counts = (o.T @ resp[:, s]).reshape(p, BINS) + SMOOTHING
+    p = c.shape[1]
+    counts = (o[:, : p * BINS].T @ resp[:, s]).reshape(p, BINS) + SMOOTHING
     total = counts.sum(axis=1, keepdims=True)
     free = (counts * np.log(counts / total)).sum(axis=1)
     peaked = (counts * np.log(unimodal(counts))).sum(axis=1)
@@ -188,22 +253,61 @@ def _split(resp: np.ndarray, s: int, c: np.ndarray, o: np.ndarray, p: int,
     return out
 
 
-def fit_range(c: np.ndarray, k_max: int, seed: int, weights: np.ndarray | None = None) -> list[Classes]:
-    """The best model found for each k = 1..k_max on the binned measures `c` (codes); `weights`:
-    each measure's weight in the likelihood (default 1)."""
-    weights = np.ones(c.shape[1]) if weights is None else np.asarray(weights, dtype="float64")
+def _count_split(resp: np.ndarray, e: Evidence) -> np.ndarray | None:
+    """Responsibilities for k classes from k - 1: one class split in two by a count measure, at the
+    median of its customers' share of one category (say, of their orders at weekends), choosing the
+    class, measure and category whose two sides' own histograms gain most likelihood. None without
+    counts."""
+    best, best_gain = None, 0.0
+    for j, width in enumerate(e.widths):
+        at = sum(e.widths[:j])
+        counts = e.counts[:, at: at + width]
+        total = counts.sum(axis=1)
+        seen = np.flatnonzero(total > 0)
+        if len(seen) < 2:
+            continue
+        counts, shares = counts[seen], counts[seen] / total[seen, None]
+        for s in range(resp.shape[1]):
+            r = resp[seen, s]
+            whole = counts.T @ r + SMOOTHING
+            base = float((whole * np.log(whole / whole.sum())).sum())
+            for cat in range(width):
+                order = np.argsort(shares[:, cat], kind="stable")
+                weight = np.cumsum(r[order])
+                upper = shares[:, cat] > shares[order[np.searchsorted(weight, weight[-1] / 2)], cat]
+                gain = -base
+                for side in (upper, ~upper):
+                    part, size = counts[side].T @ r[side] + SMOOTHING, r[side].sum()
+                    gain += float((part * np.log(part / part.sum())).sum()) + size * np.log(max(size, 1e-300) / weight[-1])
+                if gain > best_gain:
+                    best_gain, best = gain, (s, seen[upper])
+    if best is None:
+        return None
+    s, moved = best
+    out = np.column_stack([resp, np.zeros(len(resp))])
+    out[moved, -1] = resp[moved, s]
+    out[moved, s] = 0.0
+    return out
+
+
+def fit_range(e: Evidence, k_max: int, seed: int, weights: np.ndarray | None = None) -> list[Classes]:
+    """The best model found for each k = 1..k_max on the customers' evidence `e`; `weights`: each
+    measure's weight in the likelihood (default 1)."""
+    weights = np.ones(e.measures) if weights is None else np.asarray(weights, dtype="float64")
     rng = np.random.default_rng(seed)
-    n, p = c.shape
-    o = onehot(c)
+    n, c, widths = len(e), e.codes, e.widths
+    o = e.dense()
     models: list[Classes] = []
     previous = None
     for k in range(1, k_max + 1):
         starts = [rng.dirichlet(np.ones(k), size=n)]
         if previous is not None:  # split each class of the k - 1 solution in two
-            starts += [_split(previous, s, c, o, p, rng) for s in range(k - 1)]
+            starts += [_split(previous, s, c, o, rng) for s in range(k - 1)]
+            if (by_counts := _count_split(previous, e)) is not None:
+                starts.append(by_counts)
         # every start runs a few iterations; the most likely one runs on to convergence
-        trials = [_em(o, p, start, weights, SHORT_RUN) for start in starts]
-        best, resp = _em(o, p, max(trials, key=lambda t: t[0].log_likelihood)[1], weights)
+        trials = [_em(o, widths, start, weights, SHORT_RUN) for start in starts]
+        best, resp = _em(o, widths, max(trials, key=lambda t: t[0].log_likelihood)[1], weights)
         models.append(best)
         previous = resp
     return models

@@ -30,6 +30,7 @@ PHRASES = {
     ("monetary", 1): "high-spend", ("monetary", -1): "low-spend",
     ("items_per_order", 1): "bulk", ("items_per_order", -1): "few-item",
     ("lines_per_order", 1): "many-product", ("lines_per_order", -1): "single-product",
+    ("units_per_line", 1): "multi-unit", ("units_per_line", -1): "single-unit",
     ("item_price", 1): "premium", ("item_price", -1): "low-price",
     ("price_index", 1): "full-price", ("price_index", -1): "bargain",
     ("return_rate", 1): "high-return", ("return_rate", -1): "low-return",
@@ -38,7 +39,7 @@ PHRASES = {
 }
 # Order in which chosen phrases are read, so names come out as "Lapsed high-spend buyers".
 PHRASE_ORDER = ["active_days", "recency_days", "frequency_orders", "monetary", "items_per_order",
-                "lines_per_order", "item_price", "price_index", "return_rate", "weekend_share",
+                "lines_per_order", "units_per_line", "item_price", "price_index", "return_rate", "weekend_share",
                 "peak_quarter_share"]
 NAME_PHRASES = 2      # phrases per name (more only to keep names unique)
 MIN_NAME_Z = 0.25     # a feature names a cluster only if its median is this many standard deviations from typical
@@ -116,6 +117,7 @@ COMPARED = {
     ("monetary", 1): "higher spend", ("monetary", -1): "lower spend",
     ("items_per_order", 1): "more items", ("items_per_order", -1): "fewer items",
     ("lines_per_order", 1): "more products", ("lines_per_order", -1): "fewer products",
+    ("units_per_line", 1): "more units per product", ("units_per_line", -1): "fewer units per product",
     ("item_price", 1): "pricier items", ("item_price", -1): "cheaper items",
     ("price_index", 1): "nearer full price", ("price_index", -1): "more discounted",
     ("return_rate", 1): "more returns", ("return_rate", -1): "fewer returns",

@@ -1,8 +1,9 @@
 """A short rule per cluster, in the data's own units, learned from its members.
 
-For each cluster a shallow decision tree (depth MAX_DEPTH at most) tells its members from everyone
-else on the features the clusters were found on (cluster.shown_values). The rule is the path to
-the tree's leaf that best matches the cluster (highest F1 score), its conditions merged per feature,
+For each cluster shallow decision trees (depth MAX_DEPTH at most) tell its members from everyone
+else on the features the clusters are described by (cluster.shown_values); trees are greedy, so a
+few are grown (Gini and entropy splits, with and without balancing the classes; TREES). The rule is
+the path to the leaf that best matches the cluster (highest F1 score), its conditions merged per feature,
 e.g. "Orders ≥ 4 and Days since last order ≤ 60". Beside it: coverage, the share of the cluster's
 customers the rule takes in, and precision, the share of the rule's customers who are in the cluster.
 Customer-level work on at most SAMPLE customers for fitting; every customer is counted.
@@ -22,6 +23,7 @@ MIN_LEAF = 0.005         # a leaf holds at least this share of the sample (and a
 WHOLE = {"recency_days", "frequency_orders", "active_days"}  # whole numbers: thresholds are rounded
 MONEY = {"monetary", "item_price"}
 SHARES = {"return_rate", "weekend_share", "peak_quarter_share"}
+TREES = [(weight, criterion) for weight in ("balanced", None) for criterion in ("gini", "entropy")]
 COLUMNS = ["cluster", "segment", "rule", "customers", "rule_customers", "coverage", "precision"]
 
 
@@ -40,16 +42,19 @@ def cluster_rules(labels: np.ndarray, shown: pd.DataFrame, names: dict[int, str]
             rows.append({"cluster": int(c), "segment": names[int(c)], "rule": "every customer",
                          "customers": int(member.sum()), "rule_customers": len(x), "coverage": 1.0, "precision": 1.0})
             continue
-        tree = DecisionTreeClassifier(max_depth=MAX_DEPTH, class_weight="balanced", random_state=seed,
-                                      min_samples_leaf=max(5, int(MIN_LEAF * len(fit_on))))
-        tree.fit(x[fit_on], member[fit_on])
-        leaf_of = tree.apply(x)
-        leaves = np.unique(leaf_of)
-        inside = np.bincount(leaf_of, weights=member, minlength=leaf_of.max() + 1)[leaves]
-        size = np.bincount(leaf_of, minlength=leaf_of.max() + 1)[leaves]
-        f1 = 2 * inside / (size + member.sum())
-        best = leaves[int(np.argmax(f1))]
-        hit = leaf_of == best
+        best_f1, tree, best, hit = -1.0, None, 0, None
+        for weight, criterion in TREES:
+            grown = DecisionTreeClassifier(max_depth=MAX_DEPTH, class_weight=weight, criterion=criterion,
+                                           random_state=seed, min_samples_leaf=max(5, int(MIN_LEAF * len(fit_on))))
+            grown.fit(x[fit_on], member[fit_on])
+            leaf_of = grown.apply(x)
+            leaves = np.unique(leaf_of)
+            inside = np.bincount(leaf_of, weights=member, minlength=leaf_of.max() + 1)[leaves]
+            size = np.bincount(leaf_of, minlength=leaf_of.max() + 1)[leaves]
+            f1 = 2 * inside / (size + member.sum())
+            if f1.max() > best_f1 + 1e-12:
+                best_f1, tree, best = float(f1.max()), grown, leaves[int(np.argmax(f1))]
+                hit = leaf_of == best
         rows.append({"cluster": int(c), "segment": names[int(c)],
                      "rule": _words(_path(tree, best), features, currency),
                      "customers": int(member.sum()), "rule_customers": int(hit.sum()),

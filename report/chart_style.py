@@ -41,7 +41,7 @@ FEATURE_FORMATS = {
     "recency_days": "days", "frequency_orders": "count", "monetary": "money",
     "avg_order_value": "money", "items_per_order": "count", "distinct_products": "count",
     "mean_days_between_orders": "days", "return_rate": "rate", "tenure_days": "days",
-    "active_days": "days", "lines_per_order": "count", "item_price": "money", "price_index": "ratio",
+    "active_days": "days", "lines_per_order": "count", "units_per_line": "ratio", "item_price": "money", "price_index": "ratio",
     "weekend_share": "rate", "peak_quarter_share": "rate",
 }
 

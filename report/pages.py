@@ -8,7 +8,7 @@ column specs naming the filter that formats each column. Nothing here computes a
 from __future__ import annotations
 
 import analysis
-from analysis import latent, validation
+from analysis import cluster, latent, validation
 from analysis.result import Analysis
 from report import charts, pages_more
 from report.formatters import make_money
@@ -332,6 +332,7 @@ def methodology(a: Analysis) -> dict:
         "config": a.config,
         "feature_labels": features.loc[features["kind"] == "all", "label"].tolist(),
         "bins": latent.BINS,
+        "timing_orders": cluster.TIMING_ORDERS,
         "weights": records(a.tables["cluster_features"]),
         "window_days": validation.WINDOW_DAYS,
         "ledger_reasons": records(a.tables["ledger"], ["label", "description"]),

@@ -9,8 +9,8 @@ from sklearn.metrics import adjusted_rand_score, pairwise_distances, silhouette_
 from analysis import cluster
 from analysis import latent
 from analysis.cluster import (CLUSTER_FEATURES, MIN_CLUSTER_CUSTOMERS, MIN_CLUSTER_SHARE, MODEL_FEATURES,
-                              SELECTION_SAMPLE, SILHOUETTE_SAMPLE, _relabel_by_revenue, baseline_clusters,
-                              choose_clusters, dimension_weights, model_matrix, shown_values, silhouette,
+                              SELECTION_SAMPLE, SILHOUETTE_SAMPLE, TIMING_ORDERS, _relabel_by_revenue, baseline_clusters,
+                              choose_clusters, dimension_weights, model_matrix, order_counts, shown_values, silhouette,
                               standardise)
 from analysis.profiles import PHRASES, cluster_medians, cluster_names
 from analysis.rules import cluster_rules
@@ -55,7 +55,7 @@ def planted_customers(n: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
         "recency_days": recency.round(), "frequency_orders": orders, "active_days": active.round(),
         "monetary": revenue, "items_per_order": np.exp(1 + group % 2 + rng.normal(0, 0.2, n)),
         "lines_per_order": 3.0, "item_price": 2.5, "price_index": 1.0, "return_rate": 0.0,
-        "weekend_share": 0.3, "peak_quarter_share": 0.4})
+        "weekend_share": 0.3, "peak_quarter_share": 0.4, **{f"share_q{q}": 0.25 for q in range(1, 5)}})
     return customers, group
 
 
@@ -108,16 +108,47 @@ def test_extreme_customers_are_assigned_to_their_nearest_cluster_and_flagged_not
     assert all((result.labels == result.labels[i]).sum() > 100 for i in range(3))
 
 
-def test_each_measure_counts_once_and_a_constant_one_not_at_all_and_one_order_shares_are_missing():
+def test_each_measure_counts_once_and_a_constant_one_not_at_all_and_one_order_customers_bring_no_timing():
     customers, _ = planted_customers(500)
     customers["weekend_share"] = np.random.default_rng(0).uniform(0, 1, 500)
     customers.loc[:9, "frequency_orders"] = 1
     x = model_matrix(customers)
-    weights = dimension_weights(x).set_index("feature")
+    counts, widths = order_counts(customers)
+    weights = dimension_weights(x, counts).set_index("feature")
     assert list(weights.index) == list(MODEL_FEATURES)
     assert weights.loc["weekend_share", "weight"] == 1.0 and weights.loc["return_rate", "weight"] == 0.0
-    assert np.isnan(x[:10, list(MODEL_FEATURES).index("weekend_share")]).all()
-    assert np.isfinite(x[10:, list(MODEL_FEATURES).index("weekend_share")]).all()
+    assert widths == (2, 4) and (counts[:10] == 0).all() and (counts[10:, :2].sum(axis=1) > 0).all()
+
+
+def test_timing_counts_are_orders_capped_and_quarters_weighed_by_the_part_of_a_year_active():
+    customers = pd.DataFrame({"frequency_orders": [1, 4, 40, 40], "weekend_share": [1.0, 0.25, 0.5, 0.5],
+                              "active_days": [0, 730, 730, 73],
+                              **{f"share_q{q}": [1.0 if q == 4 else 0.0, 0.25, 0.25, 1.0 if q == 1 else 0.0]
+                                 for q in range(1, 5)}})
+    counts, widths = order_counts(customers)
+    assert widths == (2, 4)
+    np.testing.assert_allclose(counts[:, :2], [[0, 0], [3, 1], [5, 5], [5, 5]])            # weekday, weekend
+    np.testing.assert_allclose(counts[:, 2:], [[0, 0, 0, 0], [1, 1, 1, 1], [2.5] * 4, [TIMING_ORDERS * 0.2, 0, 0, 0]])  # 73 of 365 days
+
+
+def test_weekday_weekend_and_other_shoppers_of_equal_volume_are_three_clusters():
+    """A share with a free histogram per class and evidence that grows with orders: shoppers who
+    never order at weekends, who only do, and the rest (2/7 at weekends) are told apart, though
+    every other measure is the same for all."""
+    rng = np.random.default_rng(4)
+    n = 900
+    group = np.repeat([0, 1, 2], n // 3)
+    orders = rng.integers(6, 20, n)
+    weekend = np.select([group == 0, group == 1], [0.0, 1.0], rng.binomial(orders, 2 / 7) / orders)
+    customers = pd.DataFrame({
+        "customer_id": [f"c{i}" for i in range(n)], "recency_days": rng.uniform(0, 60, n),
+        "frequency_orders": orders, "active_days": rng.uniform(400, 700, n), "monetary": orders * 30.0,
+        "items_per_order": rng.uniform(4, 8, n), "lines_per_order": rng.uniform(2, 4, n),
+        "price_index": rng.uniform(0.9, 1.1, n), "return_rate": 0.0, "weekend_share": weekend,
+        "item_price": 5.0, "peak_quarter_share": 0.3,
+        **{f"share_q{q}": 0.25 for q in range(1, 5)}})
+    result = choose_clusters(customers, seed=0, k_min=2, k_max=5, measure_stability=False)
+    assert result.k == 3 and adjusted_rand_score(group, result.labels) > 0.9  # a few others never ordered at weekends
 
 
 def _unimodal_by_search(counts: np.ndarray) -> np.ndarray:
@@ -162,7 +193,7 @@ def test_a_class_cannot_hold_both_ends_of_a_measure_but_holds_an_even_spread():
     ends = np.r_[rng.uniform(0, 0.1, 300), rng.uniform(0.9, 1.0, 300)]       # two kinds of customer
     spread = rng.uniform(0, 1, 600)                                          # one kind, spread out
     for values, want_k in ((ends, 2), (spread, 1)):
-        c = latent.codes(values[:, None], latent.bin_edges(values[:, None]))
+        c = latent.Evidence(latent.codes(values[:, None], latent.bin_edges(values[:, None])))
         models = latent.fit_range(c, 3, seed=0)
         bics = [m.bic(len(c)) for m in models]
         assert int(np.argmin(bics)) + 1 == want_k
