@@ -176,28 +176,34 @@ def model_matrix(customers: pd.DataFrame, features=MODEL_FEATURES) -> np.ndarray
 
 def order_counts(customers: pd.DataFrame, features=MODEL_FEATURES) -> tuple[np.ndarray, tuple[int, ...]]:
     """(counts, widths): the count measures' categories side by side, per customer, and how many
-    categories each has. weekend_share: orders on weekdays, at weekends; quarter_orders: orders in
-    each calendar quarter, times the part of a year between the customer's first and last order
-    (at most 1), because a customer active for three months has all their orders in one or two
-    quarters whatever their habits. A customer's orders count as at most TIMING_ORDERS (so a heavy
-    buyer's habits do not outweigh everything else about them); one-order customers bring none."""
+    categories each has. weekend_share: orders on weekdays, at weekends. quarter_orders: orders in
+    each calendar quarter but the first and the last order, times the part of a year between them
+    (at most 1). The first and last orders mark where a customer's span starts and ends, not a
+    habit: in a cohort that all started in January, or in data that ends in June, they would make
+    everyone look seasonal; and a customer active for three months has all their orders in one or
+    two quarters whatever their habits. A customer's orders count as at most TIMING_ORDERS (so a
+    heavy buyer's habits do not outweigh everything else about them); one order brings none."""
     def column(name):
         return np.nan_to_num(customers[name].to_numpy(dtype="float64", na_value=np.nan))
     orders = column("frequency_orders")
-    scale = np.where(orders > 1, np.minimum(orders, TIMING_ORDERS) / np.maximum(orders, 1), 0.0) * orders
     parts, widths = [], []
     for name, spec in features.items():
         if spec[-1] != "orders":
             continue
         if name == "weekend_share":
             weekend = column("weekend_share")
-            block = np.column_stack([1 - weekend, weekend])
+            block = np.column_stack([1 - weekend, weekend]) * np.where(orders > 1, orders, 0.0)[:, None]
         elif name == "quarter_orders":
-            year = np.minimum(column("active_days") / 365, 1.0)
-            block = np.column_stack([column(f"share_q{q}") for q in range(1, 5)]) * year[:, None]
+            block = np.column_stack([column(f"share_q{q}") for q in range(1, 5)]) * orders[:, None]
+            for end in ("first_order_date", "last_order_date"):
+                quarter = pd.DatetimeIndex(pd.to_datetime(customers[end])).quarter.to_numpy() - 1
+                block[np.arange(len(block)), quarter] -= 1.0
+            block = np.maximum(block, 0.0) * np.minimum(column("active_days") / 365, 1.0)[:, None]
+            block[orders <= 1] = 0.0
         else:
             raise ValueError(f"no counts for {name}")
-        parts.append(block * scale[:, None])
+        total = block.sum(axis=1, keepdims=True)
+        parts.append(np.where(total > TIMING_ORDERS, block * TIMING_ORDERS / np.maximum(total, 1e-12), block))
         widths.append(block.shape[1])
     counts = np.hstack(parts) if parts else np.zeros((len(customers), 0))
     return counts, tuple(widths)

@@ -42,7 +42,8 @@ PHRASE_ORDER = ["active_days", "recency_days", "frequency_orders", "monetary", "
                 "lines_per_order", "units_per_line", "item_price", "price_index", "return_rate", "weekend_share",
                 "peak_quarter_share"]
 NAME_PHRASES = 2      # phrases per name (more only to keep names unique)
-MIN_NAME_Z = 0.25     # a feature names a cluster only if its median is this many standard deviations from typical
+MIN_NAME_Z = 0.25     # a feature names a cluster only if its median is this many standard deviations from
+                      # typical, and from every cluster not so named
 ONCE_FEATURES = ("active_days", "weekend_share", "peak_quarter_share")  # say nothing of one-order clusters
 
 
@@ -58,10 +59,14 @@ def cluster_medians(labels: np.ndarray, shown: pd.DataFrame) -> pd.DataFrame:
 
 
 def cluster_names(labels: np.ndarray, shown: pd.DataFrame, frequency: pd.Series) -> dict[int, str]:
-    """Name each cluster from the features on which its median stands furthest from all customers'
-    (in standard deviations of the transformed feature), in words that hold for the medians: a
+    """Name each cluster from the features on which its median stands furthest from the middle
+    cluster's (the median of the clusters' medians, so that one large group, such as a majority of
+    one-time buyers, does not make every other cluster "recently active"; in standard deviations of
+    the transformed feature), in words that hold for the medians: a
     phrase such as "lapsed" goes to a cluster only when every cluster with a higher median recency
-    carries it too, so a "lapsed" cluster's median recency is the highest of those not so named.
+    carries it too, so a "lapsed" cluster's median recency is the highest of those not so named,
+    and only when it stands at least MIN_NAME_Z standard deviations beyond every cluster not so
+    named (a "weekend" cluster whose median weekend share equals another's says nothing).
     Clusters whose typical customer ordered once are not described by span or timing shares.
     Names are unique."""
     labels = np.asarray(labels)
@@ -73,7 +78,7 @@ def cluster_names(labels: np.ndarray, shown: pd.DataFrame, frequency: pd.Series)
     for f in shown.columns:
         t = _transformed(shown[f], f)
         spread = float(t.std()) or 1.0
-        typical = float(_transformed(pd.Series([med.loc["all", f]]), f).iloc[0])
+        typical = float(_transformed(med.loc[clusters, f], f).median())   # the middle cluster
         for c in clusters:
             z[(c, f)] = (float(_transformed(pd.Series([med.loc[c, f]]), f).iloc[0]) - typical) / spread
     once = {c: frequency.groupby(labels).median()[c] <= 1 for c in clusters}
@@ -86,7 +91,10 @@ def cluster_names(labels: np.ndarray, shown: pd.DataFrame, frequency: pd.Series)
         if abs(z[(c, f)]) < MIN_NAME_Z or len(chosen[c]) >= limit or (once[c] and f in ONCE_FEATURES):
             return False
         more = [o for o in clusters if o != c and d * (med.loc[o, f] - med.loc[c, f]) > 0]
-        return all(o in held.get((f, d), set()) for o in more)
+        if not all(o in held.get((f, d), set()) for o in more):
+            return False
+        rest = [o for o in clusters if o != c and o not in held.get((f, d), set()) and o not in more]
+        return all(d * (z[(c, f)] - z[(o, f)]) >= MIN_NAME_Z for o in rest)
 
     for limit in (NAME_PHRASES, NAME_PHRASES + 1):
         for c, f in candidates:
