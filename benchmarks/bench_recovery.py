@@ -15,7 +15,7 @@ what is recoverable at all.
 Families marked "held out" are never used to tune the clustering: they check it. Defaults are to
 be chosen by the worst case over the tuning families, not the mean.
 
-    python benchmarks/bench_recovery.py [--seeds 1,2,3] [--customers 900] [--families recency,basket]
+    python benchmarks/bench_recovery.py [--seeds 1,2,3,4,5,6] [--customers 900] [--families recency,basket]
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def ceiling(customers, labels: np.ndarray, seed: int) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seeds", default="1,2,3")
+    p.add_argument("--seeds", default="1,2,3,4,5,6")  # with 3, one_timers' worst case read 0.83; with 6, 0.65
     p.add_argument("--customers", type=int, default=900)
     p.add_argument("--families", default=",".join(FAMILIES))
     args = p.parse_args()
