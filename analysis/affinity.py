@@ -24,8 +24,9 @@ NONE = "(none)"  # shown for a NULL product id or category
 AFFINITY_COLUMNS = ["kind", "segment", "rank", "product_id", "product_name", "segment_revenue_share",
                     "all_revenue_share", "lift", "customers"]
 MIX_COLUMNS = ["kind", "segment", "category", "revenue", "share"]
-PREDICTOR_COLUMNS = ["key", "name", "customers", "repeat_customers", "repeat_rate", "overall_repeat_rate",
-                     "lift", "p_value"]
+PREDICTOR_COLUMNS = ["key", "name", "customers", "repeat_customers", "repeat_rate", "eligible_customers",
+                     "overall_repeat_rate", "lift", "p_value", "q_value"]
+MIN_SUPPORT = 50     # customers a category or product needs before it is tested
 
 
 def assignments_from(customers: pd.DataFrame) -> pd.DataFrame:
@@ -201,14 +202,17 @@ def first_orders(lines: ibis.Table) -> ibis.Table:
     return first.select("customer_id", "order_id", "order_ts", repeat=first._orders > 1)
 
 
-def first_purchase_predictors(lines: ibis.Table, by: str = "category", min_customers: int = 30,
+def first_purchase_predictors(lines: ibis.Table, by: str = "category", min_customers: int = MIN_SUPPORT,
                               min_days: int = 90, end: dt.date | None = None) -> pd.DataFrame:
     """Which category (or product) in a customer's first order goes with ordering again.
 
     Columns PREDICTOR_COLUMNS: key (category, or product id with by="product"), name (the category,
     or the product name), customers (whose first order held the key), repeat_customers (of those,
-    who placed any later order), repeat_rate = repeat_customers / customers, overall_repeat_rate
-    (all eligible customers, each counted once), lift = repeat_rate / overall_repeat_rate, p_value.
+    who placed any later order), repeat_rate = repeat_customers / customers, eligible_customers and
+    overall_repeat_rate (all eligible customers, each counted once: the base every row is compared
+    with), lift = repeat_rate / overall_repeat_rate, p_value, and q_value: p_value adjusted for
+    every key tested (Benjamini-Hochberg), so that the best of hundreds of products is not taken
+    for a finding.
 
     Eligible customers: first order dated at least `min_days` days before `end` (default the last
     order date in the lines), so everyone had that long to come back. A first order holding several
@@ -250,9 +254,21 @@ def first_purchase_predictors(lines: ibis.Table, by: str = "category", min_custo
     out["repeat_rate"] = out["repeat_customers"] / out["customers"]
     out["overall_repeat_rate"] = r_all / n_all
     out["lift"] = out["repeat_rate"] / out["overall_repeat_rate"]
+    out["eligible_customers"] = n_all
     out["p_value"] = two_proportion_p(out["repeat_customers"].to_numpy(), out["customers"].to_numpy(), r_all, n_all)
+    out["q_value"] = benjamini_hochberg(out["p_value"].to_numpy())
     out = out.sort_values(["lift", "p_value", "key"], ascending=[False, True, True])
     return out.reset_index(drop=True)[PREDICTOR_COLUMNS]
+
+
+def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (q) of a family of tests; NaN stays NaN and is not counted."""
+    p = np.asarray(p_values, dtype="float64")
+    q = np.full(len(p), np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        q[ok] = stats.false_discovery_control(p[ok], method="bh")
+    return q
 
 
 def two_proportion_p(hits: np.ndarray, n: np.ndarray, hits_all: int, n_all: int) -> np.ndarray:

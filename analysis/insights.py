@@ -10,6 +10,8 @@ import pandas as pd
 
 from analysis.result import Finding
 
+SIGNIFICANCE = 0.05   # adjusted p (q) below which a test makes a finding
+
 
 def _money(value: float, currency: str) -> str:
     return f"{currency}{value:,.0f}"
@@ -70,12 +72,18 @@ def _value_findings(customers, segments, headline: dict, currency: str, tables: 
             f"{movers:,}", "changes.html#movers"))
     if tables is not None and "first_purchase" in tables and len(tables["first_purchase"]):
         fp = tables["first_purchase"]
-        best = fp[(fp["p_value"] < 0.05) & (fp["lift"] > 1)].sort_values("lift", ascending=False, kind="stable")
+        standing = fp[(fp["q_value"] < SIGNIFICANCE) & (fp["lift"] > 1)]
+        # the one that matters most: the most customers ordering again beyond the overall rate
+        extra = standing["customers"] * (standing["repeat_rate"] - standing["overall_repeat_rate"])
+        best = standing.assign(_extra=extra).sort_values(["_extra", "key"], ascending=[False, True], kind="stable")
         if len(best):
             b = best.iloc[0]
+            tested = {"category": "categories"}.get(str(b.get("by", "product")), "products")
             out.append(Finding(
-                f"Customers whose first order held '{b['name']}' ordered again {b['repeat_rate']:.0%} of the time, "
-                f"against {b['overall_repeat_rate']:.0%} overall (p = {b['p_value']:.2g}).",
+                f"Of the {int(b['eligible_customers']):,} customers whose first order was at least 90 days before the end "
+                f"of the data, {b['overall_repeat_rate']:.0%} ordered again; the {int(b['customers']):,} whose first order "
+                f"held '{b['name']}' did {b['repeat_rate']:.0%} of the time (q = {b['q_value']:.2g}, adjusted for the "
+                f"{len(fp):,} {tested} tested).",
                 f"{b['repeat_rate']:.0%}", "products.html#first-purchase"))
     if _finite(headline.get("clv_total")) and headline.get("bgnbd"):
         trust = (f"; checked on the last 90 days, the purchase model is off by {headline['holdout_mae']:.2f} "

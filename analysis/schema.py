@@ -166,8 +166,8 @@ TABLES = {
     "segment_affinity": ["kind", "segment", "rank", "product_id", "product_name", "segment_revenue_share",
                          "all_revenue_share", "lift", "customers"],
     "category_mix": ["kind", "segment", "category", "revenue", "share"],
-    "first_purchase": ["key", "name", "customers", "repeat_customers", "repeat_rate", "overall_repeat_rate",
-                       "lift", "p_value", "by"],
+    "first_purchase": ["key", "name", "customers", "repeat_customers", "repeat_rate", "eligible_customers",
+                       "overall_repeat_rate", "lift", "p_value", "q_value", "by"],
     # changes (analysis/transitions.py)
     "transitions": ["from_segment", "to_segment", "customers", "revenue_after"],
     "movers": ["customer_id", "from_segment", "to_segment", "monetary", "recency_days"],

@@ -353,19 +353,19 @@ def category_mix_bars(category_mix: pd.DataFrame, segments: pd.DataFrame, kind: 
 
 def first_purchase_bars(first_purchase: pd.DataFrame, significance: float = 0.05) -> Figure:
     """Repeat rate of customers whose first order held each category (or product), against the overall
-    rate (dashed line); bars with p below `significance` in colour, the rest grey."""
+    rate (dashed line); bars whose adjusted p (q_value) is below `significance` in colour, the rest grey."""
     part = first_purchase.sort_values("repeat_rate", ascending=False).head(20)
     by = str(part["by"].iloc[0]) if len(part) else "category"
-    p = floats(part["p_value"])
+    p = floats(part["q_value"])
     fig = figure(f"Repeat rate by {by} of the first order",
-                 "Dashed line: all eligible customers · grey: not significant (p ≥ 0.05)",
+                 "Dashed line: all eligible customers · grey: not significant (adjusted q ≥ 0.05)",
                  height=bar_height(len(part), per_bar=30))
     fig.add_trace(trace(
         "bar", y=[wrap(plain(short(str(n), 40)), 26) for n in part["name"].tolist()], x=floats(part["repeat_rate"]),
         orientation="h", marker_color=[ACCENT if v < significance else MUTED for v in p],
         customdata=np.column_stack([floats(part["customers"]), floats(part["lift"]), [f"{v:.2g}" for v in p]]),
         hovertemplate="%{y}<br>%{x:.1%} ordered again (%{customdata[0]:,.0f} customers)"
-                      "<br>lift %{customdata[1]:.2f}, p %{customdata[2]}<extra></extra>"))
+                      "<br>lift %{customdata[1]:.2f}, q %{customdata[2]}<extra></extra>"))
     if len(part):
         overall = floats(part["overall_repeat_rate"])[0]
         fig.add_vline(x=overall, line=dict(color=INK, dash="dash"))

@@ -7,7 +7,8 @@ rows for display are the only operations on the tables; every number comes from 
 
 from __future__ import annotations
 
-from analysis import clv
+from analysis import clv, insights
+from analysis.affinity import MIN_SUPPORT
 from analysis.transitions import ONE_ORDER_QUANTILE
 from analysis.result import Analysis
 from report import charts_more, downloads
@@ -211,10 +212,14 @@ def products(a: Analysis) -> dict:
                                  Column("revenue", "Revenue", "money0", numeric=True),
                                  Column("share", "Share", "pct", numeric=True)), records(mpart))))
     fp = t["first_purchase"]
+    standing = fp[(fp["q_value"] < insights.SIGNIFICANCE)] if len(fp) else fp
     return {
         "affinity": affinity,
         "mix_charts": mix,
         "first_purchase_by": h["first_purchase_by"],
+        "first_purchase_tested": len(fp),
+        "first_purchase_standing": len(standing),
+        "first_purchase_support": MIN_SUPPORT,
         "first_purchase_chart": Chart(
             "chart-first-purchase", charts_more.first_purchase_bars(fp),
             "Share of customers who ordered again, by what their first order held, against all eligible customers.",
@@ -224,7 +229,8 @@ def products(a: Analysis) -> dict:
                 Column("repeat_customers", "Ordered again", "int", numeric=True),
                 Column("repeat_rate", "Repeat rate", "pct", numeric=True),
                 Column("overall_repeat_rate", "All eligible", "pct", numeric=True),
-                Column("lift", "Lift", "num", numeric=True), Column("p_value", "p", "pvalue", numeric=True)),
+                Column("lift", "Lift", "num", numeric=True), Column("p_value", "p", "pvalue", numeric=True),
+                Column("q_value", "Adjusted p (q)", "pvalue", numeric=True)),
                 records(fp.sort_values("repeat_rate", ascending=False, kind="stable")))) if len(fp) else None,
     }
 

@@ -3,6 +3,7 @@
 import datetime as dt
 
 import ibis
+import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
@@ -218,3 +219,49 @@ def test_an_explicit_end_date_moves_the_eligibility_cutoff(firsts):
 def test_unknown_grouping_is_refused(firsts):
     with pytest.raises(ValueError, match="by must be"):
         first_purchase_predictors(firsts, by="brand")
+
+
+def test_benjamini_hochberg_matches_the_adjustment_worked_by_hand():
+    from analysis.affinity import benjamini_hochberg
+
+    # sorted 0.01 0.03 0.04 0.5 -> p x 4 / rank: 0.04 0.06 0.0533 0.5, then the running minimum from the top
+    got = benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.5, np.nan]))
+    np.testing.assert_allclose(got[:4], [0.04, 0.04 * 4 / 3, 0.04 * 4 / 3, 0.5])
+    assert np.isnan(got[4])
+
+
+def random_first_orders(customers: int, products: int, seed: int, effect: dict | None = None):
+    """Lines in which each customer's first order holds one random product and whether they order
+    again is a coin with chance 0.6, or effect[product] for the products in `effect`."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(customers):
+        product = f"P{rng.integers(products)}"
+        day = dt.date(2023, 1, 1) + dt.timedelta(days=int(rng.integers(0, 200)))
+        rows.append((f"o{i}a", f"c{i}", day, product))
+        if rng.random() < (effect or {}).get(product, 0.6):
+            rows.append((f"o{i}b", f"c{i}", day + dt.timedelta(days=30), "P0"))
+    df = pd.DataFrame(rows, columns=["order_id", "customer_id", "order_ts", "product_id"])
+    df = df.assign(order_ts=pd.to_datetime(df["order_ts"]), product_name=df["product_id"], category=pd.NA,
+                   quantity=1.0, unit_price=5.0, revenue=5.0, country="United Kingdom")
+    df = df.astype({c: "string" for c in ["order_id", "customer_id", "product_id", "product_name", "category", "country"]})
+    return ibis.duckdb.connect().create_table("lines", ibis.memtable(df))
+
+
+def test_with_no_real_effect_some_raw_p_values_are_small_but_nothing_survives_the_adjustment():
+    from analysis.insights import SIGNIFICANCE
+
+    got = first_purchase_predictors(random_first_orders(12_000, 120, seed=1), by="product")
+    assert len(got) > 100 and got["customers"].min() >= 50          # every product tested had the support
+    assert (got["p_value"] < SIGNIFICANCE).sum() >= 2               # the best of many tests looks like a finding...
+    assert (got["q_value"] >= SIGNIFICANCE).all()                   # ...and is not one
+    # one product per first order: the products' customers add up to the base every row is compared with
+    assert got["eligible_customers"].nunique() == 1 and got["customers"].sum() == got["eligible_customers"].iloc[0]
+
+
+def test_a_real_effect_survives_the_adjustment_and_keys_under_the_support_are_not_tested():
+    got = first_purchase_predictors(random_first_orders(12_000, 120, seed=2, effect={"P7": 0.9}), by="product")
+    best = got.sort_values("q_value").iloc[0]
+    assert best["key"] == "P7" and best["q_value"] < 0.001 and best["repeat_rate"] > 0.8
+    few = first_purchase_predictors(random_first_orders(600, 30, seed=3), by="product")
+    assert few.empty                                                  # 20 customers a product: under 50

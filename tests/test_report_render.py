@@ -278,8 +278,9 @@ def new_tables(segments) -> dict[str, pd.DataFrame]:
         "category_mix": pd.DataFrame(mix),
         "first_purchase": pd.DataFrame({
             "key": ["Kitchen", "Garden"], "name": ["Kitchen", "Garden"], "customers": [4, 3],
-            "repeat_customers": [3, 1], "repeat_rate": [0.75, 1 / 3], "overall_repeat_rate": [4 / 6, 4 / 6],
-            "lift": [1.125, 0.5], "p_value": [0.01, 0.4], "by": ["category", "category"]}),
+            "repeat_customers": [3, 1], "repeat_rate": [0.75, 1 / 3], "eligible_customers": [6, 6],
+            "overall_repeat_rate": [4 / 6, 4 / 6], "lift": [1.125, 0.5], "p_value": [0.01, 0.4],
+            "q_value": [0.02, 0.4], "by": ["category", "category"]}),
         "transitions": pd.DataFrame({
             "from_segment": _strings(["(new)", "Champions", "Champions", "Can't Lose Them"]),
             "to_segment": _strings(["Champions", "Champions", "At Risk", "Can't Lose Them"]),
