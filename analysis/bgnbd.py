@@ -19,17 +19,19 @@ import numpy as np
 from scipy.special import betaln, expit, gammaln, hyp2f1, psi, xlog1py
 from scipy.stats import nbinom
 
-from analysis.mle import maximise, report_problems
+from analysis.mle import Uncertain, log_std_errors, maximise, report_problems
 
 UNIT_DAYS = {"days": 1.0, "weeks": 7.0}   # length of a time unit in days
 NAMES = ("r", "alpha", "a", "b")
 
 
 @dataclass(frozen=True)
-class BgNbdFit:
+class BgNbdFit(Uncertain):
     """Parameters (alpha per `time_unit`), total log-likelihood and fit diagnostics.
 
     Build one by hand with the four parameters and a time unit to use published values."""
+
+    names = NAMES
 
     r: float
     alpha: float
@@ -41,6 +43,8 @@ class BgNbdFit:
     converged: bool = True
     starts_agreeing: int = 0
     warnings: tuple[str, ...] = ()
+    log_std_errors: tuple[float, ...] = ()   # of log(r, alpha, a, b): see mle.log_std_errors
+    at_bound: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.time_unit not in UNIT_DAYS:
@@ -139,7 +143,8 @@ def fit_bgnbd(frequency, recency, T, time_unit: str) -> BgNbdFit:
     fit = BgNbdFit(r, alpha * scale, a, b, time_unit)
     ll = float(weight @ log_likelihood(fit, ux, ut, uT))
     return BgNbdFit(float(r), float(alpha * scale), float(a), float(b), time_unit, ll, len(x), opt.converged,
-                    opt.starts_agreeing, report_problems("BG/NBD", opt))
+                    opt.starts_agreeing, report_problems("BG/NBD", opt), log_std_errors(opt, float(weight.sum())),
+                    opt.at_bound)
 
 
 def p_alive(fit: BgNbdFit, x, t_x, T) -> np.ndarray:

@@ -15,14 +15,16 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import gammaln, psi
 
-from analysis.mle import maximise, report_problems
+from analysis.mle import Uncertain, log_std_errors, maximise, report_problems
 
 NAMES = ("p", "q", "gamma")
 
 
 @dataclass(frozen=True)
-class GammaGammaFit:
+class GammaGammaFit(Uncertain):
     """Parameters (gamma in the data's money), total log-likelihood and fit diagnostics."""
+
+    names = NAMES
 
     p: float
     q: float
@@ -32,6 +34,8 @@ class GammaGammaFit:
     converged: bool = True
     starts_agreeing: int = 0
     warnings: tuple[str, ...] = ()
+    log_std_errors: tuple[float, ...] = ()   # of log(p, q, gamma): see mle.log_std_errors
+    at_bound: tuple[str, ...] = ()
 
     @property
     def mean_spend(self) -> float:
@@ -93,7 +97,7 @@ def fit_gamma_gamma(frequency, monetary_value) -> GammaGammaFit:
     fit = GammaGammaFit(p, q, g * scale)
     ll = float(log_likelihood(fit, x, m).sum())
     return GammaGammaFit(p, q, g * scale, ll, len(x), opt.converged, opt.starts_agreeing,
-                         report_problems("Gamma-Gamma", opt))
+                         report_problems("Gamma-Gamma", opt), log_std_errors(opt, float(len(x))), opt.at_bound)
 
 
 def expected_spend(fit: GammaGammaFit, x, m) -> np.ndarray:

@@ -7,6 +7,7 @@ ConvergenceWarning (and recorded on the result), never silently.
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Callable
@@ -35,6 +36,73 @@ class Optimum:
     starts_agreeing: int
     at_bound: tuple[str, ...]
     message: str
+    mean_information: np.ndarray | None = None   # observed information per customer, on the log scale
+
+
+def log_std_errors(opt: Optimum, n: float) -> tuple[float, ...]:
+    """Standard errors of log(parameter) from the observed information of `n` customers (the
+    inverse of the Hessian of the total negative log-likelihood at the optimum); NaN for every
+    parameter when the information is not positive definite (the likelihood is flat some way:
+    that parameter is not identified). A parameter's standard error is its value times its log's."""
+    info = opt.mean_information
+    k = len(opt.params)
+    if info is None or not np.all(np.isfinite(info)) or n <= 0:
+        return (math.nan,) * k
+    try:
+        np.linalg.cholesky(info)
+        cov = np.linalg.inv(info * n)
+    except np.linalg.LinAlgError:
+        return (math.nan,) * k
+    return tuple(float(v) for v in np.sqrt(np.maximum(np.diag(cov), 0.0)))
+
+
+def unidentified(names: tuple[str, ...], values: tuple[float, ...], log_se: tuple[float, ...],
+                 at_bound: tuple[str, ...]) -> tuple[str, ...]:
+    """The parameters the data do not pin down: on the optimiser's bound, without a finite standard
+    error, or with a standard error larger than the estimate (log-scale error over 1)."""
+    if not log_se:
+        return ()
+    return tuple(n for n, v, e in zip(names, values, log_se) if n in at_bound or not math.isfinite(e) or e > 1.0)
+
+
+def interval(value: float, log_se: float, z: float = 1.96) -> tuple[float, float]:
+    """The 95% interval of a positive parameter from its log's standard error (asymmetric, positive);
+    NaN when there is none to speak of (no finite error, or one so large the interval is everything)."""
+    if not math.isfinite(log_se) or z * log_se > 300:
+        return (math.nan, math.nan)
+    return (value * math.exp(-z * log_se), value * math.exp(z * log_se))
+
+
+class Uncertain:
+    """Standard errors, 95% intervals and identification of a fit's parameters, for a dataclass with
+    the parameters named in NAMES (module constant passed as `names`), `log_std_errors` and `at_bound`."""
+
+    names: tuple[str, ...] = ()
+
+    @property
+    def std_errors(self) -> dict[str, float]:
+        return {n: getattr(self, n) * e for n, e in zip(self.names, self.log_std_errors)}
+
+    @property
+    def intervals(self) -> dict[str, tuple[float, float]]:
+        return {n: interval(getattr(self, n), e) for n, e in zip(self.names, self.log_std_errors)}
+
+    @property
+    def unidentified(self) -> tuple[str, ...]:
+        return unidentified(self.names, tuple(getattr(self, n) for n in self.names), self.log_std_errors,
+                            self.at_bound)
+
+
+def _information(neg_mean_ll: Objective, x: np.ndarray, step: float = 1e-4) -> np.ndarray:
+    """Hessian of the negative mean log-likelihood at x (log scale), by central differences of
+    its analytic gradient, made symmetric."""
+    k = len(x)
+    h = np.empty((k, k))
+    for j in range(k):
+        e = np.zeros(k)
+        e[j] = step
+        h[:, j] = (neg_mean_ll(x + e)[1] - neg_mean_ll(x - e)[1]) / (2 * step)
+    return (h + h.T) / 2
 
 
 def maximise(neg_mean_ll: Objective, starts: list[tuple[float, ...]], names: tuple[str, ...]) -> Optimum:
@@ -57,7 +125,10 @@ def maximise(neg_mean_ll: Objective, starts: list[tuple[float, ...]], names: tup
     best = min(ok, key=lambda r: r.fun)
     agreeing = int(sum(abs(r.fun - best.fun) <= AGREE_TOL * max(1.0, abs(best.fun)) for r in runs))
     at_bound = tuple(n for n, v in zip(names, best.x) if abs(v) >= LOG_BOUND - 1e-3)
-    return Optimum(np.exp(best.x), -float(best.fun), bool(best.success), agreeing, at_bound, str(best.message))
+    with np.errstate(all="ignore"), threadpool_limits(1, user_api="blas"):
+        information = _information(neg_mean_ll, best.x)
+    return Optimum(np.exp(best.x), -float(best.fun), bool(best.success), agreeing, at_bound, str(best.message),
+                   information)
 
 
 def report_problems(model: str, opt: Optimum) -> tuple[str, ...]:

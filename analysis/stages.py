@@ -176,14 +176,22 @@ def value_tables(lines, customers: pd.DataFrame, as_of: dt.date, horizon: int, d
     bg, gg = value.bgnbd, value.gamma_gamma
     figures = {
         "clv_horizon_days": horizon, "discount_rate_monthly": discount_rate, "clv_time_unit": "days",
-        "bgnbd": {k: getattr(bg, k) for k in ("r", "alpha", "a", "b", "log_likelihood")} if bg else None,
-        "gamma_gamma": {k: getattr(gg, k) for k in ("p", "q", "gamma")} if gg else None,
+        "bgnbd": {**{k: getattr(bg, k) for k in ("r", "alpha", "a", "b", "log_likelihood")}, **uncertainty(bg)}
+        if bg else None,
+        "gamma_gamma": {**{k: getattr(gg, k) for k in ("p", "q", "gamma")}, **uncertainty(gg)} if gg else None,
         "spend_frequency_correlation": value.spend_frequency_correlation,
         "holdout_mae": holdout.mae if holdout else np.nan,
         "holdout_cutoff": holdout.cutoff.isoformat() if holdout else None,
         "clv_total": float(np.nansum(per_customer["clv"])),
     }
     return tables, figures, per_customer, tuple(value.warnings)
+
+
+def uncertainty(fit) -> dict:
+    """A fit's standard errors and 95% intervals per parameter, and the parameters the data do not
+    pin down (on the optimiser's bound, or with a standard error larger than the estimate)."""
+    return {"std_errors": fit.std_errors, "intervals": {n: list(v) for n, v in fit.intervals.items()},
+            "unidentified": list(fit.unidentified)}
 
 
 def distribution(values: pd.Series, edges: list[float], measure: str) -> pd.DataFrame:

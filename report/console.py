@@ -22,8 +22,16 @@ def _model_lines(h, money) -> list[str]:
     mae = h.get("holdout_mae")
     check = (f", holdout MAE {mae:.3f} purchase days per customer (cutoff {h.get('holdout_cutoff')})"
              if isinstance(mae, float) and mae == mae else ", no holdout check")
-    return [f"Customer value: BG/NBD r {bg['r']:.3f}, alpha {bg['alpha']:.3f} {unit}, a {bg['a']:.3f}, "
-            f"b {bg['b']:.3f}{check}; CLV over {h.get('clv_horizon_days')} days {money(h.get('clv_total', 0.0))}"]
+    se = bg.get("std_errors", {})
+
+    def shown(name, digits=3):
+        return f"{bg[name]:.{digits}f}" + (f" (se {se[name]:.{digits}f})" if name in se else "")
+    loose = bg.get("unidentified", [])
+    warning = (f"; {', '.join(loose)} not pinned down by the data (on the optimiser's bound or a standard error "
+               "larger than the estimate): treat its predictions as unreliable" if loose else "")
+    return [f"Customer value: BG/NBD r {shown('r')}, alpha {shown('alpha')} {unit}, a {shown('a')}, "
+            f"b {shown('b')}{check}; CLV over {h.get('clv_horizon_days')} days {money(h.get('clv_total', 0.0))}"
+            f"{warning}"]
 
 
 def summary(a: Analysis) -> str:

@@ -7,6 +7,8 @@ rows for display are the only operations on the tables; every number comes from 
 
 from __future__ import annotations
 
+import math
+
 from analysis import clv, insights
 from analysis.affinity import MIN_SUPPORT
 from analysis.transitions import ONE_ORDER_QUANTILE
@@ -320,17 +322,21 @@ def value(a: Analysis) -> dict:
                 Column("ci_high", "To", "num", numeric=True), Column("n", "Customers", "int", numeric=True)),
                 _feature_rows(t["segment_value"], kind, VALUE_FEATURES))))
     params = []
-    if bg:
-        params += [{"model": "BG/NBD", "name": "r", "value": bg["r"], "unit": "shape (no unit)"},
-                   {"model": "BG/NBD", "name": "α (alpha)", "value": bg["alpha"], "unit": h["clv_time_unit"]},
-                   {"model": "BG/NBD", "name": "a", "value": bg["a"], "unit": "shape (no unit)"},
-                   {"model": "BG/NBD", "name": "b", "value": bg["b"], "unit": "shape (no unit)"},
-                   {"model": "BG/NBD", "name": "log-likelihood", "value": bg["log_likelihood"], "unit": ""}]
-    if gg:
-        params += [{"model": "Gamma–Gamma", "name": "p", "value": gg["p"], "unit": "shape (no unit)"},
-                   {"model": "Gamma–Gamma", "name": "q", "value": gg["q"], "unit": "shape (no unit)"},
-                   {"model": "Gamma–Gamma", "name": "γ (gamma)", "value": gg["gamma"],
-                    "unit": f"money ({cur})" if cur else "money"}]
+    for model, fit, rows in (("BG/NBD", bg, (("r", "r", "shape (no unit)"), ("alpha", "α (alpha)", h["clv_time_unit"]),
+                                              ("a", "a", "shape (no unit)"), ("b", "b", "shape (no unit)"))),
+                             ("Gamma–Gamma", gg, (("p", "p", "shape (no unit)"), ("q", "q", "shape (no unit)"),
+                                                  ("gamma", "γ (gamma)", f"money ({cur})" if cur else "money")))):
+        if not fit:
+            continue
+        for key, name, unit in rows:
+            low, high = fit.get("intervals", {}).get(key, (math.nan, math.nan))
+            params.append({"model": model, "name": name, "value": fit[key],
+                           "std_error": fit.get("std_errors", {}).get(key, math.nan),
+                           "low": low, "high": high, "unit": unit,
+                           "identified": "no" if key in fit.get("unidentified", ()) else "yes"})
+        if model == "BG/NBD":
+            params.append({"model": model, "name": "log-likelihood", "value": fit["log_likelihood"],
+                           "std_error": math.nan, "low": math.nan, "high": math.nan, "identified": "", "unit": ""})
     top = downloads.top_clv_customers(a)
     disagreements = downloads.alive_disagreements(a)
     dist = t["value_distribution"]
@@ -358,6 +364,8 @@ def value(a: Analysis) -> dict:
         "has_models": bool(bg),
         "params": Table("table-model-parameters", "Fitted model parameters (time in days)", (
             Column("model", "Model"), Column("name", "Parameter"), Column("value", "Value", "num3", numeric=True),
+            Column("std_error", "Standard error", "num3", numeric=True), Column("low", "95% from", "num3", numeric=True),
+            Column("high", "95% to", "num3", numeric=True), Column("identified", "Pinned down by the data"),
             Column("unit", "Unit")), params),
         "clv_charts": clv_charts,
         "distribution_charts": distribution_charts,

@@ -389,6 +389,64 @@ def test_cdnow_gamma_gamma_fit_reproduces_the_published_parameters(cdnow_weeks):
     assert clv.spend_frequency_correlation(cdnow_weeks) == pytest.approx(0.11, abs=0.01)   # Fader & Hardie 2013
 
 
+def _natural_scale_std_errors(total_ll, values: np.ndarray, rel: float = 1e-4) -> np.ndarray:
+    """Standard errors from a central-difference Hessian of the total log-likelihood in the natural
+    parameters: an independent path (no gradient, no log scale) to check the fits' own."""
+    k = len(values)
+    h = values * rel
+    hess = np.empty((k, k))
+    for i in range(k):
+        for j in range(k):
+            def at(di, dj):
+                v = values.copy()
+                v[i] += di * h[i]
+                v[j] += dj * h[j]
+                return total_ll(v)
+            hess[i, j] = (at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1)) / (4 * h[i] * h[j])
+    return np.sqrt(np.diag(np.linalg.inv(-hess)))
+
+
+def test_cdnow_parameter_standard_errors_match_an_independent_hessian_and_the_reference(cdnow_weeks):
+    x, t_x, T = (cdnow_weeks[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    fit = bgnbd.fit_bgnbd(x, t_x, T, "weeks")
+    values = np.array([fit.r, fit.alpha, fit.a, fit.b])
+    expected = _natural_scale_std_errors(
+        lambda v: bgnbd.log_likelihood(bgnbd.BgNbdFit(*v, "weeks"), x, t_x, T).sum(), values)
+    got = np.array([fit.std_errors[n] for n in ("r", "alpha", "a", "b")])
+    np.testing.assert_allclose(got, expected, rtol=2e-3)
+    # lifetimes' BetaGeoFitter summary on this sample: 0.0126, 0.378, 0.186, 0.705
+    np.testing.assert_allclose(got, [0.0126, 0.378, 0.186, 0.705], rtol=0.01)
+    assert fit.unidentified == ()
+    low, high = fit.intervals["a"]
+    assert low < fit.a < high and high / fit.a == pytest.approx(fit.a / low)
+
+    m = cdnow_weeks["monetary_value"].to_numpy(dtype=float)
+    gg = gammagamma.fit_gamma_gamma(x, m)
+    keep = x > 0
+    expected = _natural_scale_std_errors(
+        lambda v: gammagamma.log_likelihood(gammagamma.GammaGammaFit(*v), x[keep], m[keep]).sum(),
+        np.array([gg.p, gg.q, gg.gamma]))
+    np.testing.assert_allclose([gg.std_errors[n] for n in ("p", "q", "gamma")], expected, rtol=2e-3)
+    assert gg.unidentified == ()
+
+
+def test_customers_who_never_drop_out_leave_the_drop_out_side_unidentified():
+    """Every customer buys at a steady rate to the end: nothing in the data says when anyone stops,
+    so the drop-out parameters run to the bound or carry errors larger than themselves."""
+    rng = np.random.default_rng(0)
+    n = 2_000
+    T = rng.uniform(200, 400, n)
+    rate = rng.gamma(2.0, 1 / 60, n)
+    x = rng.poisson(rate * T).astype(float)
+    t_x = np.where(x > 0, T - rng.exponential(1 / np.maximum(rate, 1e-9)).clip(0, None), 0.0)
+    t_x = np.clip(np.where(x > 0, t_x, 0.0), 0, T)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fit = bgnbd.fit_bgnbd(x, t_x, T, "days")
+    assert set(fit.unidentified) & {"a", "b"}
+    assert "r" not in fit.unidentified and "alpha" not in fit.unidentified
+
+
 def test_the_command_line_build_of_the_cdnow_sample_reproduces_the_published_fits(tmp_path):
     import json
 

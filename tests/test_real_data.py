@@ -176,3 +176,14 @@ def test_no_finding_rests_on_an_unadjusted_p_value(uci):
         if "first order held" in f.text:
             q = float(re.search(r"q = ([0-9.e-]+)", f.text).group(1))
             assert q < 0.05 and "customers whose first order was at least 90 days before the end" in f.text
+
+
+def test_the_purchase_models_drop_out_side_is_reported_as_not_pinned_down(uci):
+    """BG/NBD's a is near 0 with a standard error several times itself and b's error is larger
+    than b: the fit carries intervals, and these two parameters are marked as not identified."""
+    bg = uci.headline["bgnbd"]
+    assert set(bg["unidentified"]) >= {"a", "b"}
+    assert bg["std_errors"]["a"] > bg["a"] and bg["std_errors"]["b"] > bg["b"]
+    assert bg["std_errors"]["r"] < bg["r"] / 10 and "r" not in bg["unidentified"]
+    low, high = bg["intervals"]["alpha"]
+    assert low < bg["alpha"] < high
