@@ -77,6 +77,9 @@ def _summaries(lines: ibis.Table, as_of: dt.date, cutoff: dt.date | None) -> tup
     if cutoff is not None:
         aggregates |= _summary_aggregates(days, cutoff, "cal_")
         aggregates["cal_holdout_purchases"] = days.count(where=days.day >= ibis.date(cutoff))
+        before = cutoff - (as_of - cutoff)           # a window as long as the holdout, just before it
+        aggregates["cal_previous_purchases"] = days.count(where=(days.day >= ibis.date(before))
+                                                          & (days.day < ibis.date(cutoff)))
     df = engine.execute(days.group_by("customer_id").aggregate(**aggregates))
     summary = _finish_summary(df, with_holdout=False)
     if cutoff is None:
@@ -114,6 +117,7 @@ def _finish_summary(df: pd.DataFrame, with_holdout: bool) -> pd.DataFrame:
     })
     if with_holdout:
         out["holdout_purchases"] = df["holdout_purchases"].fillna(0).astype("int64")
+        out["previous_purchases"] = df["previous_purchases"].fillna(0).astype("int64")
     return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
 
 
@@ -250,6 +254,40 @@ class HoldoutCheck:
     customers: pd.DataFrame
     by_frequency: pd.DataFrame
     mae: float
+    comparison: pd.DataFrame | None = None   # COMPARISON_COLUMNS: the model against naive predictors
+
+    @property
+    def beats_naive(self) -> bool:
+        """The model's error per customer is below every naive predictor's."""
+        c = self.comparison
+        if c is None or c.empty:
+            return True
+        return bool(c.loc[c["predictor"] == MODEL, "mae"].iloc[0] < c.loc[c["predictor"] != MODEL, "mae"].min())
+
+
+MODEL = "BG/NBD"
+COMPARISON_COLUMNS = ["predictor", "mae", "predicted_total", "actual_total", "total_error"]
+NAIVE = {"rate": "Each customer's repeat-purchase rate so far", "previous": "Same as the previous window"}
+
+
+def holdout_comparison(cal: pd.DataFrame, predicted: np.ndarray, holdout_days: int) -> pd.DataFrame:
+    """COMPARISON_COLUMNS, one row per predictor of each customer's purchase days in the holdout:
+    the model; each customer's repeat purchase days per day since their first purchase day, times
+    the holdout's days (0 for a customer first seen on the cutoff's eve); and the purchase days in
+    the window of the same length just before the cutoff. mae: mean absolute error per customer;
+    total_error: (predicted - actual) / actual over all customers."""
+    actual = cal["holdout_purchases"].to_numpy(dtype=float)
+    x, T = cal["frequency"].to_numpy(dtype=float), cal["T"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(T > 0, x / T, 0.0) * holdout_days
+    rows = []
+    for name, guess in ((MODEL, predicted), (NAIVE["rate"], rate),
+                        (NAIVE["previous"], cal["previous_purchases"].to_numpy(dtype=float))):
+        total = float(guess.sum())
+        rows.append({"predictor": name, "mae": float(np.abs(guess - actual).mean()), "predicted_total": total,
+                     "actual_total": float(actual.sum()),
+                     "total_error": (total - actual.sum()) / actual.sum() if actual.sum() else np.nan})
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
 
 
 def frequency_groups(frequency: pd.Series) -> pd.Series:
@@ -288,7 +326,8 @@ def holdout_check(lines: ibis.Table, as_of: dt.date, holdout_days: int,
     customers = pd.DataFrame({"customer_id": cal["customer_id"], "frequency": cal["frequency"],
                               "actual_purchases": cal["holdout_purchases"], "predicted_purchases": predicted})
     mae = float(np.abs(customers["predicted_purchases"] - customers["actual_purchases"]).mean())
-    return HoldoutCheck(cutoff, int(holdout_days), bg, customers, holdout_by_frequency(customers), mae)
+    return HoldoutCheck(cutoff, int(holdout_days), bg, customers, holdout_by_frequency(customers), mae,
+                        holdout_comparison(cal, predicted, int(holdout_days)))
 
 
 @dataclass(frozen=True)
@@ -338,6 +377,12 @@ def customer_value(lines: ibis.Table, as_of: dt.date, horizons: tuple[int, ...] 
             try:
                 holdout = holdout_check(lines, as_of, holdout_days, calibration)
                 notes += [f"Holdout check: {w}" for w in holdout.bgnbd.warnings]
+                if not holdout.beats_naive:
+                    c = holdout.comparison.set_index("predictor")["mae"]
+                    notes.append(f"Holdout check: the purchase model does not beat a naive predictor on the last "
+                                 f"{holdout_days} days (mean error {c[MODEL]:.3f} purchase days per customer against "
+                                 f"{c.drop(MODEL).min():.3f} for '{c.drop(MODEL).idxmin()}'): its predictions are "
+                                 "not reliable on this data")
             except ValueError as exc:
                 notes.append(f"Holdout check of the last {holdout_days} days skipped: {exc}")
     corr = spend_frequency_correlation(summary)

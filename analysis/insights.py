@@ -86,12 +86,19 @@ def _value_findings(customers, segments, headline: dict, currency: str, tables: 
                 f"{len(fp):,} {tested} tested).",
                 f"{b['repeat_rate']:.0%}", "products.html#first-purchase"))
     if _finite(headline.get("clv_total")) and headline.get("bgnbd"):
-        trust = (f"; checked on the last 90 days, the purchase model is off by {headline['holdout_mae']:.2f} "
-                 "purchase days per customer on average" if _finite(headline.get("holdout_mae")) else "")
-        out.append(Finding(
-            f"Customers are predicted to spend {_money(headline['clv_total'], currency)} over the next "
-            f"{headline['clv_horizon_days']} days (discounted){trust}.",
-            _money(headline["clv_total"], currency), "value.html#holdout"))
+        if headline.get("value_model_reliable") is False:
+            out.append(Finding(
+                f"The purchase model is not reliable on this data ({headline['value_model_doubts']}): its "
+                f"{_money(headline['clv_total'], currency)} of customer value over the next "
+                f"{headline['clv_horizon_days']} days is not a number to plan on.",
+                "not reliable", "value.html#holdout"))
+        else:
+            trust = (f"; checked on the last 90 days, the purchase model is off by {headline['holdout_mae']:.2f} "
+                     "purchase days per customer on average" if _finite(headline.get("holdout_mae")) else "")
+            out.append(Finding(
+                f"Customers are predicted to spend {_money(headline['clv_total'], currency)} over the next "
+                f"{headline['clv_horizon_days']} days (discounted){trust}.",
+                _money(headline["clv_total"], currency), "value.html#holdout"))
     return out
 
 

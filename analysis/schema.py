@@ -180,6 +180,7 @@ TABLES = {
                         "days_since_last_now", "below_half_after_days"],
     "holdout": ["frequency_group", "customers", "actual_mean", "predicted_mean", "actual_total",
                 "predicted_total"],
+    "holdout_comparison": ["predictor", "mae", "predicted_total", "actual_total", "total_error"],
 }
 
 SEGMENT_KINDS = ("rfm", "cluster")

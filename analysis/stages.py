@@ -173,7 +173,12 @@ def value_tables(lines, customers: pd.DataFrame, as_of: dt.date, horizon: int, d
     holdout = value.holdout
     tables["holdout"] = holdout.by_frequency if holdout else pd.DataFrame(
         columns=["frequency_group", "customers", "actual_mean", "predicted_mean", "actual_total", "predicted_total"])
+    tables["holdout_comparison"] = (holdout.comparison if holdout and holdout.comparison is not None
+                                    else pd.DataFrame(columns=clv.COMPARISON_COLUMNS))
     bg, gg = value.bgnbd, value.gamma_gamma
+    doubts = ([f"a naive predictor beats it on the last {holdout.holdout_days} days"]
+              if holdout and not holdout.beats_naive else [])
+    doubts += [f"{', '.join(bg.unidentified)} not pinned down by the data"] if bg and bg.unidentified else []
     figures = {
         "clv_horizon_days": horizon, "discount_rate_monthly": discount_rate, "clv_time_unit": "days",
         "bgnbd": {**{k: getattr(bg, k) for k in ("r", "alpha", "a", "b", "log_likelihood")}, **uncertainty(bg)}
@@ -181,6 +186,9 @@ def value_tables(lines, customers: pd.DataFrame, as_of: dt.date, horizon: int, d
         "gamma_gamma": {**{k: getattr(gg, k) for k in ("p", "q", "gamma")}, **uncertainty(gg)} if gg else None,
         "spend_frequency_correlation": value.spend_frequency_correlation,
         "holdout_mae": holdout.mae if holdout else np.nan,
+        "holdout_beats_naive": holdout.beats_naive if holdout else None,
+        "value_model_reliable": not doubts if bg else None,
+        "value_model_doubts": "; ".join(doubts),
         "holdout_cutoff": holdout.cutoff.isoformat() if holdout else None,
         "clv_total": float(np.nansum(per_customer["clv"])),
     }

@@ -22,6 +22,8 @@ def _model_lines(h, money) -> list[str]:
     mae = h.get("holdout_mae")
     check = (f", holdout MAE {mae:.3f} purchase days per customer (cutoff {h.get('holdout_cutoff')})"
              if isinstance(mae, float) and mae == mae else ", no holdout check")
+    if h.get("holdout_beats_naive") is False:
+        check += ", NOT better than a naive predictor: not reliable on this data"
     se = bg.get("std_errors", {})
 
     def shown(name, digits=3):

@@ -339,7 +339,10 @@ def models(a: Analysis) -> dict:
         "gamma_gamma": {**gg, "money": a.config.currency or None} if gg else None,
         "clv": {"horizon_days": h.get("clv_horizon_days"), "discount_rate_monthly": h.get("discount_rate_monthly"),
                 "total": h.get("clv_total")},
-        "holdout": {"mae": h.get("holdout_mae"), "cutoff": h.get("holdout_cutoff")},
+        "holdout": {"mae": h.get("holdout_mae"), "cutoff": h.get("holdout_cutoff"),
+                    "beats_naive": h.get("holdout_beats_naive"),
+                    "comparison": a.tables["holdout_comparison"].to_dict(orient="records")
+                    if "holdout_comparison" in a.tables else []},
         "spend_frequency_correlation": h.get("spend_frequency_correlation"),
     }
 

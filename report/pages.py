@@ -80,7 +80,8 @@ def overview(a: Analysis) -> dict:
             Kpi("Customers at risk", h["customers_at_risk"], "int", "overdue for their next order"),
             Kpi("Value at risk", h["value_at_risk"], "money0", "a year: at most what they spent in the last 365 days"),
             Kpi(f"Customer value, next {h['clv_horizon_days']} days", h["clv_total"], "money0",
-                "predicted (BG/NBD + Gamma–Gamma)"),
+                "predicted (BG/NBD + Gamma–Gamma)" if h.get("value_model_reliable") is not False
+                else f"NOT RELIABLE on this data: {h['value_model_doubts']}"),
         ],
         "findings": list(a.findings),
         "recommendation": ({"label": {"rfm": "RFM segments", "cluster": "behaviour clusters"}[h["recommended_segmentation"]],

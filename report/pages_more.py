@@ -354,7 +354,9 @@ def value(a: Analysis) -> dict:
     holdout = t["holdout"]
     return {
         "kpis": [
-            Kpi(f"Total CLV, next {h['clv_horizon_days']} days", h["clv_total"], "money0", "discounted, all customers"),
+            Kpi(f"Total CLV, next {h['clv_horizon_days']} days", h["clv_total"], "money0",
+                "discounted, all customers" if h.get("value_model_reliable") is not False
+                else f"NOT RELIABLE on this data: {h['value_model_doubts']}"),
             Kpi("Holdout error (MAE)", h["holdout_mae"], "num", "purchase days per customer"),
             Kpi("Spend–frequency correlation", h["spend_frequency_correlation"], "num",
                 "Gamma–Gamma assumes about 0"),
@@ -390,6 +392,13 @@ def value(a: Analysis) -> dict:
                                    Column("actual_total", "Actual (total)", "int", numeric=True),
                                    Column("predicted_total", "Predicted (total)", "num", numeric=True)),
                                    records(holdout))) if len(holdout) else None,
+        "comparison": Table("table-holdout-comparison", "The model against naive predictors on the holdout", (
+            Column("predictor", "Predictor"),
+            Column("mae", "Mean error per customer (purchase days)", "num3", numeric=True),
+            Column("predicted_total", "Predicted purchase days", "int", numeric=True),
+            Column("actual_total", "Actual purchase days", "int", numeric=True),
+            Column("total_error", "Total off by", "pct", numeric=True)),
+            records(t["holdout_comparison"])) if len(t.get("holdout_comparison", [])) else None,
         "top_clv": Table("table-top-clv", f"Customers with the highest CLV (first {SHOWN_ROWS})", (
             Column("customer_id", "Customer", nowrap=True), Column("rfm_segment", "RFM segment"),
             Column("cluster_name", "Cluster"), Column("clv", "CLV", "money0", numeric=True),

@@ -447,6 +447,26 @@ def test_customers_who_never_drop_out_leave_the_drop_out_side_unidentified():
     assert "r" not in fit.unidentified and "alpha" not in fit.unidentified
 
 
+def test_holdout_comparison_scores_the_model_against_both_naive_predictors():
+    # three customers; the holdout is 90 days
+    cal = pd.DataFrame({"frequency": [2, 0, 1], "T": [180, 0, 90], "holdout_purchases": [1, 0, 3],
+                        "previous_purchases": [1, 0, 2]})
+    got = clv.holdout_comparison(cal, np.array([1.0, 0.5, 1.0]), 90).set_index("predictor")
+    assert list(got.index) == [clv.MODEL, *clv.NAIVE.values()]
+    # model: |1-1| + |0.5-0| + |1-3| = 2.5; rate: 2/180*90 = 1, 0 (T = 0), 1/90*90 = 1 -> 0 + 0 + 2 = 2; previous: 0 + 0 + 1
+    assert got["mae"].tolist() == pytest.approx([2.5 / 3, 2 / 3, 1 / 3])
+    assert got["predicted_total"].tolist() == pytest.approx([2.5, 2.0, 3.0]) and (got["actual_total"] == 4).all()
+    assert got.loc[clv.MODEL, "total_error"] == pytest.approx(-1.5 / 4)
+
+
+def test_the_cdnow_model_beats_the_naive_predictors_on_its_holdout(cdnow_lines):
+    value = clv.customer_value(cdnow_lines, CDNOW_AS_OF, holdout_days=90)
+    c = value.holdout.comparison.set_index("predictor")
+    assert value.holdout.beats_naive and c.loc[clv.MODEL, "mae"] < c.drop(clv.MODEL)["mae"].min()
+    assert abs(c.loc[clv.MODEL, "total_error"]) < 0.05
+    assert not any("does not beat a naive predictor" in w for w in value.warnings)
+
+
 def test_the_command_line_build_of_the_cdnow_sample_reproduces_the_published_fits(tmp_path):
     import json
 
@@ -505,3 +525,29 @@ def test_alive_disagreements_list_repeat_customers_whose_segment_and_p_alive_dis
     # b, d: on the right side of the thresholds; e: one order, left out
     assert got["customer_id"].tolist() == ["f", "c", "a"]
     assert got["disagreement"].tolist() == ["model: likely gone", "model: likely gone", "model: still active"]
+
+
+def test_a_value_model_whose_drop_out_side_is_not_identified_is_marked_not_reliable_in_the_findings(tmp_path):
+    """Customers who buy steadily to the end of the data and never stop: the analysis marks the
+    purchase model not reliable, and the overview finding says so instead of headlining its value."""
+    from analysis.config import make_config
+    from analysis.pipeline import run_analysis
+
+    rng = np.random.default_rng(3)
+    rows = []
+    start = dt.date(2023, 1, 1)
+    for c in range(400):
+        day = int(rng.integers(0, 300))
+        gap = float(rng.uniform(10, 40))
+        while day < 730:
+            rows.append({"order_id": f"o{c}-{day}", "customer_id": f"c{c}", "product_id": "P1",
+                         "date": (start + dt.timedelta(days=day)).isoformat(), "quantity": 1, "unit_price": 10.0})
+            day += max(1, int(rng.exponential(gap)))
+    path = tmp_path / "steady.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    a = run_analysis(make_config(input=path))
+    h = a.headline
+    assert h["value_model_reliable"] is False and "not pinned down" in h["value_model_doubts"]
+    texts = [f.text for f in a.findings]
+    assert any(t.startswith("The purchase model is not reliable on this data") for t in texts)
+    assert not any(t.startswith("Customers are predicted to spend") for t in texts)

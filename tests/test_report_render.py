@@ -292,6 +292,10 @@ def new_tables(segments) -> dict[str, pd.DataFrame]:
         "holdout": pd.DataFrame({"frequency_group": _strings(["0", "1", "7+"]), "customers": [2, 2, 2],
                                  "actual_mean": [0.0, 0.5, 3.0], "predicted_mean": [0.2, 0.6, 2.7],
                                  "actual_total": [0, 1, 6], "predicted_total": [0.4, 1.2, 5.4]}),
+        "holdout_comparison": pd.DataFrame({"predictor": _strings(["BG/NBD", "Each customer's repeat-purchase rate so far",
+                                                                   "Same as the previous window"]),
+                                            "mae": [0.3, 0.5, 0.4], "predicted_total": [7.0, 9.0, 6.0],
+                                            "actual_total": [7.0, 7.0, 7.0], "total_error": [0.0, 2 / 7, -1 / 7]}),
         "value_distribution": pd.DataFrame({
             "measure": _strings(["clv", "clv", "clv", "p_alive", "p_alive"]), "bin": [0, 1, 2, 0, 1],
             "low": [0.0, 100.0, 1000.0, 0.0, 0.5], "high": [100.0, 1000.0, math.nan, 0.5, 1.0],
@@ -311,7 +315,8 @@ NEW_HEADLINE = {
     "discount_rate_monthly": 0.01, "clv_time_unit": "days",
     "bgnbd": {"r": 0.5, "alpha": 31.0, "a": 0.09, "b": 4.9, "log_likelihood": -1234.5},
     "gamma_gamma": None, "spend_frequency_correlation": math.nan, "holdout_mae": 0.25,
-    "holdout_cutoff": "2023-12-22", "clv_total": 2260.5,
+    "holdout_cutoff": "2023-12-22", "clv_total": 2260.5, "holdout_beats_naive": True,
+    "value_model_reliable": True, "value_model_doubts": "",
     "cluster_reason": "Best silhouette among the candidates whose every cluster holds at least 20 customers.",
     "cluster_outliers": 1, "clusters_stable": True, "validation_from": "2023-12-22", "recommended_segmentation": "cluster",
     "recommendation_reason": "Behaviour clusters separate what customers did next better.",
@@ -932,7 +937,9 @@ def test_summary_json_records_the_models_with_units_and_missing_values_as_null(s
     assert summary["models"]["bgnbd"]["time_unit"] == "days" and summary["models"]["bgnbd"]["r"] == 0.5
     assert summary["models"]["gamma_gamma"] is None and summary["headline"]["gamma_gamma"] is None
     assert summary["headline"]["spend_frequency_correlation"] is None  # NaN -> null
-    assert summary["models"]["holdout"] == {"mae": 0.25, "cutoff": "2023-12-22"}
+    holdout = summary["models"]["holdout"]
+    assert (holdout["mae"], holdout["cutoff"], holdout["beats_naive"]) == (0.25, "2023-12-22", True)
+    assert [row["predictor"] for row in holdout["comparison"]][0] == "BG/NBD"
     assert summary["headline"]["gini"] == 0.55 and summary["headline"]["value_at_risk"] == 2102.0
 
 
