@@ -27,6 +27,7 @@ MIX_COLUMNS = ["kind", "segment", "category", "revenue", "share"]
 PREDICTOR_COLUMNS = ["key", "name", "customers", "repeat_customers", "repeat_rate", "eligible_customers",
                      "overall_repeat_rate", "lift", "p_value", "q_value"]
 MIN_SUPPORT = 50     # customers a category or product needs before it is tested
+SIGNIFICANCE = 0.05  # adjusted p (q) below which a test stands out and may make a finding
 
 
 def assignments_from(customers: pd.DataFrame) -> pd.DataFrame:

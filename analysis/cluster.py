@@ -184,7 +184,7 @@ def order_counts(customers: pd.DataFrame, features=MODEL_FEATURES) -> tuple[np.n
     two quarters whatever their habits. A customer's orders count as at most TIMING_ORDERS (so a
     heavy buyer's habits do not outweigh everything else about them); one order brings none."""
     def column(name):
-        return np.nan_to_num(customers[name].to_numpy(dtype="float64", na_value=np.nan))
+        return np.nan_to_num(_column(customers, name))
     orders = column("frequency_orders")
     parts, widths = [], []
     for name, spec in features.items():
@@ -234,14 +234,11 @@ def _features(customers: pd.DataFrame, features) -> np.ndarray:
         missing = ~np.isfinite(col)
         if missing.any():
             col[missing] = 0.0 if missing.all() else np.median(col[~missing])
-        if transform == "log":
-            np.log1p(np.maximum(col, 0.0, out=col), out=col)
-        elif transform == "ratio":  # of positive values; others take the median ratio
+        if transform == "ratio":  # of positive values; others take the median ratio
             positive = col > 0
             col[~positive] = np.median(col[positive]) if positive.any() else 1.0
-            np.log(col, out=col)
-        elif transform == "sqrt":
-            np.sqrt(np.maximum(col, 0.0, out=col), out=col)
+        if transform in ("log", "ratio", "sqrt"):
+            col[:] = transformed(col, transform)
         elif transform == "share":
             n = np.nan_to_num(orders, nan=1.0)
             col[:] = (col * n + col.mean() * SHARE_PRIOR_ORDERS) / (n + SHARE_PRIOR_ORDERS)

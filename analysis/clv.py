@@ -325,9 +325,9 @@ def holdout_check(lines: ibis.Table, as_of: dt.date, holdout_days: int,
     predicted = expected_purchases(bg, holdout_days, *(cal[c].to_numpy(float) for c in ("frequency", "recency", "T")))
     customers = pd.DataFrame({"customer_id": cal["customer_id"], "frequency": cal["frequency"],
                               "actual_purchases": cal["holdout_purchases"], "predicted_purchases": predicted})
-    mae = float(np.abs(customers["predicted_purchases"] - customers["actual_purchases"]).mean())
-    return HoldoutCheck(cutoff, int(holdout_days), bg, customers, holdout_by_frequency(customers), mae,
-                        holdout_comparison(cal, predicted, int(holdout_days)))
+    comparison = holdout_comparison(cal, predicted, int(holdout_days))
+    mae = float(comparison.loc[comparison["predictor"] == MODEL, "mae"].iloc[0])
+    return HoldoutCheck(cutoff, int(holdout_days), bg, customers, holdout_by_frequency(customers), mae, comparison)
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from analysis.affinity import SIGNIFICANCE
 from analysis.result import Finding
-
-SIGNIFICANCE = 0.05   # adjusted p (q) below which a test makes a finding
 
 
 def _money(value: float, currency: str) -> str:

@@ -132,6 +132,11 @@ class Evidence:
         """Categories of each measure: BINS for a binned one, its width for a count measure."""
         return np.array([BINS] * self.binned + list(self.widths))
 
+    def count_block(self, j: int) -> np.ndarray:
+        """Count measure j's categories, per customer."""
+        at = sum(self.widths[:j])
+        return self.counts[:, at: at + self.widths[j]]
+
     def take(self, rows: np.ndarray) -> Evidence:
         return Evidence(self.codes[rows], self.counts[rows], self.widths)
 
@@ -143,10 +148,9 @@ class Evidence:
             return onehot(c)
         out = np.zeros((len(c), self.measures * BINS))
         out[:, : self.binned * BINS] = onehot(c)
-        start, counts = self.binned * BINS, self.counts[rows]
+        start = self.binned * BINS
         for j, width in enumerate(self.widths):
-            at = sum(self.widths[:j])
-            out[:, start + j * BINS: start + j * BINS + width] = counts[:, at: at + width]
+            out[:, start + j * BINS: start + j * BINS + width] = self.count_block(j)[rows]
         return out
 
 
@@ -260,8 +264,7 @@ def _count_split(resp: np.ndarray, e: Evidence) -> np.ndarray | None:
     counts."""
     best, best_gain = None, 0.0
     for j, width in enumerate(e.widths):
-        at = sum(e.widths[:j])
-        counts = e.counts[:, at: at + width]
+        counts = e.count_block(j)
         total = counts.sum(axis=1)
         seen = np.flatnonzero(total > 0)
         if len(seen) < 2:

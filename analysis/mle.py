@@ -56,13 +56,12 @@ def log_std_errors(opt: Optimum, n: float) -> tuple[float, ...]:
     return tuple(float(v) for v in np.sqrt(np.maximum(np.diag(cov), 0.0)))
 
 
-def unidentified(names: tuple[str, ...], values: tuple[float, ...], log_se: tuple[float, ...],
-                 at_bound: tuple[str, ...]) -> tuple[str, ...]:
+def unidentified(names: tuple[str, ...], log_se: tuple[float, ...], at_bound: tuple[str, ...]) -> tuple[str, ...]:
     """The parameters the data do not pin down: on the optimiser's bound, without a finite standard
     error, or with a standard error larger than the estimate (log-scale error over 1)."""
     if not log_se:
         return ()
-    return tuple(n for n, v, e in zip(names, values, log_se) if n in at_bound or not math.isfinite(e) or e > 1.0)
+    return tuple(n for n, e in zip(names, log_se) if n in at_bound or not math.isfinite(e) or e > 1.0)
 
 
 def interval(value: float, log_se: float, z: float = 1.96) -> tuple[float, float]:
@@ -89,8 +88,7 @@ class Uncertain:
 
     @property
     def unidentified(self) -> tuple[str, ...]:
-        return unidentified(self.names, tuple(getattr(self, n) for n in self.names), self.log_std_errors,
-                            self.at_bound)
+        return unidentified(self.names, self.log_std_errors, self.at_bound)
 
 
 def _information(neg_mean_ll: Objective, x: np.ndarray, step: float = 1e-4) -> np.ndarray:

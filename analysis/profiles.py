@@ -22,21 +22,27 @@ CLUSTER_COLORS = ["#0077BB", "#EE7733", "#009988", "#CC3311", "#33BBEE", "#EE337
 
 SMALL_SEGMENT = 0.02  # clusters below this share of customers are flagged as small
 
-# (feature, direction) -> phrase used in a cluster's name; direction +1 means above the typical customer.
-PHRASES = {
-    ("recency_days", 1): "lapsed", ("recency_days", -1): "recently active",
-    ("frequency_orders", 1): "frequent", ("frequency_orders", -1): "infrequent",
-    ("active_days", 1): "long-standing", ("active_days", -1): "short-lived",
-    ("monetary", 1): "high-spend", ("monetary", -1): "low-spend",
-    ("items_per_order", 1): "bulk", ("items_per_order", -1): "few-item",
-    ("lines_per_order", 1): "many-product", ("lines_per_order", -1): "single-product",
-    ("units_per_line", 1): "multi-unit", ("units_per_line", -1): "single-unit",
-    ("item_price", 1): "premium", ("item_price", -1): "low-price",
-    ("price_index", 1): "full-price", ("price_index", -1): "bargain",
-    ("return_rate", 1): "high-return", ("return_rate", -1): "low-return",
-    ("weekend_share", 1): "weekend", ("weekend_share", -1): "weekday",
-    ("peak_quarter_share", 1): "seasonal", ("peak_quarter_share", -1): "year-round",
+# (feature, direction) -> (phrase used in a cluster's name, how a cluster compares with others of
+# the same name); direction +1 means above the typical cluster.
+WORDS = {
+    ("recency_days", 1): ("lapsed", "longer silent"), ("recency_days", -1): ("recently active", "more recent"),
+    ("frequency_orders", 1): ("frequent", "more orders"), ("frequency_orders", -1): ("infrequent", "fewer orders"),
+    ("active_days", 1): ("long-standing", "longer-standing"), ("active_days", -1): ("short-lived", "newer"),
+    ("monetary", 1): ("high-spend", "higher spend"), ("monetary", -1): ("low-spend", "lower spend"),
+    ("items_per_order", 1): ("bulk", "more items"), ("items_per_order", -1): ("few-item", "fewer items"),
+    ("lines_per_order", 1): ("many-product", "more products"),
+    ("lines_per_order", -1): ("single-product", "fewer products"),
+    ("units_per_line", 1): ("multi-unit", "more units per product"),
+    ("units_per_line", -1): ("single-unit", "fewer units per product"),
+    ("item_price", 1): ("premium", "pricier items"), ("item_price", -1): ("low-price", "cheaper items"),
+    ("price_index", 1): ("full-price", "nearer full price"), ("price_index", -1): ("bargain", "more discounted"),
+    ("return_rate", 1): ("high-return", "more returns"), ("return_rate", -1): ("low-return", "fewer returns"),
+    ("weekend_share", 1): ("weekend", "more at weekends"), ("weekend_share", -1): ("weekday", "fewer at weekends"),
+    ("peak_quarter_share", 1): ("seasonal", "more seasonal"),
+    ("peak_quarter_share", -1): ("year-round", "less seasonal"),
 }
+PHRASES = {key: words[0] for key, words in WORDS.items()}
+COMPARED = {key: words[1] for key, words in WORDS.items()}
 # Order in which chosen phrases are read, so names come out as "Lapsed high-spend buyers".
 PHRASE_ORDER = ["active_days", "recency_days", "frequency_orders", "monetary", "items_per_order",
                 "lines_per_order", "units_per_line", "item_price", "price_index", "return_rate", "weekend_share",
@@ -115,23 +121,6 @@ def cluster_names(labels: np.ndarray, shown: pd.DataFrame, frequency: pd.Series)
         if list(names.values()).count(names[c]) > 1:
             names[c] = f"{names[c]} {c}"
     return names
-
-
-# (feature, direction) -> how a cluster compares with others of the same name
-COMPARED = {
-    ("recency_days", 1): "longer silent", ("recency_days", -1): "more recent",
-    ("frequency_orders", 1): "more orders", ("frequency_orders", -1): "fewer orders",
-    ("active_days", 1): "longer-standing", ("active_days", -1): "newer",
-    ("monetary", 1): "higher spend", ("monetary", -1): "lower spend",
-    ("items_per_order", 1): "more items", ("items_per_order", -1): "fewer items",
-    ("lines_per_order", 1): "more products", ("lines_per_order", -1): "fewer products",
-    ("units_per_line", 1): "more units per product", ("units_per_line", -1): "fewer units per product",
-    ("item_price", 1): "pricier items", ("item_price", -1): "cheaper items",
-    ("price_index", 1): "nearer full price", ("price_index", -1): "more discounted",
-    ("return_rate", 1): "more returns", ("return_rate", -1): "fewer returns",
-    ("weekend_share", 1): "more at weekends", ("weekend_share", -1): "fewer at weekends",
-    ("peak_quarter_share", 1): "more seasonal", ("peak_quarter_share", -1): "less seasonal",
-}
 
 
 def _compared(c: int, twins: list[int], z: dict, features) -> str:

@@ -115,7 +115,8 @@ def product_tables(lines, customers: pd.DataFrame, top_n: int, totals: pd.DataFr
     by = "category" if len(mix) else "product"
     tables = {"segment_affinity": affinity.affinity_from_totals(totals, assignments, top_n=top_n),
               "category_mix": mix, "first_purchase": first}
-    return tables, {"first_purchase_by": by}
+    return tables, {"first_purchase_by": by,
+                    "first_purchase_standing": int((first["q_value"] < affinity.SIGNIFICANCE).sum()) if len(first) else 0}
 
 
 def change_queries(lines, as_of: dt.date, rules) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.affinity import SIGNIFICANCE
 from report.chart_style import (
     Figure,
     ACCENT,
@@ -351,7 +352,7 @@ def category_mix_bars(category_mix: pd.DataFrame, segments: pd.DataFrame, kind: 
     return fig
 
 
-def first_purchase_bars(first_purchase: pd.DataFrame, significance: float = 0.05) -> Figure:
+def first_purchase_bars(first_purchase: pd.DataFrame, significance: float = SIGNIFICANCE) -> Figure:
     """Repeat rate of customers whose first order held each category (or product), against the overall
     rate (dashed line); bars whose adjusted p (q_value) is below `significance` in colour, the rest grey."""
     part = first_purchase.sort_values("repeat_rate", ascending=False).head(20)

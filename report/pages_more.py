@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from analysis import clv, insights
+from analysis import clv
 from analysis.affinity import MIN_SUPPORT
 from analysis.transitions import ONE_ORDER_QUANTILE
 from analysis.result import Analysis
@@ -214,13 +214,12 @@ def products(a: Analysis) -> dict:
                                  Column("revenue", "Revenue", "money0", numeric=True),
                                  Column("share", "Share", "pct", numeric=True)), records(mpart))))
     fp = t["first_purchase"]
-    standing = fp[(fp["q_value"] < insights.SIGNIFICANCE)] if len(fp) else fp
     return {
         "affinity": affinity,
         "mix_charts": mix,
         "first_purchase_by": h["first_purchase_by"],
         "first_purchase_tested": len(fp),
-        "first_purchase_standing": len(standing),
+        "first_purchase_standing": h["first_purchase_standing"],
         "first_purchase_support": MIN_SUPPORT,
         "first_purchase_chart": Chart(
             "chart-first-purchase", charts_more.first_purchase_bars(fp),

@@ -249,7 +249,7 @@ def random_first_orders(customers: int, products: int, seed: int, effect: dict |
 
 
 def test_with_no_real_effect_some_raw_p_values_are_small_but_nothing_survives_the_adjustment():
-    from analysis.insights import SIGNIFICANCE
+    from analysis.affinity import SIGNIFICANCE
 
     got = first_purchase_predictors(random_first_orders(12_000, 120, seed=1), by="product")
     assert len(got) > 100 and got["customers"].min() >= 50          # every product tested had the support

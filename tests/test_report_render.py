@@ -310,7 +310,8 @@ def new_tables(segments) -> dict[str, pd.DataFrame]:
 NEW_HEADLINE = {
     "cluster_method": "latent", "cluster_stability": 0.97, "gini": 0.55, "repeat_customers": 4,
     "repeat_rate": 4 / 6, "repeat_days_to_second_q1": 9.0, "repeat_days_to_second_median": 20.0,
-    "repeat_days_to_second_q3": 31.5, "first_purchase_by": "category", "change_from": "2023-12-22",
+    "repeat_days_to_second_q3": 31.5, "first_purchase_by": "category", "first_purchase_standing": 1,
+    "change_from": "2023-12-22",
     "change_days": 90, "customers_at_risk": 4, "value_at_risk": 2102.0, "clv_horizon_days": 365,
     "discount_rate_monthly": 0.01, "clv_time_unit": "days",
     "bgnbd": {"r": 0.5, "alpha": 31.0, "a": 0.09, "b": 4.9, "log_likelihood": -1234.5},
