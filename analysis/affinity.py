@@ -22,7 +22,7 @@ from analysis import derived, engine
 
 NONE = "(none)"  # shown for a NULL product id or category
 AFFINITY_COLUMNS = ["kind", "segment", "rank", "product_id", "product_name", "segment_revenue_share",
-                    "all_revenue_share", "lift", "customers"]
+                    "all_revenue_share", "lift", "customers", "q_value"]
 MIX_COLUMNS = ["kind", "segment", "category", "revenue", "share"]
 PREDICTOR_COLUMNS = ["key", "name", "customers", "repeat_customers", "repeat_rate", "eligible_customers",
                      "overall_repeat_rate", "lift", "p_value", "q_value"]
@@ -126,20 +126,24 @@ def _product_totals(lines: ibis.Table, found) -> pd.DataFrame:
     return agg[["kind", "segment", "product_id", "product_name", "revenue", "quantity", "customers"]]
 
 
-def segment_affinity(lines: ibis.Table, assignments: pd.DataFrame, top_n: int = 10,
-                     min_customers: int = 5) -> pd.DataFrame:
+def segment_affinity(lines: ibis.Table, assignments: pd.DataFrame, top_n: int = 10, min_customers: int = 5,
+                     min_support: int = MIN_SUPPORT, significance: float = SIGNIFICANCE) -> pd.DataFrame:
     """affinity_from_totals of segment_product_totals(lines, assignments)."""
-    return affinity_from_totals(segment_product_totals(lines, assignments), assignments, top_n, min_customers)
+    return affinity_from_totals(segment_product_totals(lines, assignments), assignments, top_n, min_customers,
+                                min_support, significance)
 
 
-def affinity_from_totals(totals: pd.DataFrame, assignments: pd.DataFrame, top_n: int = 10,
-                         min_customers: int = 5) -> pd.DataFrame:
+def affinity_from_totals(totals: pd.DataFrame, assignments: pd.DataFrame, top_n: int = 10, min_customers: int = 5,
+                         min_support: int = MIN_SUPPORT, significance: float = SIGNIFICANCE) -> pd.DataFrame:
     """Per (kind, segment), the products its customers buy more often than customers in general.
 
     Columns AFFINITY_COLUMNS; rank 1 = highest lift; at most `top_n` per segment.
     lift is customer-based: (share of the segment's customers who bought the product) /
     (share of all customers of that kind who bought it); 2.0 means twice as likely to buy it.
-    Only products with lift > 1 bought by at least `min_customers` of the segment are listed.
+    Every product bought by at least `min_support` customers is tested in every segment: a two-sided
+    two-proportion test of the segment's buyers against the rest's, Benjamini-Hochberg adjusted
+    (q_value) over all those (segment, product) pairs of the kind. Listed: lift > 1, q_value below
+    `significance` and at least `min_customers` buyers in the segment.
     customers: the segment's customers who bought the product. segment_revenue_share: the product's
     share of the segment's revenue; all_revenue_share: its share of all revenue (both 0..1).
     "All customers" are those in `assignments` (long shape: customer_id, kind, segment).
@@ -160,7 +164,19 @@ def affinity_from_totals(totals: pd.DataFrame, assignments: pd.DataFrame, top_n:
                    / (agg["all_customers"] / totals.reindex(agg["kind"]).to_numpy()))
     agg["segment_revenue_share"] = agg["revenue"] / seg_revenue.reindex(seg_key).to_numpy()
     agg["all_revenue_share"] = agg["all_revenue"] / kind_revenue.reindex(agg["kind"]).to_numpy()
-    out = agg[(agg["customers"] >= min_customers) & (agg["lift"] > 1)]
+    agg["q_value"] = np.nan
+    for kind, rows in agg.groupby("kind").groups.items():
+        tested = agg.loc[rows]
+        tested = tested[tested["all_customers"] >= min_support]
+        if tested.empty:
+            continue
+        p = two_proportion_p(tested["customers"].to_numpy(), sizes.reindex(pd.MultiIndex.from_frame(
+            tested[["kind", "segment"]])).to_numpy(), tested["all_customers"].to_numpy(), int(totals[kind]))
+        # pairs where no one in the segment bought an eligible product are tests too: counted as p = 1
+        pairs = tested["product_id"].nunique() * int((sizes.index.get_level_values("kind") == kind).sum())
+        q = benjamini_hochberg(np.concatenate([p, np.ones(max(pairs - len(p), 0))]))[:len(p)]
+        agg.loc[tested.index, "q_value"] = q
+    out = agg[(agg["customers"] >= min_customers) & (agg["lift"] > 1) & (agg["q_value"] < significance)]
     out = out.sort_values(["kind", "segment", "lift", "customers", "product_id"],
                           ascending=[True, True, False, False, True])
     out = out.assign(rank=out.groupby(["kind", "segment"]).cumcount() + 1)

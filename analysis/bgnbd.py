@@ -32,6 +32,7 @@ class BgNbdFit(Uncertain):
     Build one by hand with the four parameters and a time unit to use published values."""
 
     names = NAMES
+    model = "BG/NBD"
 
     r: float
     alpha: float
@@ -53,6 +54,12 @@ class BgNbdFit(Uncertain):
     @property
     def days_per_unit(self) -> float:
         return UNIT_DAYS[self.time_unit]
+
+    def p_alive(self, x, t_x, T) -> np.ndarray:
+        return p_alive(self, x, t_x, T)
+
+    def expected_purchases(self, t, x, t_x, T) -> np.ndarray:
+        return expected_purchases(self, t, x, t_x, T)
 
 
 def check_summary(x, t_x, T) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

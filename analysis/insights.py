@@ -12,6 +12,9 @@ from analysis.affinity import SIGNIFICANCE
 from analysis.result import Finding
 
 
+SHOWN_FINDINGS = 7   # findings on the overview and the console; summary.json has them all
+
+
 def _money(value: float, currency: str) -> str:
     return f"{currency}{value:,.0f}"
 
@@ -61,14 +64,14 @@ def _value_findings(customers, segments, headline: dict, currency: str, tables: 
             f"{headline['customers_at_risk']:,} customers are overdue for their next order, worth "
             f"{_money(headline['value_at_risk'], currency)} a year; most of it in {worst['segment']} "
             f"({_money(worst['value'], currency)}). {worst['action']}",
-            _money(headline["value_at_risk"], currency), "changes.html#at-risk"))
+            _money(headline["value_at_risk"], currency), "changes.html#at-risk", headline["value_at_risk"]))
     if tables is not None and "movers" in tables and headline.get("change_from") and len(tables["movers"]):
         movers = len(tables["movers"])
         since = pd.Timestamp(headline["change_from"])
         out.append(Finding(
             f"{movers:,} customer{'' if movers == 1 else 's'} moved from an active RFM segment into a lapsing one "
             f"since {since.day} {since:%b %Y}. The list is in movers.csv.",
-            f"{movers:,}", "changes.html#movers"))
+            f"{movers:,}", "changes.html#movers", float(tables["movers"]["monetary"].sum())))
     if tables is not None and "first_purchase" in tables and len(tables["first_purchase"]):
         fp = tables["first_purchase"]
         standing = fp[(fp["q_value"] < SIGNIFICANCE) & (fp["lift"] > 1)]
@@ -83,21 +86,25 @@ def _value_findings(customers, segments, headline: dict, currency: str, tables: 
                 f"of the data, {b['overall_repeat_rate']:.0%} ordered again; the {int(b['customers']):,} whose first order "
                 f"held '{b['name']}' did {b['repeat_rate']:.0%} of the time (q = {b['q_value']:.2g}, adjusted for the "
                 f"{len(fp):,} {tested} tested).",
-                f"{b['repeat_rate']:.0%}", "products.html#first-purchase"))
-    if _finite(headline.get("clv_total")) and headline.get("bgnbd"):
+                f"{b['repeat_rate']:.0%}", "products.html#first-purchase",
+                float(b["customers"]) * headline["revenue"] / max(headline["customers"], 1)))
+    model = headline.get("purchase_model")
+    if _finite(headline.get("clv_total")) and model:
         if headline.get("value_model_reliable") is False:
             out.append(Finding(
-                f"The purchase model is not reliable on this data ({headline['value_model_doubts']}): its "
-                f"{_money(headline['clv_total'], currency)} of customer value over the next "
-                f"{headline['clv_horizon_days']} days is not a number to plan on.",
-                "not reliable", "value.html#holdout"))
+                f"The purchase model ({model['model']}) is not reliable on this data "
+                f"({headline['value_model_doubts']}), so customer value over the next "
+                f"{headline['clv_horizon_days']} days comes from a naive forecast instead "
+                f"('{headline['value_predictor']}'): {_money(headline['clv_total'], currency)}, a rough guide only.",
+                "not reliable", "value.html#holdout", headline["clv_total"]))
         else:
-            trust = (f"; checked on the last 90 days, the purchase model is off by {headline['holdout_mae']:.2f} "
-                     "purchase days per customer on average" if _finite(headline.get("holdout_mae")) else "")
+            trust = (f"; checked on the last 90 days, the purchase model ({model['model']}) is off by "
+                     f"{headline['holdout_mae']:.2f} purchase days per customer on average, less than the naive "
+                     "forecasts" if _finite(headline.get("holdout_mae")) else "")
             out.append(Finding(
                 f"Customers are predicted to spend {_money(headline['clv_total'], currency)} over the next "
                 f"{headline['clv_horizon_days']} days (discounted){trust}.",
-                _money(headline["clv_total"], currency), "value.html#holdout"))
+                _money(headline["clv_total"], currency), "value.html#holdout", headline["clv_total"]))
     return out
 
 
@@ -124,7 +131,8 @@ def _returns_text(h: dict, currency: str) -> str:
 
 def findings(customers: pd.DataFrame, segments: pd.DataFrame, ledger: pd.DataFrame, headline: dict,
              currency: str, tables: Mapping[str, pd.DataFrame] | None = None) -> tuple[Finding, ...]:
-    """Plain-language findings from the computed tables (no new statistics beyond simple shares).
+    """Plain-language findings from the computed tables (no new statistics beyond simple shares),
+    ranked by the money at stake (`ranked`).
 
     tables: the Analysis tables computed so far (pareto, revenue_at_risk, movers, first_purchase are
     used when present); without them the findings that need them are left out or derived from
@@ -135,21 +143,22 @@ def findings(customers: pd.DataFrame, segments: pd.DataFrame, ledger: pd.DataFra
     best = rfm.sort_values("share_revenue", ascending=False).iloc[0]
     out.append(Finding(
         f"{best['segment']} are {best['share_customers']:.0%} of customers but bring "
-        f"{best['share_revenue']:.0%} of revenue.", f"{best['share_revenue']:.0%}", "segments.html#rfm-segments"))
+        f"{best['share_revenue']:.0%} of revenue.", f"{best['share_revenue']:.0%}", "segments.html#rfm-segments",
+        float(best["revenue"])))
     share20 = top_share(customers, 0.2)
     if tables is not None and "pareto" in tables:
         row = tables["pareto"][np.isclose(tables["pareto"]["top_share"], 0.2)]
         share20 = float(row["revenue_share"].iloc[0]) if len(row) else share20
     gini = f" (Gini {headline['gini']:.2f})" if _finite(headline.get("gini")) else ""
     out.append(Finding(f"The top 20% of customers bring {share20:.0%} of revenue{gini}.", f"{share20:.0%}",
-                       "segments.html#concentration"))
+                       "segments.html#concentration", share20 * headline["revenue"]))
     risk = rfm[rfm["segment"].isin(["At Risk", "Can't Lose Them"]) & (rfm["customers"] > 0)]
     if len(risk):
         out.append(Finding(
             f"{int(risk['customers'].sum()):,} once-regular customers ({', '.join(risk['segment'])}) have gone "
             f"quiet; they spent {_money(risk['revenue'].sum(), currency)} "
             f"({risk['revenue'].sum() / headline['revenue']:.0%} of revenue): win them back first.",
-            _money(risk["revenue"].sum(), currency), "segments.html#rfm-segments"))
+            _money(risk["revenue"].sum(), currency), "segments.html#rfm-segments", float(risk["revenue"].sum())))
     repeat = headline.get("repeat_rate", headline["repeat_customer_share"])
     second = headline.get("repeat_days_to_second_median")
     if _finite(second) and repeat > 0:
@@ -160,7 +169,9 @@ def findings(customers: pd.DataFrame, segments: pd.DataFrame, ledger: pd.DataFra
         gap = (f"; the median time between their orders is {headline['median_days_between_orders']:,.0f} days"
                if repeat > 0 else "")
         link = "index.html#revenue-over-time"
-    out.append(Finding(f"{repeat:.0%} of customers ordered more than once{gap}.", f"{repeat:.0%}", link))
+    # at stake: the spend of the customers who have not come back (yet)
+    once = float(customers.loc[customers["frequency_orders"] <= 1, "monetary"].sum())
+    out.append(Finding(f"{repeat:.0%} of customers ordered more than once{gap}.", f"{repeat:.0%}", link, once))
     out += _value_findings(customers, segments, headline, currency, tables)
     clusters = segments[segments["kind"] == "cluster"]
     top = clusters.sort_values("share_revenue", ascending=False).iloc[0]
@@ -168,16 +179,22 @@ def findings(customers: pd.DataFrame, segments: pd.DataFrame, ledger: pd.DataFra
         out.append(Finding(
             f"The data splits into {headline['n_clusters']} behaviour clusters (by BIC, stability "
             f"{headline['cluster_stability']:.2f}); the most valuable: {top['description']}",
-            f"{headline['n_clusters']} clusters", "segments.html#clusters"))
+            f"{headline['n_clusters']} clusters", "segments.html#clusters", float(top["revenue"])))
     if headline.get("returned_value"):
         out.append(Finding(_returns_text(headline, currency), _money(headline["returned_value"], currency),
-                           "data-quality.html#money"))
+                           "data-quality.html#money", headline["returned_value"]))
     dropped = ledger[ledger["reason"] != "kept"].sort_values("rows", ascending=False).iloc[0]
     if dropped["rows"] == 0:
         out.append(Finding(f"All {headline['rows_read']:,} rows were kept.", "100%", "data-quality.html#ledger"))
-        return tuple(out)
+        return ranked(out)
     out.append(Finding(
         f"{headline['rows_kept'] / headline['rows_read']:.0%} of {headline['rows_read']:,} rows were kept; "
         f"the largest group dropped is '{dropped['label']}' ({dropped['rows']:,} rows).",
         f"{headline['rows_kept'] / headline['rows_read']:.0%}", "data-quality.html#ledger"))
-    return tuple(out)
+    return ranked(out)
+
+
+def ranked(found: list[Finding]) -> tuple[Finding, ...]:
+    """Findings by what is at stake, most money first (ties keep their order); the overview and the
+    console show the first SHOWN_FINDINGS."""
+    return tuple(sorted(found, key=lambda f: -f.stake if _finite(f.stake) else 0.0))

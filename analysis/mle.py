@@ -1,6 +1,6 @@
-"""Maximum likelihood on log-parameters, shared by the BG/NBD and Gamma-Gamma models.
+"""Maximum likelihood on log-parameters, shared by the BG/NBD, Pareto/NBD and Gamma-Gamma models.
 
-Every parameter of both models is positive, so the optimiser works on log(parameter) with
+Every parameter of the models is positive, so the optimiser works on log(parameter) with
 box bounds, starts from several points and keeps the best. Problems are reported as a
 ConvergenceWarning (and recorded on the result), never silently.
 """
@@ -37,23 +37,32 @@ class Optimum:
     at_bound: tuple[str, ...]
     message: str
     mean_information: np.ndarray | None = None   # observed information per customer, on the log scale
+    bound_index: tuple[int, ...] = ()             # positions of the parameters in at_bound
 
 
 def log_std_errors(opt: Optimum, n: float) -> tuple[float, ...]:
     """Standard errors of log(parameter) from the observed information of `n` customers (the
     inverse of the Hessian of the total negative log-likelihood at the optimum); NaN for every
     parameter when the information is not positive definite (the likelihood is flat some way:
-    that parameter is not identified). A parameter's standard error is its value times its log's."""
+    that parameter is not identified). Parameters on the optimiser's bound get NaN and the others'
+    errors are those with the bound ones held fixed. A parameter's standard error is its value
+    times its log's."""
     info = opt.mean_information
     k = len(opt.params)
-    if info is None or not np.all(np.isfinite(info)) or n <= 0:
-        return (math.nan,) * k
+    free = np.array([j not in opt.bound_index for j in range(k)])
+    out = np.full(k, math.nan)
+    if info is None or not free.any() or n <= 0:
+        return tuple(out)
+    info = info[np.ix_(free, free)]
+    if not np.all(np.isfinite(info)):
+        return tuple(out)
     try:
         np.linalg.cholesky(info)
         cov = np.linalg.inv(info * n)
     except np.linalg.LinAlgError:
-        return (math.nan,) * k
-    return tuple(float(v) for v in np.sqrt(np.maximum(np.diag(cov), 0.0)))
+        return tuple(out)
+    out[free] = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    return tuple(float(v) for v in out)
 
 
 def unidentified(names: tuple[str, ...], log_se: tuple[float, ...], at_bound: tuple[str, ...]) -> tuple[str, ...]:
@@ -122,11 +131,12 @@ def maximise(neg_mean_ll: Objective, starts: list[tuple[float, ...]], names: tup
     ok = [r for r in runs if r.success] or runs
     best = min(ok, key=lambda r: r.fun)
     agreeing = int(sum(abs(r.fun - best.fun) <= AGREE_TOL * max(1.0, abs(best.fun)) for r in runs))
-    at_bound = tuple(n for n, v in zip(names, best.x) if abs(v) >= LOG_BOUND - 1e-3)
+    bound_index = tuple(j for j, v in enumerate(best.x) if abs(v) >= LOG_BOUND - 1e-3)
+    at_bound = tuple(names[j] for j in bound_index)
     with np.errstate(all="ignore"), threadpool_limits(1, user_api="blas"):
         information = _information(neg_mean_ll, best.x)
     return Optimum(np.exp(best.x), -float(best.fun), bool(best.success), agreeing, at_bound, str(best.message),
-                   information)
+                   information, bound_index)
 
 
 def report_problems(model: str, opt: Optimum) -> tuple[str, ...]:
@@ -137,8 +147,9 @@ def report_problems(model: str, opt: Optimum) -> tuple[str, ...]:
                         "and predictions may be unreliable")
     if opt.at_bound:
         problems.append(f"{model} parameter(s) {', '.join(opt.at_bound)} ended on the optimiser's bound: the "
-                        "likelihood is flat that way, typically because there are few repeat customers or (BG/NBD "
-                        "a near 0, b large) the data show almost no drop-out; predictions use the values reached")
+                        "likelihood is flat that way, typically because there are few repeat customers or the data "
+                        "show almost no drop-out (BG/NBD a near 0 and b large; Pareto/NBD s near 0 and beta large); "
+                        "predictions use the values reached")
     for message in problems:
         warnings.warn(message, ConvergenceWarning, stacklevel=3)
     return tuple(problems)

@@ -29,11 +29,13 @@ class SourceInfo:
 
 @dataclass(frozen=True)
 class Finding:
-    """A key finding in plain language, citing its figure and the page anchor of its chart."""
+    """A key finding in plain language, citing its figure and the page anchor of its chart. stake:
+    the money it is about, in the data's currency (findings are ranked by it)."""
 
     text: str
     figure: str
     link: str
+    stake: float = 0.0
 
 
 @dataclass(frozen=True)

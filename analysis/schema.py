@@ -164,7 +164,7 @@ TABLES = {
     "new_vs_returning": ["month", "new_revenue", "returning_revenue", "new_customers", "returning_customers"],
     # products (analysis/affinity.py)
     "segment_affinity": ["kind", "segment", "rank", "product_id", "product_name", "segment_revenue_share",
-                         "all_revenue_share", "lift", "customers"],
+                         "all_revenue_share", "lift", "customers", "q_value"],
     "category_mix": ["kind", "segment", "category", "revenue", "share"],
     "first_purchase": ["key", "name", "customers", "repeat_customers", "repeat_rate", "eligible_customers",
                        "overall_repeat_rate", "lift", "p_value", "q_value", "by"],

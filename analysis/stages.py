@@ -11,7 +11,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from analysis import affinity, bgnbd, clv, cohorts, derived, engine, stats, transitions, validation
+from analysis import affinity, clv, cohorts, derived, engine, stats, transitions, validation
 
 KEY_FEATURES = {"recency_days": "Days since last order", "frequency_orders": "Orders",
                 "monetary": "Revenue", "avg_order_value": "Average order value"}
@@ -36,7 +36,8 @@ def statistics(customers: pd.DataFrame, seed: int) -> tuple[dict, dict]:
     between clusters, and revenue concentration (Pareto, Lorenz, Gini). (Whether segments differ
     in what defines them is not tested: they do by construction. See validation_tables.)"""
     conc = stats.concentration(customers["monetary"])
-    pairwise = stats.pairwise_differences(customers, "cluster_name", "monetary", max_pairs=15, seed=seed)
+    pairwise = stats.pairwise_differences(customers, "cluster_name", "monetary", max_pairs=15, seed=seed,
+                                          min_group=affinity.MIN_SUPPORT)
     tables = {
         "segment_distributions": _by_kind(stats.distribution_summary, customers, list(KEY_FEATURES)),
         "segment_means": _by_kind(stats.bootstrap_means, customers, list(KEY_FEATURES), seed=seed),
@@ -153,7 +154,7 @@ def value_queries(lines, as_of: dt.date) -> tuple:
 
 def value_tables(lines, customers: pd.DataFrame, as_of: dt.date, horizon: int, discount_rate: float,
                  seed: int, queried: tuple | None = None) -> tuple[dict, dict, pd.DataFrame, tuple[str, ...]]:
-    """BG/NBD + Gamma-Gamma customer value: per-customer columns, CLV per segment with bootstrap
+    """Purchase model + Gamma-Gamma customer value: per-customer columns, CLV per segment with bootstrap
     intervals, the holdout check, and the fitted parameters (time unit: days).
     `queried`: value_queries(lines, as_of), when already run."""
     value = clv.customer_value(derived.orders(lines), as_of, horizons=tuple(sorted({90, 365, horizon})),
@@ -166,34 +167,40 @@ def value_tables(lines, customers: pd.DataFrame, as_of: dt.date, horizon: int, d
     })
     merged = customers[["customer_id", "rfm_segment", "cluster_name"]].merge(per_customer, on="customer_id")
     tables = {"segment_value": _by_kind(stats.bootstrap_means, merged, ["clv", "p_alive"], seed=seed),
-              "value_distribution": pd.concat([distribution(per_customer["clv"], CLV_EDGES, "clv"),
-                                               distribution(per_customer["p_alive"], P_ALIVE_EDGES, "p_alive")],
-                                              ignore_index=True),
+              "value_distribution": pd.concat([distribution(per_customer["clv"], CLV_EDGES, "clv")] + (
+                  [distribution(per_customer["p_alive"], P_ALIVE_EDGES, "p_alive")] if value.reliable else []),
+                  ignore_index=True),
               "alive_threshold": alive_threshold(v.merge(customers[["customer_id", "rfm_segment", "cluster_name"]],
-                                                         on="customer_id"), value.bgnbd)}
+                                                         on="customer_id"),
+                                             value.purchase_model if value.reliable else None)}
     holdout = value.holdout
     tables["holdout"] = holdout.by_frequency if holdout else pd.DataFrame(
         columns=["frequency_group", "customers", "actual_mean", "predicted_mean", "actual_total", "predicted_total"])
     tables["holdout_comparison"] = (holdout.comparison if holdout and holdout.comparison is not None
                                     else pd.DataFrame(columns=clv.COMPARISON_COLUMNS))
-    bg, gg = value.bgnbd, value.gamma_gamma
-    doubts = ([f"a naive predictor beats it on the last {holdout.holdout_days} days"]
-              if holdout and not holdout.beats_naive else [])
-    doubts += [f"{', '.join(bg.unidentified)} not pinned down by the data"] if bg and bg.unidentified else []
+    bg, gg = value.purchase_model, value.gamma_gamma
     figures = {
         "clv_horizon_days": horizon, "discount_rate_monthly": discount_rate, "clv_time_unit": "days",
-        "bgnbd": {**{k: getattr(bg, k) for k in ("r", "alpha", "a", "b", "log_likelihood")}, **uncertainty(bg)}
-        if bg else None,
+        "purchase_model": described(bg) if bg else None,
+        "purchase_models": {name: described(fit) for name, fit in value.fits.items()},
         "gamma_gamma": {**{k: getattr(gg, k) for k in ("p", "q", "gamma")}, **uncertainty(gg)} if gg else None,
         "spend_frequency_correlation": value.spend_frequency_correlation,
         "holdout_mae": holdout.mae if holdout else np.nan,
         "holdout_beats_naive": holdout.beats_naive if holdout else None,
-        "value_model_reliable": not doubts if bg else None,
-        "value_model_doubts": "; ".join(doubts),
+        "value_model_reliable": value.reliable if bg else None,
+        "value_model_doubts": "; ".join(value.doubts),
+        "value_predictor": clv.NAIVE[value.naive] if value.naive else (bg.model if bg else None),
         "holdout_cutoff": holdout.cutoff.isoformat() if holdout else None,
         "clv_total": float(np.nansum(per_customer["clv"])),
     }
     return tables, figures, per_customer, tuple(value.warnings)
+
+
+def described(fit) -> dict:
+    """A purchase model's fit as recorded: its name, parameter names and values, log-likelihood
+    and uncertainty."""
+    return {"model": fit.model, "names": list(fit.names), **{k: getattr(fit, k) for k in (*fit.names, "log_likelihood")},
+            **uncertainty(fit)}
 
 
 def uncertainty(fit) -> dict:
@@ -217,8 +224,9 @@ def distribution(values: pd.Series, edges: list[float], measure: str) -> pd.Data
 def alive_threshold(summary: pd.DataFrame, fit) -> pd.DataFrame:
     """When to intervene: for each segment's typical repeat customer (median repeat purchase days x,
     days from first to last purchase t_x and age T, among its repeat customers), their probability
-    alive now and after how many days without a purchase (counted from their last purchase) BG/NBD
-    puts it below 50%. One-time buyers are left out: the model keeps them at 1 until they repeat."""
+    alive now and after how many days without a purchase (counted from their last purchase) the
+    purchase model `fit` puts it below 50% (NaN without a fit). One-time buyers are left out (BG/NBD
+    keeps them at 1 until they repeat)."""
     rows = []
     for kind, col in KINDS:
         for segment, members in summary.groupby(col, sort=True):
@@ -228,8 +236,8 @@ def alive_threshold(summary: pd.DataFrame, fit) -> pd.DataFrame:
             if fit is not None and len(repeat):
                 x, t_x, T = (float(repeat[c].median()) for c in ("frequency", "recency", "T"))
                 x = float(np.floor(x + 0.5))  # the model counts whole repeat purchase days
-                curve = bgnbd.p_alive(fit, np.full(len(WAIT_GRID), x), np.full(len(WAIT_GRID), t_x), T + WAIT_GRID)
-                now = float(bgnbd.p_alive(fit, np.array([x]), np.array([t_x]), np.array([T]))[0])
+                curve = fit.p_alive(np.full(len(WAIT_GRID), x), np.full(len(WAIT_GRID), t_x), T + WAIT_GRID)
+                now = float(fit.p_alive(np.array([x]), np.array([t_x]), np.array([T]))[0])
                 # days since last purchase when it first drops below 50% (NaN: not within 10 years)
                 below = np.flatnonzero(curve < 0.5)
                 after = (T - t_x) + (float(WAIT_GRID[below[0]]) if len(below) else np.nan)

@@ -61,7 +61,8 @@ def kruskal_by_segment(customers: pd.DataFrame, group_col: str, features: dict[s
 
 
 def pairwise_differences(customers: pd.DataFrame, group_col: str, feature: str, max_pairs: int | None = None,
-                         *, max_per_group: int = PAIRWISE_SAMPLE, seed: int = 0) -> pd.DataFrame:
+                         *, max_per_group: int = PAIRWISE_SAMPLE, seed: int = 0, min_group: int = MIN_GROUP
+                         ) -> pd.DataFrame:
     """Two-sided Mann-Whitney U test for every pair of segments on one feature.
 
     One row per pair, largest |effect| first (ties: segment order): feature, a, b (segment names,
@@ -74,10 +75,11 @@ def pairwise_differences(customers: pd.DataFrame, group_col: str, feature: str, 
     of a has a higher value than every customer of b. Segments larger than max_per_group are
     subsampled without replacement (seeded, so the result is deterministic) before testing, which
     keeps the test fast and the p-values from being trivially tiny. max_pairs keeps only the
-    strongest pairs after the Holm adjustment. Segments with fewer than MIN_GROUP values are left out.
+    strongest pairs after the Holm adjustment (which controls the chance of any false difference, so
+    it is stricter than Benjamini-Hochberg). Segments with fewer than `min_group` values are left out.
     """
     codes, names = _codes(customers, group_col)
-    groups = [(names[g], v) for g, v in _split(codes, _values(customers, feature)) if len(v) >= MIN_GROUP]
+    groups = [(names[g], v) for g, v in _split(codes, _values(customers, feature)) if len(v) >= min_group]
     rng = np.random.default_rng(seed)
     tested = [v if len(v) <= max_per_group else rng.choice(v, max_per_group, replace=False) for _, v in groups]
     rows = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from analysis import cluster
+from analysis.insights import SHOWN_FINDINGS
 from analysis.result import Analysis
 
 
@@ -14,26 +15,24 @@ def _table(rows: list[list[str]], header: list[str]) -> list[str]:
 
 
 def _model_lines(h, money) -> list[str]:
-    """One line with the fitted BG/NBD parameters (time in days) and the holdout error."""
-    bg = h.get("bgnbd")
-    if not bg:
+    """One line with the purchase model in use, its parameters (time in days) and the holdout error."""
+    fit = h.get("purchase_model")
+    if not fit:
         return ["Customer value: models not fitted (too few repeat customers)."]
     unit = h.get("clv_time_unit", "days")
     mae = h.get("holdout_mae")
     check = (f", holdout MAE {mae:.3f} purchase days per customer (cutoff {h.get('holdout_cutoff')})"
              if isinstance(mae, float) and mae == mae else ", no holdout check")
-    if h.get("holdout_beats_naive") is False:
-        check += ", NOT better than a naive predictor: not reliable on this data"
-    se = bg.get("std_errors", {})
+    se = fit.get("std_errors", {})
 
     def shown(name, digits=3):
-        return f"{bg[name]:.{digits}f}" + (f" (se {se[name]:.{digits}f})" if name in se else "")
-    loose = bg.get("unidentified", [])
-    warning = (f"; {', '.join(loose)} not pinned down by the data (on the optimiser's bound or a standard error "
-               "larger than the estimate): treat its predictions as unreliable" if loose else "")
-    return [f"Customer value: BG/NBD r {shown('r')}, alpha {shown('alpha')} {unit}, a {shown('a')}, "
-            f"b {shown('b')}{check}; CLV over {h.get('clv_horizon_days')} days {money(h.get('clv_total', 0.0))}"
-            f"{warning}"]
+        return f"{fit[name]:.{digits}f}" + (f" (se {se[name]:.{digits}f})" if name in se else "")
+    params = ", ".join(f"{n} {shown(n)}" + (f" {unit}" if n in ("alpha", "beta") else "") for n in fit["names"])
+    value = f"CLV over {h.get('clv_horizon_days')} days {money(h.get('clv_total', 0.0))}"
+    if h.get("value_model_reliable") is False:
+        value = (f"NOT RELIABLE on this data ({h.get('value_model_doubts')}); {value} from the naive forecast "
+                 f"'{h.get('value_predictor')}' instead, P(alive) withheld")
+    return [f"Customer value: {fit['model']} (best of the purchase models on the holdout) {params}{check}; {value}"]
 
 
 def summary(a: Analysis) -> str:
@@ -72,7 +71,9 @@ def summary(a: Analysis) -> str:
                   f"  {h['recommendation_reason']}", ""]
     lines += [*_model_lines(h, money), ""]
     lines.append("Key findings:")
-    lines += [f"  - {f.text}" for f in a.findings]
+    lines += [f"  - {f.text}" for f in a.findings[:SHOWN_FINDINGS]]
+    if len(a.findings) > SHOWN_FINDINGS:
+        lines.append(f"  ({len(a.findings) - SHOWN_FINDINGS} smaller findings are in downloads/summary.json)")
     for w in a.warnings:
         lines.append(f"warning: {w}")
     return "\n".join(lines)

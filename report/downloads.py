@@ -325,7 +325,7 @@ def summary(a: Analysis) -> dict:
         "headline": dict(a.headline),
         "models": models(a),
         "config": recorded_config(a),
-        "findings": [{"text": f.text, "figure": f.figure, "link": f.link} for f in a.findings],
+        "findings": [{"text": f.text, "figure": f.figure, "link": f.link, "stake": f.stake} for f in a.findings],
         "warnings": list(a.warnings),
     })
 
@@ -333,9 +333,13 @@ def summary(a: Analysis) -> dict:
 def models(a: Analysis) -> dict:
     """The fitted customer-value models with their units, as recorded in the headline."""
     h = a.headline
-    bg, gg = h.get("bgnbd"), h.get("gamma_gamma")
+    bg, gg = h.get("purchase_model"), h.get("gamma_gamma")
     return {
-        "bgnbd": {**bg, "time_unit": h.get("clv_time_unit")} if bg else None,
+        "purchase_model": {**bg, "time_unit": h.get("clv_time_unit"), "reliable": h.get("value_model_reliable"),
+                           "doubts": h.get("value_model_doubts"), "forecast_from": h.get("value_predictor")}
+        if bg else None,
+        "purchase_models": {name: {**fit, "time_unit": h.get("clv_time_unit"), "in_use": bool(bg) and name == bg["model"]}
+                            for name, fit in (h.get("purchase_models") or {}).items()},
         "gamma_gamma": {**gg, "money": a.config.currency or None} if gg else None,
         "clv": {"horizon_days": h.get("clv_horizon_days"), "discount_rate_monthly": h.get("discount_rate_monthly"),
                 "total": h.get("clv_total")},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import analysis
 from analysis import cluster, latent, validation
+from analysis.insights import SHOWN_FINDINGS
 from analysis.result import Analysis
 from report import charts, pages_more
 from report.formatters import make_money
@@ -80,10 +81,12 @@ def overview(a: Analysis) -> dict:
             Kpi("Customers at risk", h["customers_at_risk"], "int", "overdue for their next order"),
             Kpi("Value at risk", h["value_at_risk"], "money0", "a year: at most what they spent in the last 365 days"),
             Kpi(f"Customer value, next {h['clv_horizon_days']} days", h["clv_total"], "money0",
-                "predicted (BG/NBD + Gamma–Gamma)" if h.get("value_model_reliable") is not False
-                else f"NOT RELIABLE on this data: {h['value_model_doubts']}"),
+                f"predicted ({h['value_predictor']} + Gamma–Gamma)" if h.get("value_model_reliable") is not False
+                else f"purchase model NOT RELIABLE on this data ({h['value_model_doubts']}): a naive forecast "
+                     f"('{h['value_predictor']}') instead"),
         ],
-        "findings": list(a.findings),
+        "findings": list(a.findings[:SHOWN_FINDINGS]),
+        "more_findings": max(len(a.findings) - SHOWN_FINDINGS, 0),
         "recommendation": ({"label": {"rfm": "RFM segments", "cluster": "behaviour clusters"}[h["recommended_segmentation"]],
                             "reason": h["recommendation_reason"]} if h.get("recommendation_reason") else None),
         "share_chart": Chart("chart-segment-share", charts.segment_share_bars(seg, "rfm"),

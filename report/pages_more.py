@@ -20,6 +20,7 @@ from report.page_parts import KIND_LABELS, KIND_TITLES, Chart, Column, Kpi, Tabl
 KEY_FEATURES = {"monetary": "Revenue", "frequency_orders": "Orders", "recency_days": "Days since last order",
                 "avg_order_value": "Avg order value"}
 VALUE_FEATURES = {"clv": "CLV", "p_alive": "Probability alive"}
+PARAMETER_NAMES = {"alpha": "α (alpha)", "beta": "β (beta)"}
 SHOWN_ROWS = 50  # long customer lists: the first rows on the page, the full list as CSV
 FEATURE_FMT = {"monetary": "money", "avg_order_value": "money", "frequency_orders": "num",
                "recency_days": "num", "clv": "money", "p_alive": "pct"}
@@ -76,6 +77,7 @@ def segment_statistics(a: Analysis) -> dict:
         **validation(a),
         "box_charts": boxes,
         "means_charts": means,
+        "pairwise_support": MIN_SUPPORT,
         "pairwise_chart": Chart("chart-pairwise-revenue", charts_more.pairwise_effects(t["pairwise_revenue"], cur),
                                 "The cluster pairs whose revenue differs most (Mann–Whitney U, Holm-adjusted).",
                                 Table("table-pairwise-revenue", "Largest pairwise revenue differences", (
@@ -204,7 +206,8 @@ def products(a: Analysis) -> dict:
                 Column("lift", "Lift", "num", numeric=True),
                 Column("segment_revenue_share", "Share of segment revenue", "pct", numeric=True),
                 Column("all_revenue_share", "Share of all revenue", "pct", numeric=True),
-                Column("customers", "Customers", "int", numeric=True)), records(part))) if len(part) else None})
+                Column("customers", "Customers", "int", numeric=True),
+                Column("q_value", "Adjusted p (q)", "pvalue", numeric=True)), records(part))) if len(part) else None})
         mpart = _of_kind(t["category_mix"], kind)
         if len(mpart):
             mix.append(Chart(f"chart-category-mix-{kind}", charts_more.category_mix_bars(t["category_mix"], seg, kind),
@@ -216,6 +219,7 @@ def products(a: Analysis) -> dict:
     fp = t["first_purchase"]
     return {
         "affinity": affinity,
+        "affinity_support": MIN_SUPPORT,
         "mix_charts": mix,
         "first_purchase_by": h["first_purchase_by"],
         "first_purchase_tested": len(fp),
@@ -306,25 +310,30 @@ def changes(a: Analysis) -> dict:
 def value(a: Analysis) -> dict:
     t, h, cur = a.tables, a.headline, a.config.currency
     seg = t["segments"]
-    bg, gg = h["bgnbd"], h["gamma_gamma"]
+    bg, gg = h["purchase_model"], h["gamma_gamma"]
+    reliable = h.get("value_model_reliable") is not False
+    features = VALUE_FEATURES if reliable else {"clv": VALUE_FEATURES["clv"]}
     clv_charts = []
     for kind, title in _kinds(a):
         clv_charts.append(Chart(f"chart-clv-{kind}", charts_more.segment_means_ci(
-            t["segment_value"], seg, kind, VALUE_FEATURES, cur,
+            t["segment_value"], seg, kind, features, cur,
             title=f"Customer value per {'RFM segment' if kind == 'rfm' else 'behaviour cluster'}",
-            subtitle=f"Mean over the next {h['clv_horizon_days']} days · line: bootstrap 95% interval; "
-                     "pick CLV or probability alive"),
-            f"{title}: mean CLV and probability alive per segment with bootstrap 95% intervals.",
+            subtitle=f"Mean over the next {h['clv_horizon_days']} days · line: bootstrap 95% interval"
+                     + ("; pick CLV or probability alive" if reliable else " · naive forecast")),
+            f"{title}: mean CLV" + (" and probability alive" if reliable else "")
+            + " per segment with bootstrap 95% intervals.",
             Table(f"table-clv-{kind}", f"{title}: customer value", (
                 Column("segment", "Segment"), Column("feature_label", "Measure"),
                 Column("mean", "Mean", "num", numeric=True), Column("ci_low", "From", "num", numeric=True),
                 Column("ci_high", "To", "num", numeric=True), Column("n", "Customers", "int", numeric=True)),
-                _feature_rows(t["segment_value"], kind, VALUE_FEATURES))))
+                _feature_rows(t["segment_value"], kind, features))))
     params = []
-    for model, fit, rows in (("BG/NBD", bg, (("r", "r", "shape (no unit)"), ("alpha", "α (alpha)", h["clv_time_unit"]),
-                                              ("a", "a", "shape (no unit)"), ("b", "b", "shape (no unit)"))),
-                             ("Gamma–Gamma", gg, (("p", "p", "shape (no unit)"), ("q", "q", "shape (no unit)"),
-                                                  ("gamma", "γ (gamma)", f"money ({cur})" if cur else "money")))):
+    shape, days = "shape (no unit)", h["clv_time_unit"]
+    models = [(name + (" (in use)" if bg and name == bg["model"] else " (not used)"), fit,
+               tuple((n, PARAMETER_NAMES.get(n, n), days if n in ("alpha", "beta") else shape) for n in fit["names"]))
+              for name, fit in (h.get("purchase_models") or {}).items()]
+    for model, fit, rows in (*models, ("Gamma–Gamma", gg, (("p", "p", shape), ("q", "q", shape),
+                                                        ("gamma", "γ (gamma)", f"money ({cur})" if cur else "money")))):
         if not fit:
             continue
         for key, name, unit in rows:
@@ -333,11 +342,11 @@ def value(a: Analysis) -> dict:
                            "std_error": fit.get("std_errors", {}).get(key, math.nan),
                            "low": low, "high": high, "unit": unit,
                            "identified": "no" if key in fit.get("unidentified", ()) else "yes"})
-        if model == "BG/NBD":
+        if fit is not gg:
             params.append({"model": model, "name": "log-likelihood", "value": fit["log_likelihood"],
                            "std_error": math.nan, "low": math.nan, "high": math.nan, "identified": "", "unit": ""})
     top = downloads.top_clv_customers(a)
-    disagreements = downloads.alive_disagreements(a)
+    disagreements = downloads.alive_disagreements(a) if reliable else top.head(0)
     dist = t["value_distribution"]
     distribution_charts = [
         Chart(f"chart-{m.replace('_', '-')}-distribution", charts_more.value_histogram(dist, m, cur),
@@ -354,15 +363,17 @@ def value(a: Analysis) -> dict:
     return {
         "kpis": [
             Kpi(f"Total CLV, next {h['clv_horizon_days']} days", h["clv_total"], "money0",
-                "discounted, all customers" if h.get("value_model_reliable") is not False
-                else f"NOT RELIABLE on this data: {h['value_model_doubts']}"),
-            Kpi("Holdout error (MAE)", h["holdout_mae"], "num", "purchase days per customer"),
+                f"discounted, all customers ({h['value_predictor']})" if reliable
+                else f"purchase model NOT RELIABLE on this data: naive forecast '{h['value_predictor']}' instead"),
+            Kpi("Holdout error (MAE)", h["holdout_mae"], "num",
+                f"purchase days per customer ({bg['model']})" if bg else "purchase days per customer"),
             Kpi("Spend–frequency correlation", h["spend_frequency_correlation"], "num",
                 "Gamma–Gamma assumes about 0"),
             Kpi("Monthly discount rate", h["discount_rate_monthly"], "pct"),
         ],
         "h": h,
         "has_models": bool(bg),
+        "reliable": reliable,
         "params": Table("table-model-parameters", "Fitted model parameters (time in days)", (
             Column("model", "Model"), Column("name", "Parameter"), Column("value", "Value", "num3", numeric=True),
             Column("std_error", "Standard error", "num3", numeric=True), Column("low", "95% from", "num3", numeric=True),
@@ -401,7 +412,7 @@ def value(a: Analysis) -> dict:
         "top_clv": Table("table-top-clv", f"Customers with the highest CLV (first {SHOWN_ROWS})", (
             Column("customer_id", "Customer", nowrap=True), Column("rfm_segment", "RFM segment"),
             Column("cluster_name", "Cluster"), Column("clv", "CLV", "money0", numeric=True),
-            Column("p_alive", "P(alive)", "pct", numeric=True),
+            *([Column("p_alive", "P(alive)", "pct", numeric=True)] if reliable else []),
             Column("expected_purchases_365", "Expected purchases, next year", "num", numeric=True),
             Column("monetary", "Revenue so far", "money0", numeric=True)), records(top.head(SHOWN_ROWS))),
         "disagreements": Table("table-disagreements",

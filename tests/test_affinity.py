@@ -38,6 +38,11 @@ BASKETS = [("1", "A", "P1", 10), ("1", "A", "P2", 20), ("1", "A", "P3", 30), ("2
            ("5", "E", "P2", 10), ("5", "E", "P4", 40), ("6", "F", "P2", 20)]
 
 
+# the arithmetic on six customers: every product tested and kept whatever its q (the real
+# thresholds, 50 buyers and q < 5%, are tested on generated data below)
+UNTESTED = {"min_support": 1, "significance": 1.01}
+
+
 @pytest.fixture
 def baskets():
     return lines_table([(o, c, "2024-03-01 10:00", p, r) for o, c, p, r in BASKETS])
@@ -51,7 +56,7 @@ def assignments():
 
 
 def test_lift_compares_the_share_of_segment_customers_buying_with_the_share_of_all(baskets, assignments):
-    got = segment_affinity(baskets, assignments, min_customers=2)
+    got = segment_affinity(baskets, assignments, min_customers=2, **UNTESTED)
     assert list(got.columns) == AFFINITY_COLUMNS
     s1 = got[(got.kind == "rfm") & (got.segment == "S1")]
     # P3: 2 of 3 in S1 vs 2 of 6 overall -> (2/3) / (2/6) = 2.0; P1: 3/3 vs 4/6 -> 1.5
@@ -75,7 +80,7 @@ def test_segment_product_totals_are_the_same_over_product_numbers_or_product_ids
 
 
 def test_products_bought_by_too_few_segment_customers_or_not_over_represented_are_left_out(baskets, assignments):
-    got = segment_affinity(baskets, assignments, min_customers=2)
+    got = segment_affinity(baskets, assignments, min_customers=2, **UNTESTED)
     s2 = got[(got.kind == "rfm") & (got.segment == "S2")]
     # P2: 3/3 vs 4/6 -> 1.5. P4 has lift (1/3) / (1/6) = 2 but one buyer; P1 has lift 0.5.
     assert s2["product_id"].tolist() == ["P2"]
@@ -84,13 +89,13 @@ def test_products_bought_by_too_few_segment_customers_or_not_over_represented_ar
 
 
 def test_a_segment_holding_every_customer_has_no_over_represented_products(baskets, assignments):
-    got = segment_affinity(baskets, assignments, min_customers=1)
+    got = segment_affinity(baskets, assignments, min_customers=1, **UNTESTED)
     assert got[got.kind == "cluster"].empty  # every lift is exactly 1
 
 
 def test_top_n_and_min_customers_limit_the_list(baskets, assignments):
-    assert segment_affinity(baskets, assignments, top_n=1, min_customers=2)["product_id"].tolist() == ["P3", "P2"]
-    assert segment_affinity(baskets, assignments).empty  # default: at least 5 buyers in the segment
+    assert segment_affinity(baskets, assignments, top_n=1, min_customers=2, **UNTESTED)["product_id"].tolist() == ["P3", "P2"]
+    assert segment_affinity(baskets, assignments, **UNTESTED).empty  # default: at least 5 buyers in the segment
 
 
 def test_category_mix_gives_each_segments_revenue_by_category(baskets, assignments):
@@ -265,3 +270,39 @@ def test_a_real_effect_survives_the_adjustment_and_keys_under_the_support_are_no
     assert best["key"] == "P7" and best["q_value"] < 0.001 and best["repeat_rate"] > 0.8
     few = first_purchase_predictors(random_first_orders(600, 30, seed=3), by="product")
     assert few.empty                                                  # 20 customers a product: under 50
+
+
+def random_baskets(customers: int, products: int, seed: int, planted: str | None = None):
+    """Each customer in segment S0..S3 at random buys three random products; with `planted`, every
+    customer of S1 also buys that product with chance 0.5. Returns (lines, assignments)."""
+    rng = np.random.default_rng(seed)
+    rows, segments = [], []
+    for i in range(customers):
+        segment = f"S{rng.integers(4)}"
+        segments.append(segment)
+        bought = {f"P{p}" for p in rng.choice(products, size=3, replace=False)}
+        if planted and segment == "S1" and rng.random() < 0.5:
+            bought.add(planted)
+        rows += [(f"o{i}", f"c{i}", "2024-03-01 10:00", p) for p in sorted(bought)]
+    df = pd.DataFrame(rows, columns=["order_id", "customer_id", "order_ts", "product_id"])
+    df = df.assign(order_ts=pd.to_datetime(df["order_ts"]), product_name=df["product_id"], category=pd.NA,
+                   quantity=1.0, unit_price=5.0, revenue=5.0, country="United Kingdom")
+    df = df.astype({c: "string" for c in ["order_id", "customer_id", "product_id", "product_name", "category", "country"]})
+    lines = ibis.duckdb.connect().create_table("lines", ibis.memtable(df))
+    people = pd.DataFrame({"customer_id": [f"c{i}" for i in range(customers)], "rfm_segment": segments,
+                           "cluster_name": segments}).astype("string")
+    return lines, assignments_from(people)
+
+
+def test_segment_products_with_no_real_effect_have_lifts_above_one_but_none_survives_the_adjustment():
+    lines, people = random_baskets(8_000, 100, seed=4)
+    raw = segment_affinity(lines, people, top_n=100, significance=1.01)        # every product tested, none dropped
+    assert (raw["lift"] > 1.15).any() and raw["q_value"].notna().all()          # chance makes some lifts look big...
+    assert segment_affinity(lines, people, top_n=100).empty                     # ...and none is a finding
+
+
+def test_a_product_planted_in_one_segment_survives_and_is_the_only_one():
+    lines, people = random_baskets(8_000, 100, seed=5, planted="P7")
+    got = segment_affinity(lines, people, top_n=100)
+    assert set(got["segment"]) == {"S1"} and set(got["product_id"]) == {"P7"}
+    assert (got["q_value"] < 1e-6).all() and (got["lift"] > 2).all()

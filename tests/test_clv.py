@@ -293,14 +293,16 @@ def test_customer_value_gives_one_row_per_customer_with_the_declared_columns(sim
     assert (c.loc[c["frequency"] == 0, "p_alive"] == 1).all()
     assert (c["expected_purchases_365"] > c["expected_purchases_90"]).all()
     assert c[clv.ONE_TIME_COLUMNS].notna().any(axis=1).equals(c["frequency"] == 0)
-    assert value.bgnbd.time_unit == "days" and value.bgnbd.converged and value.gamma_gamma.converged
+    assert value.purchase_model.model == "BG/NBD"       # without a holdout, the first model
+    assert value.purchase_model.time_unit == "days" and value.purchase_model.converged and value.gamma_gamma.converged
     assert value.holdout is None and value.warnings == ()
 
 
 def test_holdout_tables_have_eight_frequency_groups_that_add_up(simulated):
     lines, as_of = simulated
     check = clv.customer_value(lines, as_of, holdout_days=90).holdout
-    assert check.cutoff == as_of - dt.timedelta(days=90) and check.bgnbd.time_unit == "days"
+    assert check.cutoff == as_of - dt.timedelta(days=90) and set(check.fits) == set(clv.PURCHASE_MODELS)
+    assert check.fits[check.model].time_unit == "days"
     table, per_customer = check.by_frequency, check.customers
     assert table["frequency_group"].tolist() == ["0", "1", "2", "3", "4", "5", "6", "7+"]
     assert table["customers"].sum() == len(per_customer)
@@ -317,12 +319,12 @@ def test_customer_value_is_deterministic(simulated):
     first, second = (clv.customer_value(lines, as_of, holdout_days=60) for _ in range(2))
     pd.testing.assert_frame_equal(first.customers, second.customers)
     pd.testing.assert_frame_equal(first.holdout.by_frequency, second.holdout.by_frequency)
-    assert first.bgnbd == second.bgnbd and first.gamma_gamma == second.gamma_gamma
+    assert first.purchase_model == second.purchase_model and first.gamma_gamma == second.gamma_gamma
 
 
 def test_too_few_repeat_customers_give_a_warning_and_empty_predictions_not_an_error():
     value = clv.customer_value(lines_table(TINY[:5]), TINY_AS_OF, holdout_days=3)
-    assert value.bgnbd is None and value.customers["clv_90"].isna().all()
+    assert value.purchase_model is None and value.customers["clv_90"].isna().all()
     assert "too few to fit" in value.warnings[0] and "Holdout check" in value.warnings[-1]
 
 
@@ -451,20 +453,24 @@ def test_holdout_comparison_scores_the_model_against_both_naive_predictors():
     # three customers; the holdout is 90 days
     cal = pd.DataFrame({"frequency": [2, 0, 1], "T": [180, 0, 90], "holdout_purchases": [1, 0, 3],
                         "previous_purchases": [1, 0, 2]})
-    got = clv.holdout_comparison(cal, np.array([1.0, 0.5, 1.0]), 90).set_index("predictor")
-    assert list(got.index) == [clv.MODEL, *clv.NAIVE.values()]
+    got = clv.holdout_comparison(cal, {"BG/NBD": np.array([1.0, 0.5, 1.0])}, 90).set_index("predictor")
+    assert list(got.index) == ["BG/NBD", *clv.NAIVE.values()]
     # model: |1-1| + |0.5-0| + |1-3| = 2.5; rate: 2/180*90 = 1, 0 (T = 0), 1/90*90 = 1 -> 0 + 0 + 2 = 2; previous: 0 + 0 + 1
     assert got["mae"].tolist() == pytest.approx([2.5 / 3, 2 / 3, 1 / 3])
     assert got["predicted_total"].tolist() == pytest.approx([2.5, 2.0, 3.0]) and (got["actual_total"] == 4).all()
-    assert got.loc[clv.MODEL, "total_error"] == pytest.approx(-1.5 / 4)
+    assert got.loc["BG/NBD", "total_error"] == pytest.approx(-1.5 / 4)
 
 
 def test_the_cdnow_model_beats_the_naive_predictors_on_its_holdout(cdnow_lines):
     value = clv.customer_value(cdnow_lines, CDNOW_AS_OF, holdout_days=90)
     c = value.holdout.comparison.set_index("predictor")
-    assert value.holdout.beats_naive and c.loc[clv.MODEL, "mae"] < c.drop(clv.MODEL)["mae"].min()
-    assert abs(c.loc[clv.MODEL, "total_error"]) < 0.05
-    assert not any("does not beat a naive predictor" in w for w in value.warnings)
+    naive = c.loc[list(clv.NAIVE.values()), "mae"].min()
+    # both models beat both naive predictors per customer; the one in use has the lower error
+    assert c.loc["BG/NBD", "mae"] < naive and c.loc["Pareto/NBD", "mae"] < naive
+    assert value.holdout.model == c.loc[list(clv.PURCHASE_MODELS), "mae"].idxmin() == value.purchase_model.model
+    assert value.reliable and value.doubts == () and value.naive is None
+    assert abs(c.loc[value.holdout.model, "total_error"]) < 0.07
+    assert not any("not reliable" in w for w in value.warnings)
 
 
 def test_the_command_line_build_of_the_cdnow_sample_reproduces_the_published_fits(tmp_path):
@@ -482,10 +488,14 @@ def test_the_command_line_build_of_the_cdnow_sample_reproduces_the_published_fit
     summary = json.loads((tmp_path / "site" / "downloads" / "summary.json").read_text(encoding="utf-8"))
     # cleaning drops zero-price lines, so the 8 customers whose only purchase cost $0.00 are left out
     assert summary["headline"]["customers"] == 2357 - 8
-    bg, gg = summary["models"]["bgnbd"], summary["models"]["gamma_gamma"]
+    bg, gg = summary["models"]["purchase_models"]["BG/NBD"], summary["models"]["gamma_gamma"]
     assert bg["time_unit"] == "days" and bg["alpha"] / 7 == pytest.approx(PUBLISHED_BGNBD.alpha, abs=0.015)
     for name in ("r", "a", "b"):
         assert bg[name] == pytest.approx(getattr(PUBLISHED_BGNBD, name), abs=0.015), name
+    pnbd = summary["models"]["purchase_models"]["Pareto/NBD"]       # Fader & Hardie (2005): 0.553, 10.58, 0.606, 11.67
+    assert pnbd["alpha"] / 7 == pytest.approx(10.58, rel=0.02) and pnbd["beta"] / 7 == pytest.approx(11.67, rel=0.03)
+    assert pnbd["r"] == pytest.approx(0.553, abs=0.015) and pnbd["s"] == pytest.approx(0.606, abs=0.03)
+    assert summary["models"]["purchase_model"]["reliable"] is True
     # cleaning also drops rows that repeat another verbatim, which the papers keep: spend within 1%
     for name in ("p", "q", "gamma"):
         assert gg[name] == pytest.approx(getattr(PUBLISHED_GG, name), rel=0.01), name
@@ -527,11 +537,14 @@ def test_alive_disagreements_list_repeat_customers_whose_segment_and_p_alive_dis
     assert got["disagreement"].tolist() == ["model: likely gone", "model: likely gone", "model: still active"]
 
 
-def test_a_value_model_whose_drop_out_side_is_not_identified_is_marked_not_reliable_in_the_findings(tmp_path):
-    """Customers who buy steadily to the end of the data and never stop: the analysis marks the
-    purchase model not reliable, and the overview finding says so instead of headlining its value."""
-    from analysis.config import make_config
-    from analysis.pipeline import run_analysis
+def test_a_value_model_whose_drop_out_side_is_not_identified_is_marked_not_reliable_everywhere(tmp_path):
+    """Customers who buy steadily to the end of the data and never stop: neither purchase model
+    can pin its drop-out side down, so the one in use is marked not reliable on the overview (card
+    and finding), the value page and the console; its P(alive) is withheld from the page and the
+    downloads, and CLV comes from the best naive forecast instead."""
+    import json
+
+    from tests.conftest import run_cli
 
     rng = np.random.default_rng(3)
     rows = []
@@ -545,9 +558,23 @@ def test_a_value_model_whose_drop_out_side_is_not_identified_is_marked_not_relia
             day += max(1, int(rng.exponential(gap)))
     path = tmp_path / "steady.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
-    a = run_analysis(make_config(input=path))
-    h = a.headline
-    assert h["value_model_reliable"] is False and "not pinned down" in h["value_model_doubts"]
-    texts = [f.text for f in a.findings]
-    assert any(t.startswith("The purchase model is not reliable on this data") for t in texts)
+    site = tmp_path / "site"
+    code, out, err = run_cli("--input", str(path), "--output", str(site))
+    assert code == 0, err
+    summary = json.loads((site / "downloads" / "summary.json").read_text(encoding="utf-8"))
+    h, model = summary["headline"], summary["models"]["purchase_model"]
+    assert h["value_model_reliable"] is False and model["reliable"] is False
+    assert "not pinned down" in h["value_model_doubts"] and model["forecast_from"] in clv.NAIVE.values()
+    assert summary["models"]["purchase_models"][model["model"]]["unidentified"]
+    texts = [f["text"] for f in summary["findings"]]
+    assert any(t.startswith(f"The purchase model ({model['model']}) is not reliable on this data") for t in texts)
     assert not any(t.startswith("Customers are predicted to spend") for t in texts)
+    assert "NOT RELIABLE" in (site / "index.html").read_text(encoding="utf-8")
+    value_page = (site / "value.html").read_text(encoding="utf-8")
+    assert "The purchase model is not reliable on this data" in value_page and value_page.count("Withheld") == 2
+    assert "NOT RELIABLE on this data" in out
+    customers = pd.read_csv(site / "downloads" / "customers.csv")
+    assert customers["p_alive"].isna().all() and customers["clv_365"].notna().all()
+    assert len(pd.read_csv(site / "downloads" / "p_alive_disagreements.csv")) == 0
+    # the forecast in use is the naive one: each customer's rate so far x days, discounted monthly
+    assert (customers["clv_365"] >= 0).all() and customers["clv_365"].sum() > 0

@@ -181,7 +181,7 @@ def test_no_finding_rests_on_an_unadjusted_p_value(uci):
 def test_the_purchase_models_drop_out_side_is_reported_as_not_pinned_down(uci):
     """BG/NBD's a is near 0 with a standard error several times itself and b's error is larger
     than b: the fit carries intervals, and these two parameters are marked as not identified."""
-    bg = uci.headline["bgnbd"]
+    bg = uci.headline["purchase_models"]["BG/NBD"]
     assert set(bg["unidentified"]) >= {"a", "b"}
     assert bg["std_errors"]["a"] > bg["a"] and bg["std_errors"]["b"] > bg["b"]
     assert bg["std_errors"]["r"] < bg["r"] / 10 and "r" not in bg["unidentified"]
@@ -195,4 +195,27 @@ def test_the_purchase_model_is_marked_unreliable_because_a_naive_predictor_beats
     c = uci.tables["holdout_comparison"].set_index("predictor")
     assert uci.headline["holdout_beats_naive"] is False
     assert c.loc["BG/NBD", "mae"] > c["mae"].min() and -0.35 < c.loc["BG/NBD", "total_error"] < -0.15
-    assert any("does not beat a naive predictor" in w for w in uci.warnings)
+    # Pareto/NBD loses too, and its drop-out side (s, beta) ends on the bound: nobody seems to leave
+    assert c.loc["Pareto/NBD", "mae"] > c["mae"].min()
+    pnbd = uci.headline["purchase_models"]["Pareto/NBD"]
+    assert {"s", "beta"} <= set(pnbd["unidentified"]) and pnbd["std_errors"]["r"] < pnbd["r"] / 5
+    assert uci.headline["value_model_reliable"] is False
+    assert any("not reliable on this data" in w for w in uci.warnings)
+
+
+def test_an_unreliable_purchase_model_has_its_probabilities_withheld_and_a_naive_forecast_used(uci):
+    """What the report says about UCI customers' future comes from the naive forecast that won the
+    holdout: a customer's expected purchases are their repeat purchase days per day so far times
+    the days ahead, and no one is given a probability alive."""
+    h = uci.headline
+    assert h["value_predictor"] == "Each customer's repeat-purchase rate so far"
+    c = uci.tables["customers"].set_index("customer_id")
+    assert c["p_alive"].isna().all()
+    assert uci.tables["alive_threshold"]["p_alive_now"].isna().all()
+    assert not (uci.tables["value_distribution"]["measure"] == "p_alive").any()
+    # customer 12347 bought on 7 days from 2010-12-07, and the data end on 2011-12-09: 6 repeat
+    # purchase days in 367 days
+    assert h["period_end"] == "2011-12-09"
+    row = c.loc["12347"]
+    assert row["expected_purchases_365"] == pytest.approx(6 / 367 * 365, rel=1e-6)
+    assert row["expected_purchases_90"] == pytest.approx(6 / 367 * 90, rel=1e-6)

@@ -233,9 +233,9 @@ def new_tables(segments) -> dict[str, pd.DataFrame]:
                               "ci_high": m * 1.2, "n": 2})
             first = XSS_PRODUCT if name == "Champions" else "RED MUG"
             affinity += [{"kind": kind, "segment": name, "rank": 1, "product_id": "P1", "product_name": first,
-                          "segment_revenue_share": 0.3, "all_revenue_share": 0.1, "lift": 3.0, "customers": 2},
+                          "segment_revenue_share": 0.3, "all_revenue_share": 0.1, "lift": 3.0, "customers": 2, "q_value": 0.01},
                          {"kind": kind, "segment": name, "rank": 2, "product_id": "P9", "product_name": "TEA TOWEL",
-                          "segment_revenue_share": 0.1, "all_revenue_share": 0.08, "lift": 1.5, "customers": 1}]
+                          "segment_revenue_share": 0.1, "all_revenue_share": 0.08, "lift": 1.5, "customers": 1, "q_value": 0.04}]
             mix += [{"kind": kind, "segment": name, "category": "Kitchen", "revenue": 300.0, "share": 0.75},
                     {"kind": kind, "segment": name, "category": "Garden", "revenue": 100.0, "share": 0.25}]
             risk.append({"kind": kind, "segment": name, "customers": 2, "customers_at_risk": j,
@@ -307,6 +307,8 @@ def new_tables(segments) -> dict[str, pd.DataFrame]:
     }
 
 
+BGNBD = {"model": "BG/NBD", "names": ["r", "alpha", "a", "b"], "r": 0.5, "alpha": 31.0, "a": 0.09, "b": 4.9,
+         "log_likelihood": -1234.5}
 NEW_HEADLINE = {
     "cluster_method": "latent", "cluster_stability": 0.97, "gini": 0.55, "repeat_customers": 4,
     "repeat_rate": 4 / 6, "repeat_days_to_second_q1": 9.0, "repeat_days_to_second_median": 20.0,
@@ -314,7 +316,9 @@ NEW_HEADLINE = {
     "change_from": "2023-12-22",
     "change_days": 90, "customers_at_risk": 4, "value_at_risk": 2102.0, "clv_horizon_days": 365,
     "discount_rate_monthly": 0.01, "clv_time_unit": "days",
-    "bgnbd": {"r": 0.5, "alpha": 31.0, "a": 0.09, "b": 4.9, "log_likelihood": -1234.5},
+    "purchase_model": BGNBD,
+    "purchase_models": {"BG/NBD": BGNBD},
+    "value_predictor": "BG/NBD",
     "gamma_gamma": None, "spend_frequency_correlation": math.nan, "holdout_mae": 0.25,
     "holdout_cutoff": "2023-12-22", "clv_total": 2260.5, "holdout_beats_naive": True,
     "value_model_reliable": True, "value_model_doubts": "",
@@ -935,7 +939,9 @@ def test_the_value_page_states_the_model_units_the_one_time_caveat_and_the_clv_f
 
 def test_summary_json_records_the_models_with_units_and_missing_values_as_null(site):
     summary = json.loads((site / "downloads" / "summary.json").read_text(encoding="utf-8"))
-    assert summary["models"]["bgnbd"]["time_unit"] == "days" and summary["models"]["bgnbd"]["r"] == 0.5
+    model = summary["models"]["purchase_model"]
+    assert model["time_unit"] == "days" and model["r"] == 0.5 and model["model"] == "BG/NBD" and model["reliable"]
+    assert summary["models"]["purchase_models"]["BG/NBD"]["in_use"] is True
     assert summary["models"]["gamma_gamma"] is None and summary["headline"]["gamma_gamma"] is None
     assert summary["headline"]["spend_frequency_correlation"] is None  # NaN -> null
     holdout = summary["models"]["holdout"]

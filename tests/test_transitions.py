@@ -236,3 +236,11 @@ def test_planted_lapsed_big_customers_end_in_lapsing_segments_and_lead_the_mover
     groups = truth.reindex(moved["customer_id"])
     assert (groups.iloc[:10] == "lapsed_big").all()  # the biggest spenders who slipped
     assert set(groups) <= {"lapsed_big", "one_off"}  # regular buyers never slip
+
+
+def test_the_at_risk_rule_uses_no_purchase_model_output():
+    """Whatever a purchase model says (here: absurd probabilities alive and lifetime values), the
+    at-risk list is the same: the rule reads each customer's own order rhythm only."""
+    with_model = RISK_CUSTOMERS.assign(p_alive=1.0, clv=1e9, expected_purchases_365=100.0)
+    for got, want in zip(revenue_at_risk(with_model, SEGMENTS, SECOND), revenue_at_risk(RISK_CUSTOMERS, SEGMENTS, SECOND)):
+        pd.testing.assert_frame_equal(got, want)
