@@ -426,8 +426,8 @@ def revenue_at_risk_bars(revenue_at_risk: pd.DataFrame, segments: pd.DataFrame, 
 
 # --- customer value ------------------------------------------------------------------------
 
-def holdout_bars(holdout: pd.DataFrame, cutoff: str | None) -> Figure:
-    """Holdout check: actual vs predicted mean purchase days after the cutoff, per calibration frequency."""
+def holdout_bars(holdout: pd.DataFrame, cutoff: str | None, model: str = "BG/NBD") -> Figure:
+    """Holdout check: actual vs `model`'s predicted mean purchase days after the cutoff, per calibration frequency."""
     when = ""
     if cutoff:
         date = pd.Timestamp(cutoff)
@@ -436,7 +436,7 @@ def holdout_bars(holdout: pd.DataFrame, cutoff: str | None) -> Figure:
                  "Mean purchase days per customer, grouped by repeat purchases before the cutoff",
                  height=400, barmode="group", bargap=0.2)
     x = [f"{g}" for g in strings(holdout["frequency_group"])]
-    for col, name, color in (("actual_mean", "Actual", ACCENT), ("predicted_mean", "Predicted (BG/NBD)", PREDICTED)):
+    for col, name, color in (("actual_mean", "Actual", ACCENT), ("predicted_mean", f"Predicted ({model})", PREDICTED)):
         fig.add_trace(trace(
             "bar", x=x, y=floats(holdout[col]), name=name, marker_color=color, customdata=floats(holdout["customers"]),
             hovertemplate=f"{name}<br>%{{x}} repeat purchases before: %{{y:.2f}} per customer"

@@ -391,7 +391,8 @@ def value(a: Analysis) -> dict:
             Column("below_half_after_days", "Below 50% after (days since last purchase)", "int", numeric=True)),
             records(threshold.assign(kind_label=threshold["kind"].map({"rfm": "RFM segment",
                                                                       "cluster": "Cluster"})))),
-        "holdout_chart": Chart("chart-holdout", charts_more.holdout_bars(holdout, h["holdout_cutoff"]),
+        "holdout_chart": Chart("chart-holdout", charts_more.holdout_bars(holdout, h["holdout_cutoff"],
+                                                                           (bg or {}).get("model", "BG/NBD")),
                                "Mean purchase days per customer after the cutoff: actual next to what a model fitted "
                                "on the data before the cutoff predicted.",
                                Table("table-holdout", "Holdout check per frequency group", (
