@@ -14,22 +14,26 @@ from typing import Callable, Iterable
 
 import duckdb
 
-from analysis import derived, engine, features, returns, segment
-from analysis.clean import big_lines_warning, clean
+from analysis import engine
 from analysis.config import Config, display_path
+from analysis.customers import features, rfm
+from analysis.engine import rollups
+from analysis.engine.memory import ENGINE_MEMORY_MB
 from analysis.errors import DataError
+from analysis.read import returns
+from analysis.read.clean import big_lines_warning, clean
+from analysis.read.source import attribution_for, connect_url, engine_error, is_connection_url, open_source
 from analysis.result import Analysis, SourceInfo
 from analysis.schema import CANONICAL, TABLES, detect_columns, detect_profile
-from analysis.source import (ENGINE_MEMORY_MB, attribution_for, connect_url, engine_error, is_connection_url,
-                             open_source)
 
 # Called with (stage, seconds) when a stage ends; if it has a `start` method, that is called
 # with the stage's name when the stage begins (progress bars).
 Progress = Callable[[str, float], None]
 # Stages that need scikit-learn and SciPy (about a second of imports) import them in the
 # background while the engine reads and cleans the file, which leaves the interpreter idle.
-LATER_MODULES = ("analysis.cluster", "analysis.profiles", "analysis.stages", "analysis.insights",
-                 "analysis.products", "analysis.trends", "analysis.rules", "analysis.validation")
+LATER_MODULES = ("analysis.customers.cluster", "analysis.customers.profiles", "analysis.customers.rules",
+                 "analysis.studies.changes", "analysis.studies.cohorts", "analysis.studies.findings",
+                 "analysis.studies.trends", "analysis.studies.validation", "analysis.studies.value.tables")
 STAGES = ("read", "clean", "returns", "customers", "segments", "clusters", "profiles", "statistics", "changes",
           "validation", "value", "cohorts", "trends", "products")
 
@@ -101,7 +105,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
             # from here on, every stage reads the lines net of returns
             lines, as_of, start = netted.lines, cleaned.as_of, cleaned.first.date()
             with stage("customers"):
-                derived.store(con, lines)
+                rollups.store(con, lines)
                 customers = features.customer_features(lines, netted.customer_returns, as_of)
                 if customers.empty:
                     raise DataError(f"no orders left: every one of the {len(netted.returned_everything):,} "
@@ -109,25 +113,28 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                                     column=mapping.get("order_id"),
                                     fix="check that returns are marked as in the file (credit notes C + digits, "
                                         "or negative quantities), and the --as-of date")
-            from analysis import affinity, cluster, insights, products, profiles, rules as cluster_rules, stages, trends, validation
+            from analysis.customers import cluster, profiles
+            from analysis.customers import rules as cluster_rules
+            from analysis.studies import changes, cohorts, findings, products, stats, trends, validation
+            from analysis.studies.value import tables as value_tables
 
-            segment_map = config.segment_map or segment.SEGMENT_RULES
+            segment_map = config.segment_map or rfm.SEGMENT_RULES
             # The engine queries that need no segments run in the background while the customer-level
             # stages below keep this thread busy (engine.Background); their results are awaited where
             # they are used.
             queued = {
-                "cohorts": background.submit(stages.cohort_queries, lines),
-                "changes": background.submit(stages.change_queries, lines, as_of, segment_map),
-                "value": background.submit(stages.value_queries, lines, as_of),
-                "first_purchase": background.submit(stages.first_purchase, lines),
+                "cohorts": background.submit(cohorts.cohort_queries, lines),
+                "changes": background.submit(changes.change_queries, lines, as_of, segment_map),
+                "value": background.submit(value_tables.value_queries, lines, as_of),
+                "first_purchase": background.submit(products.first_purchase, lines),
                 "monthly": background.submit(trends.monthly, lines, customers[["first_order_date"]].copy(), start),
                 "validation": background.submit(validation.queries, lines, as_of, netted.customer_returns),
             }
             with stage("segments"):
-                score_frame, edges = segment.rfm_scores(customers)
+                score_frame, edges = rfm.rfm_scores(customers)
                 customers = customers.join(score_frame)
-                customers["rfm_segment"] = segment.assign_segments(score_frame, segment_map)
-                rules = segment.rules_table(edges, config.currency, segment_map)
+                customers["rfm_segment"] = rfm.assign_segments(score_frame, segment_map)
+                rules = rfm.rules_table(edges, config.currency, segment_map)
             with stage("clusters"):
                 clustering = cluster.choose_clusters(customers, seed=config.seed, k_min=config.k_min,
                                                      k_max=config.k_max, k=config.clusters)
@@ -136,34 +143,34 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                 customers["cluster"] = clustering.labels
                 customers["cluster_name"] = customers["cluster"].map(names).astype("string")
                 customers["cluster_outlier"] = clustering.outlier
-            assignments = affinity.assignments_from(customers)
+            assignments = products.assignments_from(customers)
             queued |= {  # and those that need the segments
                 "monthly_by_segment": background.submit(trends.monthly_by_segment, lines, assignments),
-                "segment_totals": background.submit(affinity.segment_totals, lines, assignments),
+                "segment_totals": background.submit(products.segment_totals, lines, assignments),
             }
             with stage("profiles"):
                 learned = cluster_rules.cluster_rules(clustering.labels, shown, names, config.seed, config.currency)
                 tables = _profile_tables(customers, clustering, rules, learned, config)
             extra: dict = {}
             with stage("statistics"):
-                more, figures = stages.statistics(customers, config.seed)
+                more, figures = stats.statistics(customers, config.seed)
                 tables.update(more), extra.update(figures)
             with stage("changes"):
-                more, figures, risk = stages.change_tables(lines, customers, tables["segments"], as_of, segment_map,
+                more, figures, risk = changes.change_tables(lines, customers, tables["segments"], as_of, segment_map,
                                                            before=queued["changes"].result(),
                                                            days=queued["cohorts"].result()["days"], start=start)
                 tables.update(more), extra.update(figures)
             with stage("validation"):
-                more, figures = stages.validation_tables(queued["validation"].result(), queued["changes"].result(),
+                more, figures = validation.validation_tables(queued["validation"].result(), queued["changes"].result(),
                                                          clustering, as_of, config.seed)
                 tables.update(more), extra.update(figures)
             with stage("value"):
-                more, figures, value, value_warnings = stages.value_tables(
+                more, figures, value, value_warnings = value_tables.value_tables(
                     lines, customers, as_of, config.clv_horizon, config.discount_rate, config.seed,
                     queried=queued["value"].result())
                 tables.update(more), extra.update(figures)
             with stage("cohorts"):
-                more, figures = stages.cohort_tables(lines, queued["cohorts"].result(), start)
+                more, figures = cohorts.cohort_tables(lines, queued["cohorts"].result(), start)
                 tables.update(more), extra.update(figures)
             with stage("trends"):
                 tables["monthly"] = queued["monthly"].result()
@@ -171,7 +178,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                 product_totals, category_mix = queued["segment_totals"].result()
                 tables["segment_products"] = products.segment_products(product_totals, config.top_n)
             with stage("products"):
-                more, figures = stages.product_tables(lines, customers, config.top_n, product_totals,
+                more, figures = products.product_tables(lines, customers, config.top_n, product_totals,
                                                       mix=category_mix,
                                                       first=queued["first_purchase"].result())
                 tables.update(more), extra.update(figures)
@@ -185,17 +192,17 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
             background.close()
             # the background tasks' own times, beside the stages' (they overlap with them)
             timings.update({f"background: {name}": secs for name, secs in background.timings.items()})
-            derived.forget()
+            rollups.forget()
             engine.close(con)
 
     tables["ledger"] = cleaned.ledger
     tables["money_ledger"] = netted.money
     tables["returned_everything"] = netted.returned_everything
     tables["mapping"] = _mapping_table(mapping)
-    tables["score_edges"] = segment.score_edges_table(customers, score_frame)
+    tables["score_edges"] = rfm.score_edges_table(customers, score_frame)
     tables["rfm_rules"] = rules
     headline = _headline(customers, cleaned, netted, rows_read, clustering) | extra
-    found = insights.findings(customers, tables["segments"], cleaned.ledger, headline, config.currency,
+    found = findings.findings(customers, tables["segments"], cleaned.ledger, headline, config.currency,
                               tables=tables)
     return Analysis(
         config=config,
@@ -219,7 +226,7 @@ def _connect(config: Config, workdir: Path, shown: str):
 
 
 def _cluster_warnings(clustering, n_customers: int) -> tuple[str, ...]:
-    from analysis import cluster
+    from analysis.customers import cluster
 
     if clustering.k > 1:
         return ()
@@ -228,7 +235,8 @@ def _cluster_warnings(clustering, n_customers: int) -> tuple[str, ...]:
 
 
 def _profile_tables(customers, clustering, rules, learned, config) -> dict:
-    from analysis import products, profiles
+    from analysis.customers import profiles
+    from analysis.studies import products
 
     segments = profiles.segment_profiles(customers, rules, config.currency, learned)
     return {
@@ -252,7 +260,7 @@ def _mapping_table(mapping: dict[str, str]):
 
 
 def _headline(customers, cleaned, netted, rows_read: int, clustering) -> dict:
-    from analysis import cluster
+    from analysis.customers import cluster
 
     ledger = cleaned.ledger.set_index("reason")["rows"]
     revenue = round(float(customers["monetary"].sum()), 2)  # (each customer's is in cents)

@@ -86,9 +86,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import ibis
 
-    from analysis.bgnbd import fit_bgnbd
-    from analysis.clv import summary_from_lines, value_table
-    from analysis.gammagamma import fit_gamma_gamma
+    from analysis.studies.value.bgnbd import fit_bgnbd
+    from analysis.studies.value.clv import summary_from_lines, value_table
+    from analysis.studies.value.gammagamma import fit_gamma_gamma
 
     _, lines, as_of = simulate(args.customers, args.seed)
     table = ibis.duckdb.connect().create_table("lines", ibis.memtable(lines))

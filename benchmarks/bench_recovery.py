@@ -35,11 +35,12 @@ from sklearn.ensemble import RandomForestClassifier  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 from sklearn.model_selection import cross_val_predict  # noqa: E402
 
-from analysis import cluster, returns  # noqa: E402
-from analysis.clean import clean  # noqa: E402
-from analysis.features import customer_features  # noqa: E402
+from analysis.customers import cluster  # noqa: E402
+from analysis.customers.features import customer_features  # noqa: E402
+from analysis.read import returns  # noqa: E402
+from analysis.read.clean import clean  # noqa: E402
+from analysis.read.source import open_source  # noqa: E402
 from analysis.schema import detect_columns  # noqa: E402
-from analysis.source import open_source  # noqa: E402
 from benchmarks.planted import FAMILIES, planted  # noqa: E402
 
 TARGET_WORST, TARGET_MEAN = 0.85, 0.92

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.affinity import SIGNIFICANCE
+from analysis.studies.products import SIGNIFICANCE
 from report.chart_style import (
     Figure,
     ACCENT,

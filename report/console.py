@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from analysis import cluster
-from analysis.insights import SHOWN_FINDINGS
+from analysis.customers import cluster
+from analysis.studies.findings import SHOWN_FINDINGS
 from analysis.result import Analysis
 
 

@@ -254,9 +254,9 @@ def top_clv_customers(a: Analysis) -> pd.DataFrame:
 
 
 def alive_disagreements(a: Analysis) -> pd.DataFrame:
-    """The customers analysis.clv.alive_disagreements lists, with the value columns."""
-    from analysis.clv import alive_disagreements as listed
-    from analysis.transitions import LAPSING
+    """The customers analysis.studies.value.clv.alive_disagreements lists, with the value columns."""
+    from analysis.studies.value.clv import alive_disagreements as listed
+    from analysis.studies.changes import LAPSING
 
     return listed(a.tables["customers"], LAPSING)[["customer_id", "disagreement", *VALUE_COLUMNS[1:]]]
 

@@ -8,8 +8,10 @@ column specs naming the filter that formats each column. Nothing here computes a
 from __future__ import annotations
 
 import analysis
-from analysis import cluster, latent, validation
-from analysis.insights import SHOWN_FINDINGS
+from analysis.customers import cluster
+from analysis.customers import latent
+from analysis.studies import validation
+from analysis.studies.findings import SHOWN_FINDINGS
 from analysis.result import Analysis
 from report import charts, pages_more
 from report.formatters import make_money

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 
-from analysis import clv
-from analysis.affinity import MIN_SUPPORT
-from analysis.transitions import ONE_ORDER_QUANTILE
+from analysis.studies.value import clv
+from analysis.studies.products import MIN_SUPPORT
+from analysis.studies.changes import ONE_ORDER_QUANTILE
 from analysis.result import Analysis
 from report import charts_more, downloads
 from report.formatters import fmt_days
@@ -105,7 +105,7 @@ def segment_statistics(a: Analysis) -> dict:
 
 
 def validation(a: Analysis) -> dict:
-    """The next-90-day check of both segmentations (analysis.validation)."""
+    """The next-90-day check of both segmentations (analysis.studies.validation)."""
     t, h = a.tables, a.headline
     summary = t["validation_summary"].assign(kind_label=t["validation_summary"]["kind"].map(KIND_LABELS))
     per_segment = t["validation_segments"].assign(kind_label=t["validation_segments"]["kind"].map(KIND_LABELS))

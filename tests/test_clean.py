@@ -6,10 +6,10 @@ import ibis
 import pandas as pd
 import pytest
 
-from analysis.clean import clean
+from analysis.read.clean import clean
 from analysis.errors import DataError
 from analysis.schema import detect_columns
-from analysis.source import open_source
+from analysis.read.source import open_source
 
 
 def run_clean(path, as_of=None):
@@ -140,7 +140,7 @@ def test_non_product_lines_are_found_by_code_or_name_whatever_the_case(tmp_path)
 def test_a_hash_collision_between_different_rows_falls_back_to_exact_duplicates(tiny_csv, monkeypatch):
     # every row hashes alike: the typed rows of that hash differ, so duplicates are numbered over
     # the raw columns instead, and the ledger is the one worked out by hand
-    import analysis.clean as clean_module
+    import analysis.read.clean as clean_module
     monkeypatch.setattr(clean_module, "_row_hash", lambda table, columns, kind="duckdb": ibis.literal(7, "int64"))
     cleaned, _ = run_clean(tiny_csv)
     rows = cleaned.ledger.set_index("reason")["rows"]

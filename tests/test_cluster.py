@@ -6,14 +6,14 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score, pairwise_distances, silhouette_score
 
-from analysis import cluster
-from analysis import latent
-from analysis.cluster import (CLUSTER_FEATURES, MIN_CLUSTER_CUSTOMERS, MIN_CLUSTER_SHARE, MODEL_FEATURES,
+from analysis.customers import cluster
+from analysis.customers import latent
+from analysis.customers.cluster import (CLUSTER_FEATURES, MIN_CLUSTER_CUSTOMERS, MIN_CLUSTER_SHARE, MODEL_FEATURES,
                               SELECTION_SAMPLE, SILHOUETTE_SAMPLE, TIMING_ORDERS, _relabel_by_revenue, baseline_clusters,
                               choose_clusters, dimension_weights, model_matrix, order_counts, shown_values, silhouette,
                               standardise)
-from analysis.profiles import PHRASES, cluster_medians, cluster_names
-from analysis.rules import cluster_rules
+from analysis.customers.profiles import PHRASES, cluster_medians, cluster_names
+from analysis.customers.rules import cluster_rules
 from benchmarks.bench_recovery import customers_of
 from benchmarks.planted import planted
 
@@ -362,7 +362,7 @@ def test_each_cluster_gets_a_short_rule_in_its_own_units_with_honest_coverage_an
 
 
 def test_segment_features_are_the_median_and_mean_z_of_each_segments_customers():
-    from analysis.profiles import segment_features
+    from analysis.customers.profiles import segment_features
 
     customers, group = planted_customers(900, seed=4)
     customers.index = np.random.default_rng(1).permutation(np.arange(1000, 1900))  # labels, not positions

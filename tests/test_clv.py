@@ -22,10 +22,13 @@ from scipy.integrate import quad
 from scipy.optimize import check_grad
 from scipy.special import beta as beta_fn
 
-from analysis import bgnbd, clv, gammagamma, mle
-from analysis.bgnbd import BgNbdFit
-from analysis.gammagamma import GammaGammaFit
-from analysis.mle import ConvergenceWarning
+from analysis.studies.value import bgnbd
+from analysis.studies.value import clv
+from analysis.studies.value import gammagamma
+from analysis.studies.value import mle
+from analysis.studies.value.bgnbd import BgNbdFit
+from analysis.studies.value.gammagamma import GammaGammaFit
+from analysis.studies.value.mle import ConvergenceWarning
 
 PROJECT = Path(__file__).resolve().parent.parent
 CDNOW = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "cdnow"
@@ -521,7 +524,7 @@ def test_benchmark_runs_at_a_small_size_and_reports_the_target():
 
 
 def test_alive_disagreements_list_repeat_customers_whose_segment_and_p_alive_disagree():
-    from analysis.clv import ALIVE_HIGH, ALIVE_LOW, alive_disagreements
+    from analysis.studies.value.clv import ALIVE_HIGH, ALIVE_LOW, alive_disagreements
 
     customers = pd.DataFrame({
         "customer_id": ["a", "b", "c", "d", "e", "f"],

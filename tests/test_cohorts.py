@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.cohorts import cohort_retention, new_vs_returning, repeat_summary
+from analysis.studies.cohorts import cohort_retention, new_vs_returning, repeat_summary
 
 # Four customers, eight orders, nine lines (2024 is a leap year: February has 29 days).
 #   A: o1 Jan 5 (two lines, 10 + 20), o2 Jan 20 (15), o3 Mar 2 (40)       -> cohort Jan

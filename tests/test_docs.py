@@ -40,7 +40,7 @@ def test_the_example_config_is_valid_and_builds_a_config(tmp_path):
 
 
 def test_every_ledger_reason_is_explained_in_the_readme():
-    from analysis.clean import REASONS
+    from analysis.read.clean import REASONS
 
     for code, _label, _description in REASONS:
         assert f"`{code}`" in README, code

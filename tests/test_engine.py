@@ -34,7 +34,7 @@ def test_asking_for_spark_without_pyspark_says_how_to_install_it(tiny_csv, tmp_p
 
 
 def test_the_default_build_never_imports_pyspark():
-    code = ("import sys, build_report, analysis.pipeline, analysis.engine, analysis.clean; "
+    code = ("import sys, build_report, analysis.pipeline, analysis.engine, analysis.read.clean; "
             "build_report.parser().parse_args([]); print('pyspark' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
@@ -110,7 +110,7 @@ def test_a_connection_url_is_kept_as_given_not_as_a_path():
 
 
 def test_an_unreadable_url_backend_is_a_data_error():
-    from analysis.source import connect_url
+    from analysis.read.source import connect_url
 
     with pytest.raises(DataError, match="could not connect"):
         connect_url("nosuchbackend://host/db?table=orders", "nosuchbackend://host/db")
@@ -171,9 +171,9 @@ def test_a_query_that_outgrows_the_memory_budget_runs_again_with_a_bigger_one(tm
     # until it fits, and the raise is noted for the console
     import ibis
 
-    from analysis import engine, source
+    from analysis import engine
 
-    monkeypatch.setattr(source, "memory_ceiling_bytes", lambda: 512 * 2**20)
+    monkeypatch.setattr(engine, "memory_ceiling_bytes", lambda: 512 * 2**20)
     monkeypatch.setattr(engine, "MEMORY_NOTES", [])
     strings = _long_strings(ibis.duckdb.connect())
     assert int(engine.execute(strings.distinct().count())) == 3_000_000
@@ -184,9 +184,9 @@ def test_a_query_that_outgrows_the_memory_budget_runs_again_with_a_bigger_one(tm
 def test_out_of_memory_at_the_ceiling_is_raised(monkeypatch):
     import ibis
 
-    from analysis import engine, source
+    from analysis import engine
 
-    monkeypatch.setattr(source, "memory_ceiling_bytes", lambda: 32 * 2**20)
+    monkeypatch.setattr(engine, "memory_ceiling_bytes", lambda: 32 * 2**20)
     strings = _long_strings(ibis.duckdb.connect())
     with pytest.raises(duckdb.OutOfMemoryException):
         engine.execute(strings.distinct().count())

@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import returns
-from analysis.clean import clean
-from analysis.features import _distinct_products, _price_habits, customer_features, rfm_at
+from analysis.read import returns
+from analysis.read.clean import clean
+from analysis.customers.features import _distinct_products, _price_habits, customer_features, rfm_at
 from analysis.schema import detect_columns
-from analysis.source import open_source
+from analysis.read.source import open_source
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ import ibis
 import pandas as pd
 import pytest
 
-from analysis import returns
-from analysis.clean import clean
-from analysis.features import customer_features
+from analysis.read import returns
+from analysis.read.clean import clean
+from analysis.customers.features import customer_features
 from analysis.schema import detect_columns, detect_profile
-from analysis.source import open_source
+from analysis.read.source import open_source
 from data.generate_sample import generate, write_csv
 
 

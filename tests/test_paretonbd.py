@@ -12,9 +12,10 @@ import pytest
 from scipy.integrate import quad
 from scipy.special import gammaln
 
-from analysis import clv, paretonbd
-from analysis.mle import ConvergenceWarning
-from analysis.paretonbd import ParetoNbdFit
+from analysis.studies.value import clv
+from analysis.studies.value import paretonbd
+from analysis.studies.value.mle import ConvergenceWarning
+from analysis.studies.value.paretonbd import ParetoNbdFit
 from tests.test_clv import CDNOW, CDNOW_AS_OF, cdnow_lines, cdnow_weeks  # noqa: F401  (fixtures)
 
 # The CDNOW sample's published Pareto/NBD fit (39 weeks of calibration), as the BTYD package's

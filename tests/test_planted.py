@@ -4,11 +4,11 @@ bounds, and read by the build like any Online Retail II export."""
 import ibis
 import pytest
 
-from analysis import returns
-from analysis.clean import clean
-from analysis.features import customer_features
+from analysis.read import returns
+from analysis.read.clean import clean
+from analysis.customers.features import customer_features
 from analysis.schema import detect_columns
-from analysis.source import open_source
+from analysis.read.source import open_source
 from benchmarks.planted import COLUMNS, FAMILIES, SHOPPERS, planted
 
 

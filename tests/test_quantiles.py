@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.quantiles import median_by, median_of_counts
+from analysis.engine.quantiles import median_by, median_of_counts
 
 
 @pytest.fixture

@@ -128,7 +128,7 @@ def test_every_customer_has_one_segment_and_one_cluster(uci):
 
 
 def test_no_cluster_is_under_one_percent_and_every_name_and_rule_agrees_with_its_medians(uci):
-    from analysis.cluster import shown_values
+    from analysis.customers.cluster import shown_values
     from tests.test_cluster import names_agree_with_medians
 
     c = uci.tables["customers"]

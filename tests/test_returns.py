@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 
-from analysis import returns
-from analysis.clean import clean
+from analysis.read import returns
+from analysis.read.clean import clean
 from analysis.schema import detect_columns
-from analysis.source import open_source
+from analysis.read.source import open_source
 
 HEADER = "order_id,customer_id,order_date,product_id,product_name,quantity,unit_price,country"
 

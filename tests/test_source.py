@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from analysis.errors import DataError
-from analysis.source import open_source
+from analysis.read.source import open_source
 from tests.conftest import HEADER, TINY_LINES
 
 TEXT = "\n".join([HEADER, *TINY_LINES]) + "\n"

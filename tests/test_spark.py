@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 
 from analysis import engine
-from analysis.clean import clean
+from analysis.read.clean import clean
 from analysis.config import make_config
 from analysis.pipeline import run_analysis
 from analysis.schema import detect_columns
-from analysis.source import open_source
+from analysis.read.source import open_source
 from data.generate_sample import generate, write_csv
 from tests.conftest import HEADER, SHARED_DATA, TINY_LINES
 

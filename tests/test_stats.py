@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 from scipy import stats as st
 
-from analysis.stats import (bootstrap_means, concentration, distribution_summary, holm, kruskal_by_segment,
+from analysis.studies.stats import (bootstrap_means, concentration, distribution_summary, holm, kruskal_by_segment,
                             pairwise_differences)
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import validation
-from analysis.validation import adjusted_r2, compare, outcomes
+from analysis.studies import validation
+from analysis.studies.validation import adjusted_r2, compare, outcomes
 
 
 def test_adjusted_r2_is_the_share_of_variance_the_segment_means_explain():
