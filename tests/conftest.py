@@ -51,3 +51,8 @@ def run_cli(*args: str) -> tuple[int, str, str]:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = build_report.main(list(args))
     return code, out.getvalue(), err.getvalue()
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/golden/ from a fresh build of the golden data (review the diff, then commit it)")

@@ -42,6 +42,8 @@ from analysis.customers.profiles import CLUSTER_COLORS, RFM_COLORS
 from data.generate_sample import generate, write_csv
 from report.downloads import RECORDED_PACKAGES, safe_for_spreadsheets
 
+pytestmark = pytest.mark.slow
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]

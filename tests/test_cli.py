@@ -25,6 +25,7 @@ def test_map_naming_a_missing_column_is_reported(tmp_path, tiny_csv):
     assert code == 2 and "'Client'" in err and "not in the file" in err
 
 
+@pytest.mark.slow
 def test_map_overrides_detection(tmp_path):
     path = write(tmp_path, "german.csv", "Kunde,Datum,Betrag\n" + "\n".join(
         f"K{i % 7},2024-0{1 + i % 9}-1{i % 10},{10 + i}" for i in range(60)) + "\n")
@@ -35,6 +36,7 @@ def test_map_overrides_detection(tmp_path):
     assert summary["headline"]["customers"] == 7
 
 
+@pytest.mark.slow
 def test_a_build_writes_the_site_and_prints_the_key_findings(tmp_path):
     tx, truth = generate(n_customers=300, seed=11)
     path = tmp_path / "sales.csv"
@@ -56,6 +58,7 @@ def test_a_build_writes_the_site_and_prints_the_key_findings(tmp_path):
     assert len(customers) - 1 == truth.size
 
 
+@pytest.mark.slow
 def test_an_online_retail_ii_export_with_cancellations_builds_net_of_its_returns(tmp_path):
     tx, _ = generate(n_customers=300, seed=5)
     names = {"order_id": "Invoice", "product_id": "StockCode", "product_name": "Description", "quantity": "Quantity",
@@ -90,6 +93,7 @@ def _command(tmp_path, *args):
             str(tmp_path / "site"), *args], project
 
 
+@pytest.mark.slow
 def test_the_command_prints_everything_before_it_exits(tmp_path):
     # build_report.py leaves without the interpreter's teardown: its output must be flushed first.
     import subprocess

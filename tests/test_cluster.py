@@ -32,6 +32,7 @@ def ari(truth: pd.Series, labels: np.ndarray) -> float:
     return adjusted_rand_score(truth[known].to_numpy(dtype=object), labels[known])
 
 
+@pytest.mark.slow
 def test_on_held_out_planted_groups_the_automatic_choice_beats_the_textbook_baseline(tmp_path):
     """The five-group family is never used for tuning (benchmarks/planted.py): the clusters must
     find more of its groups than k-means on recency, frequency and monetary."""
@@ -314,6 +315,7 @@ def names_agree_with_medians(labels: np.ndarray, shown: pd.DataFrame, names: dic
                 names[c], feature, med[feature].to_dict())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["recency", "basket", "returns", "one_timers", "timing", "five_groups"])
 def test_every_cluster_name_agrees_with_its_medians_on_planted_data(tmp_path, family):
     table, _ = planted_table(tmp_path, family, 2)

@@ -476,6 +476,7 @@ def test_the_cdnow_model_beats_the_naive_predictors_on_its_holdout(cdnow_lines):
     assert not any("not reliable" in w for w in value.warnings)
 
 
+@pytest.mark.slow
 def test_the_command_line_build_of_the_cdnow_sample_reproduces_the_published_fits(tmp_path):
     import json
 
@@ -540,6 +541,7 @@ def test_alive_disagreements_list_repeat_customers_whose_segment_and_p_alive_dis
     assert got["disagreement"].tolist() == ["model: likely gone", "model: likely gone", "model: still active"]
 
 
+@pytest.mark.slow
 def test_a_value_model_whose_drop_out_side_is_not_identified_is_marked_not_reliable_everywhere(tmp_path):
     """Customers who buy steadily to the end of the data and never stop: neither purchase model
     can pin its drop-out side down, so the one in use is marked not reliable on the overview (card

@@ -59,6 +59,7 @@ def orders_db(tmp_path_factory):
     return db, csv
 
 
+@pytest.mark.slow
 def test_a_table_in_a_duckdb_file_gives_the_same_report_as_the_file(orders_db):
     db, csv = orders_db
     before = db.stat().st_mtime_ns
@@ -73,6 +74,7 @@ def test_a_table_in_a_duckdb_file_gives_the_same_report_as_the_file(orders_db):
         assert [r[0] for r in con.execute("SHOW TABLES").fetchall()] == ["orders"]
 
 
+@pytest.mark.slow
 def test_typed_warehouse_columns_give_the_same_customers_within_float_tolerance(orders_db, tmp_path):
     db, csv = orders_db
     typed = tmp_path / "typed.duckdb"

@@ -136,29 +136,34 @@ def build(tmp_path, text, *args):
     return json.loads((site / "downloads" / "summary.json").read_text()), out
 
 
+@pytest.mark.slow
 def test_a_few_unreadable_dates_are_dropped_counted_and_warned_about(tmp_path):
     summary, out = build(tmp_path, H + good_rows(40) + "2000,101,someday,P1,1,2.5,UK\n")
     assert summary["ledger"]["bad_date"] == 1 and sum(summary["ledger"].values()) == 41
     assert any("'someday'" in w for w in summary["warnings"]) and "someday" in out
 
 
+@pytest.mark.slow
 def test_a_single_customer_builds_with_one_group_and_a_warning(tmp_path):
     summary, _ = build(tmp_path, H + good_rows(10, customers=1))
     assert summary["headline"]["customers"] == 1 and summary["headline"]["n_clusters"] == 1
     assert any("too few to find behaviour clusters" in w for w in summary["warnings"])
 
 
+@pytest.mark.slow
 def test_a_single_day_of_orders_builds(tmp_path):
     summary, _ = build(tmp_path, H + good_rows(40, customers=25, days=1))
     assert summary["headline"]["period_start"] == summary["headline"]["period_end"] == "2024-01-01"
 
 
+@pytest.mark.slow
 def test_huge_outliers_are_kept_and_reported(tmp_path):
     summary, _ = build(tmp_path, H + good_rows(60, customers=25) + "5000,101,2024-01-03 10:00:00,P1,80995,2.08,UK\n")
     assert summary["ledger"]["kept"] == 61
     assert any("over 1,000 times the median line" in w and "order 5000" in w for w in summary["warnings"])
 
 
+@pytest.mark.slow
 def test_ids_as_floats_zero_padded_and_with_spaces_are_read_as_written(tmp_path):
     text = ("customer_id,order_date,revenue\n17850.0,2024-01-01,5\n17850,2024-01-02,5\n"
             "00017,2024-01-03,5\n 00017 ,2024-01-04,5\n17,2024-01-05,5\n")
@@ -172,12 +177,14 @@ def test_ids_as_floats_zero_padded_and_with_spaces_are_read_as_written(tmp_path)
     assert ids == ["00017", "17", "17850"]
 
 
+@pytest.mark.slow
 def test_strict_passes_when_only_cancellations_and_guests_are_dropped(tmp_path):
     text = H + good_rows(40, customers=25) + "C9,101,2024-01-05 10:00:00,P1,-1,2.5,UK\n9,,2024-01-05 10:00:00,P1,1,2.5,UK\n"
     summary, _ = build(tmp_path, text, "--strict")
     assert summary["ledger"]["cancellation"] == 1 and summary["ledger"]["missing_customer"] == 1
 
 
+@pytest.mark.slow
 def test_only_currency_keeps_one_currency_and_counts_the_rest(tmp_path):
     rows = "".join(f"C{i % 25},2024-01-{1 + i % 20:02d},{5 + i},{'EUR' if i % 4 else 'USD'}\n" for i in range(80))
     summary, _ = build(tmp_path, "customer_id,order_date,revenue,currency\n" + rows, "--only-currency", "eur")

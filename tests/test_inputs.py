@@ -68,6 +68,7 @@ def _write_monthly(df, folder):
         (folder / f"sales-{month}.csv").write_text(_text(part))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", sorted(WRITERS))
 def test_each_format_gives_the_same_customers_as_plain_csv(shape, sales, expected, tmp_path):
     name, writer = WRITERS[shape]

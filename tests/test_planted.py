@@ -26,6 +26,7 @@ def test_the_same_seed_gives_the_same_file_and_another_seed_another():
     assert a[0].equals(b[0]) and a[1].equals(b[1]) and not a[0].equals(c[0])
 
 
+@pytest.mark.slow
 def test_the_build_reads_a_planted_file_and_finds_every_planted_customer(tmp_path):
     tx, truth = planted("five_groups", seed=3, n_customers=300)
     path = tmp_path / "planted.csv"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from analysis.config import make_config
 from analysis.pipeline import STAGES, run_analysis
 from data.generate_sample import generate, write_csv
@@ -20,6 +22,7 @@ class Recorder:
         self.events.append(("done", stage))
 
 
+@pytest.mark.slow
 def test_pipeline_announces_each_stage_before_and_after_it_runs(tmp_path):
     tx, _ = generate(n_customers=200, seed=3)
     path = tmp_path / "tx.csv"

@@ -36,6 +36,7 @@ def analyse(df: pd.DataFrame, tmp_path, seed=0):
         return exc
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(df=tables)
 def test_every_row_is_accounted_for_revenue_adds_up_and_each_customer_has_one_segment(df, tmp_path):
@@ -64,6 +65,7 @@ def test_every_row_is_accounted_for_revenue_adds_up_and_each_customer_has_one_se
     assert sizes["rfm"] == sizes["cluster"] == len(customers)
 
 
+@pytest.mark.slow
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(df=tables, seed=st.integers(0, 2**16))
 def test_the_same_input_and_seed_give_the_same_result(df, seed, tmp_path):

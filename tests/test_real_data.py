@@ -8,6 +8,8 @@ import pytest
 from analysis.config import make_config
 from analysis.pipeline import run_analysis
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def uci(request):

@@ -19,6 +19,8 @@ import pytest
 
 from data.generate_sample import generate, write_csv
 
+pytestmark = pytest.mark.slow
+
 PROJECT = Path(__file__).resolve().parent.parent
 EPOCH = 1_700_000_000  # 2023-11-14 22:13:20 UTC: well before the generated data's period
 EPOCH_DATE = dt.datetime.fromtimestamp(EPOCH, tz=dt.UTC).date()

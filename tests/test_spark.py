@@ -25,6 +25,7 @@ from data.generate_sample import generate, write_csv
 from tests.conftest import HEADER, SHARED_DATA, TINY_LINES
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.skipif(importlib.util.find_spec("pyspark") is None,
                        reason="pyspark not installed (pip install -r requirements-spark.txt)"),
     pytest.mark.skipif(shutil.which("java") is None, reason="Java not found (Spark needs Java 17)"),
