@@ -25,8 +25,8 @@ from markupsafe import Markup
 
 from analysis.errors import DataError
 from analysis.result import Analysis
-from report import downloads, pages
-from report.chart_style import Figure
+from report import downloads, site
+from report.charts.style import Figure
 from report.formatters import make_filters
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -139,11 +139,11 @@ def figure_html(fig: Figure | go.Figure, div_id: str) -> Markup:
 def render_pages(a: Analysis) -> dict[str, str]:
     """Every page rendered to a string, by path inside the site."""
     env = make_environment(a.config.currency)
-    site = pages.site_context(a)
+    context = site.site_context(a)
     out = {}
-    for page in (*pages.PAGES, *pages.segment_pages(a)):
+    for page in (*site.PAGES, *site.segment_pages(a)):
         template = env.get_template(page.template)
-        out[page.file] = template.render(**site, **page.build(a), page=page, root=page.root)
+        out[page.file] = template.render(**context, **page.build(a), page=page, root=page.root)
     return out
 
 

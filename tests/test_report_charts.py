@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -11,9 +12,13 @@ import plotly.io as pio
 import pytest
 from test_report_render import SEGMENTS, XSS_PRODUCT, tiny_tables
 
-from report import charts as chart_functions
-from report import charts_more as more_chart_functions
-from report.chart_style import Figure, trace
+from report.charts import changes, cohorts, data_quality, overview, products, segment, segments, value
+from report.charts.style import Figure, trace
+
+# every chart function by name, whichever page's module holds it
+chart_functions = SimpleNamespace(**{
+    name: getattr(module, name) for module in (overview, segments, segment, data_quality, cohorts, products, changes, value)
+    for name in dir(module) if not name.startswith("_")})
 
 
 class Validated:
@@ -36,7 +41,6 @@ class Validated:
 
 
 charts = Validated(chart_functions)
-charts_more = Validated(more_chart_functions)
 
 COLOR = {name: color for _, name, _, color, _ in SEGMENTS}
 
@@ -78,21 +82,21 @@ def more_charts(t, currency: str = "£") -> dict[str, go.Figure]:
     seg = t["segments"]
     labels = {"monetary": "Revenue", "frequency_orders": "Orders"}
     return {
-        "segment_boxes": charts_more.segment_boxes(t["segment_distributions"], seg, "rfm", labels, currency),
-        "segment_means_ci": charts_more.segment_means_ci(t["segment_means"], seg, "cluster", labels, currency),
-        "pairwise_effects": charts_more.pairwise_effects(t["pairwise_revenue"], currency),
-        "lorenz_curve": charts_more.lorenz_curve(t["lorenz"], 0.55),
-        "pareto_bars": charts_more.pareto_bars(t["pareto"]),
-        "retention_heatmap": charts_more.retention_heatmap(t["cohorts"]),
-        "cohort_revenue_heatmap": charts_more.cohort_revenue_heatmap(t["cohorts"], currency),
-        "second_order_histogram": charts_more.second_order_histogram(t["second_order"], (9.0, 20.0, 31.5)),
-        "new_vs_returning_bars": charts_more.new_vs_returning_bars(t["new_vs_returning"], currency),
-        "affinity_bars": charts_more.affinity_bars(t["segment_affinity"], seg, "rfm"),
-        "category_mix_bars": charts_more.category_mix_bars(t["category_mix"], seg, "cluster"),
-        "first_purchase_bars": charts_more.first_purchase_bars(t["first_purchase"]),
-        "transition_heatmap": charts_more.transition_heatmap(t["transitions"], seg, "2023-12-22"),
-        "revenue_at_risk_bars": charts_more.revenue_at_risk_bars(t["revenue_at_risk"], seg, "rfm", currency),
-        "holdout_bars": charts_more.holdout_bars(t["holdout"], "2023-12-22"),
+        "segment_boxes": charts.segment_boxes(t["segment_distributions"], seg, "rfm", labels, currency),
+        "segment_means_ci": charts.segment_means_ci(t["segment_means"], seg, "cluster", labels, currency),
+        "pairwise_effects": charts.pairwise_effects(t["pairwise_revenue"], currency),
+        "lorenz_curve": charts.lorenz_curve(t["lorenz"], 0.55),
+        "pareto_bars": charts.pareto_bars(t["pareto"]),
+        "retention_heatmap": charts.retention_heatmap(t["cohorts"]),
+        "cohort_revenue_heatmap": charts.cohort_revenue_heatmap(t["cohorts"], currency),
+        "second_order_histogram": charts.second_order_histogram(t["second_order"], (9.0, 20.0, 31.5)),
+        "new_vs_returning_bars": charts.new_vs_returning_bars(t["new_vs_returning"], currency),
+        "affinity_bars": charts.affinity_bars(t["segment_affinity"], seg, "rfm"),
+        "category_mix_bars": charts.category_mix_bars(t["category_mix"], seg, "cluster"),
+        "first_purchase_bars": charts.first_purchase_bars(t["first_purchase"]),
+        "transition_heatmap": charts.transition_heatmap(t["transitions"], seg, "2023-12-22"),
+        "revenue_at_risk_bars": charts.revenue_at_risk_bars(t["revenue_at_risk"], seg, "rfm", currency),
+        "holdout_bars": charts.holdout_bars(t["holdout"], "2023-12-22"),
     }
 
 
@@ -216,7 +220,7 @@ def test_monthly_charts_name_the_data_period_because_end_months_may_be_partial(t
 
 
 def test_box_plots_are_drawn_from_the_precomputed_quartiles_never_from_customers(t):
-    fig = charts_more.segment_boxes(t["segment_distributions"], t["segments"], "rfm", {"monetary": "Revenue"})
+    fig = charts.segment_boxes(t["segment_distributions"], t["segments"], "rfm", {"monetary": "Revenue"})
     box = fig.data[0]
     assert box.type == "box" and box.x is None  # no raw values embedded
     assert (box.q1[0], box.median[0], box.q3[0], box.lowerfence[0], box.upperfence[0]) == (11, 12, 13, 10, 16)
@@ -224,31 +228,31 @@ def test_box_plots_are_drawn_from_the_precomputed_quartiles_never_from_customers
 
 
 def test_confidence_intervals_run_from_ci_low_to_ci_high_through_the_mean(t):
-    fig = charts_more.segment_means_ci(t["segment_means"], t["segments"], "rfm", {"monetary": "Revenue"})
+    fig = charts.segment_means_ci(t["segment_means"], t["segments"], "rfm", {"monetary": "Revenue"})
     assert list(fig.data[0].x) == [11.0, 12.5, 14.0] and fig.data[0].line.color == COLOR["Champions"]
 
 
 def test_a_feature_menu_switches_traces_and_starts_on_the_first_feature(t):
     labels = {"monetary": "Revenue", "frequency_orders": "Orders"}
-    fig = charts_more.segment_boxes(t["segment_distributions"], t["segments"], "rfm", labels)
+    fig = charts.segment_boxes(t["segment_distributions"], t["segments"], "rfm", labels)
     assert [tr.visible for tr in fig.data] == [True] * 3 + [False] * 3
     assert [b.label for b in fig.layout.updatemenus[0].buttons] == ["Revenue", "Orders"]
 
 
 def test_the_transition_heatmap_puts_new_customers_first_and_counts_in_cells(t):
-    heat = charts_more.transition_heatmap(t["transitions"], t["segments"], "2023-12-22").data[0]
+    heat = charts.transition_heatmap(t["transitions"], t["segments"], "2023-12-22").data[0]
     assert heat.y[0] == "(new)" and heat.z[0][0] == 1
-    assert "22 Dec 2023" in charts_more.transition_heatmap(t["transitions"], t["segments"], "2023-12-22").layout.title.text
+    assert "22 Dec 2023" in charts.transition_heatmap(t["transitions"], t["segments"], "2023-12-22").layout.title.text
 
 
 def test_value_at_risk_bars_are_sorted_and_leave_out_segments_with_none(t):
-    fig = charts_more.revenue_at_risk_bars(t["revenue_at_risk"], t["segments"], "rfm", "£")
+    fig = charts.revenue_at_risk_bars(t["revenue_at_risk"], t["segments"], "rfm", "£")
     assert list(fig.data[0].y) == ["Can't Lose Them", "At Risk"]  # Champions has none
     assert list(fig.data[0].marker.color) == [COLOR["Can't Lose Them"], COLOR["At Risk"]]
 
 
 def test_the_retention_heatmap_pivots_cohorts_by_month_since_first_order(t):
-    heat = charts_more.retention_heatmap(t["cohorts"]).data[0]
+    heat = charts.retention_heatmap(t["cohorts"]).data[0]
     # the data's first month holds the customers already buying when it starts, not a new cohort
     assert list(heat.y) == ["Jan 2024: already customers", "Feb 2024", "Mar 2024"] and list(heat.x) == [0, 1, 2]
     assert list(heat.z[0]) == [1.0, 0.75, 0.75] and heat.z[2][1] is None
@@ -256,12 +260,12 @@ def test_the_retention_heatmap_pivots_cohorts_by_month_since_first_order(t):
 
 def raw_charts(t, currency: str = "£") -> dict[str, Figure]:
     """every_chart as the chart functions return them (plain-dict figures)."""
-    global charts, charts_more
+    global charts
     try:
-        charts, charts_more = chart_functions, more_chart_functions
+        charts = chart_functions
         return every_chart(t, currency)
     finally:
-        charts, charts_more = Validated(chart_functions), Validated(more_chart_functions)
+        charts = Validated(chart_functions)
 
 
 def test_chart_json_is_what_plotly_itself_writes_for_the_same_figure(t):
@@ -297,7 +301,7 @@ def test_figure_keywords_follow_plotly_conventions():
 
 
 def test_updating_a_figure_never_changes_the_shared_template():
-    from report.chart_style import TEMPLATE_JSON, figure
+    from report.charts.style import TEMPLATE_JSON, figure
 
     before = json.dumps(TEMPLATE_JSON, sort_keys=True)
     fig = figure("T")

@@ -25,7 +25,8 @@ from analysis.schema import TABLES
 from analysis.config import make_config
 from analysis.errors import DataError
 from analysis.result import Analysis, Finding, SourceInfo
-from report import downloads, pages, render
+from report import downloads, render
+from report import site as site_pages
 
 XSS_PRODUCT = "</script><img src=x onerror=alert(1)>"
 FORMULA_ID = '=HYPERLINK("x")'
@@ -446,7 +447,7 @@ def test_nav_on_every_page_lists_every_page_and_every_segment(site):
     for page in html_pages(site):
         root = "../" if page.parent != site else ""
         links = {link for _, link in parse(page).links}
-        for file, _label in [(p.file, p.nav_label) for p in pages.PAGES]:
+        for file, _label in [(p.file, p.nav_label) for p in site_pages.PAGES]:
             assert root + file in links, f"{page.name} misses {file}"
         for _, _, slug, _, _ in SEGMENTS:
             assert f"{root}segments/{slug}.html" in links
@@ -741,7 +742,7 @@ def test_a_failed_build_leaves_the_previous_site_untouched(tmp_path, tiny, monke
     def broken(a, slug):
         raise RuntimeError("template exploded")
 
-    monkeypatch.setattr(pages, "segment_page", broken)
+    monkeypatch.setattr(site_pages, "segment_page", broken)
     with pytest.raises(RuntimeError, match="template exploded"):
         render.write_site(tiny, out)
     assert tree(out) == before
