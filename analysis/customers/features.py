@@ -49,8 +49,8 @@ def _distinct_products(lines: ibis.Table, customers: pd.DataFrame) -> pd.DataFra
     customer's id: engine.hash64). A query of its own: beside other aggregates of the lines, the
     engine copies every line first to share it between them. Counted over pairs of numbers
     (customer, product) when both kinds of number are distinct, else over the ids themselves:
-    DuckDB 2 cannot spill an aggregation of tens of millions of groups keyed by text within its
-    budget (at 100M lines it needs about 0.5 GB), and numbers group faster anyway."""
+    DuckDB cannot spill an aggregation of tens of millions of groups keyed by text within its
+    budget, and numbers group faster anyway."""
     with_product = lines.filter(lines.product_id.notnull())
     if customers["_hc"].is_unique and rollups.product_keys(lines) is not None:
         pairs = with_product.select(_hc=engine.hash64(with_product.customer_id, engine.kind_of(lines)),

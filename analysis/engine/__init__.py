@@ -105,9 +105,9 @@ def store(con, name: str, expr: ibis.Table, folder: Path | None = None) -> ibis.
     """`expr` computed once and kept as table `name` (replacing one of that name).
 
     DuckDB: a table in the build's database file, or with `folder`, a Parquet file there (for the
-    largest table, the lines: writing Parquet costs about a second less per 10M lines than the
-    database's own storage, which keeps every string column in uncompressed form until it
-    compresses it at commit, and reads back as fast). Spark: a cached DataFrame, materialised now and
+    largest table, the lines: writing Parquet is faster than the database's own storage, which
+    keeps every string column in uncompressed form until it compresses it at commit, and reads
+    back as fast; benchmarks/bench_build.py measures it). Spark: a cached DataFrame, materialised now and
     registered as a temporary view under a fresh name (`name` plus a number). Views are never
     replaced or dropped there: Spark uncaches, with everything computed from it, the cached data
     of a view that is replaced or dropped. Other backends: a temporary table."""
@@ -261,8 +261,8 @@ def with_memory(backend, run):
     """run(), and when DuckDB runs out of memory within its budget, run it again with twice the
     budget, up to memory.ENGINE_MEMORY_SHARE of the machine's memory. The budget is where the
     engine starts spilling, and most work spills within it; a few aggregations of many string
-    groups cannot (DuckDB 2's own limits: 47M customer-product pairs at 100M lines need about
-    0.5 GB), and a build that needs more should get it rather than fail. Each raise is noted in
+    groups cannot (DuckDB's own limits, met at the largest sizes benchmarks/bench_build.py builds),
+    and a build that needs more should get it rather than fail. Each raise is noted in
     MEMORY_NOTES; the error is raised again once the budget is at its ceiling."""
     if backend is None or dialect(backend) != "duckdb":
         return run()

@@ -118,8 +118,7 @@ def maximise(neg_mean_ll: Objective, starts: list[tuple[float, ...]], names: tup
     start wins (the best of all when none succeeded)."""
     bounds = [(-LOG_BOUND, LOG_BOUND)] * len(names)
     runs = []
-    # L-BFGS-B's BLAS work is on tiny matrices, where threads only add wake-up latency (one run
-    # on 946 customers: 160 ms threaded vs 2 ms single-threaded on a busy 2-core machine).
+    # L-BFGS-B's BLAS work is on tiny matrices, where threads only add wake-up latency.
     with np.errstate(all="ignore"), threadpool_limits(1, user_api="blas"):
         for start in starts:
             res = minimize(neg_mean_ll, np.log(np.asarray(start, dtype=float)), jac=True, method="L-BFGS-B",
