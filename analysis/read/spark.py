@@ -53,25 +53,25 @@ def read_files(con, files: list[Path], kind: str, workdir: Path, shown: str,
                encoding: str | None) -> tuple[ibis.Table, str, str]:
     """Local files on Spark: (table, format, encoding used). Text is all text columns; Parquet
     keeps its types. Non-UTF-8 text is re-encoded to UTF-8 in `workdir` first, like for DuckDB."""
-    from analysis.read import files
+    from analysis.read import files as on_disk
 
     if kind == "parquet":
         return con.read_parquet([str(p) for p in files] if len(files) > 1 else str(files[0])), "parquet", "utf-8"
-    head = files.read_head(files[0], kind, shown)
-    used = files.detect_encoding(head, encoding)
+    head = on_disk.read_head(files[0], kind, shown)
+    used = on_disk.detect_encoding(head, encoding)
     if used.lower().replace("-", "") not in ("utf8", "utf8sig"):
-        files = [files.transcode(p, kind, used, workdir) for p in files]
+        files = [on_disk.transcode(p, kind, used, workdir) for p in files]
     text = head.decode(used if used.startswith("utf-16") else "utf-8", errors="replace")
-    lines = files.first_lines(text, 3)
+    lines = on_disk.first_lines(text, 3)
     if b"\x00" in text[:4096].encode("utf-8", "replace") or not lines:
-        raise DataError("does not look like a text file (binary content)", file=shown, fix=files.FIX_FORMAT)
-    if files.is_whitespace_aligned(text):
+        raise DataError("does not look like a text file (binary content)", file=shown, fix=on_disk.FIX_FORMAT)
+    if on_disk.is_whitespace_aligned(text):
         raise DataError("whitespace-aligned text is read by the DuckDB engine only", file=shown,
                         fix="build with --engine duckdb, or convert the file to CSV or Parquet")
-    delim = files.sniff_delimiter(lines)
+    delim = on_disk.sniff_delimiter(lines)
     first = next(csv.reader([lines[0].lstrip("\ufeff")], delimiter=delim))
     second = next(csv.reader([lines[1]], delimiter=delim)) if len(lines) > 1 else None
-    header = files.has_header(first, second)
+    header = on_disk.has_header(first, second)
     if header:
         dupes = sorted({c for c in first if first.count(c) > 1})
         if dupes:
