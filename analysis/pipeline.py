@@ -156,7 +156,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                 more, figures = stats.statistics(customers, config.seed)
                 tables.update(more), extra.update(figures)
             with stage("changes"):
-                more, figures, risk = changes.change_tables(lines, customers, tables["segments"], as_of, segment_map,
+                more, figures, risk = changes.change_tables(lines, customers, tables["segments"], as_of,
                                                            before=queued["changes"].result(),
                                                            days=queued["cohorts"].result()["days"], start=start)
                 tables.update(more), extra.update(figures)
@@ -178,9 +178,8 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                 product_totals, category_mix = queued["segment_totals"].result()
                 tables["segment_products"] = products.segment_products(product_totals, config.top_n)
             with stage("products"):
-                more, figures = products.product_tables(lines, customers, config.top_n, product_totals,
-                                                      mix=category_mix,
-                                                      first=queued["first_purchase"].result())
+                more, figures = products.product_tables(customers, config.top_n, product_totals, category_mix,
+                                                      queued["first_purchase"].result())
                 tables.update(more), extra.update(figures)
             customers = customers.merge(value, on="customer_id", how="left").merge(risk, on="customer_id", how="left")
             tables["customers"] = customers[TABLES["customers"]]

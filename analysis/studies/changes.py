@@ -210,15 +210,13 @@ def change_queries(lines, as_of: dt.date, rules) -> pd.DataFrame:
     return segments_at(lines, as_of - dt.timedelta(days=CHANGE_DAYS), rules)
 
 
-def change_tables(lines, customers: pd.DataFrame, segments: pd.DataFrame, as_of: dt.date, rules,
-                  before: pd.DataFrame | None = None, days: pd.DataFrame | None = None,
-                  start: dt.date | None = None) -> tuple[dict, dict, pd.DataFrame]:
+def change_tables(lines, customers: pd.DataFrame, segments: pd.DataFrame, as_of: dt.date, before: pd.DataFrame,
+                  days: pd.DataFrame, start: dt.date | None = None) -> tuple[dict, dict, pd.DataFrame]:
     """Segment membership CHANGE_DAYS earlier vs now, who moved into a lapsing segment, and revenue
     at risk per segment. Also returns the per-customer at-risk columns for the customers table.
-    `before` (change_queries) and `days` (cohorts.customer_days_to_second): when already run;
+    `before` (change_queries) and `days` (cohorts.customer_days_to_second): the engine's results;
     `start`: the data's first day (see cohort_tables)."""
     earlier = as_of - dt.timedelta(days=CHANGE_DAYS)
-    before = before if before is not None else change_queries(lines, as_of, rules)
     second = days_to_second_order(lines, days, start)
     per_customer, per_segment = revenue_at_risk(customers, segments, second_order_days=second)
     tables = {"transitions": transition_matrix(before, customers),

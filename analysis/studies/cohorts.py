@@ -198,11 +198,10 @@ def cohort_queries(lines) -> dict:
     return {"months": cohort_months(lines), "days": customer_days_to_second(lines)}
 
 
-def cohort_tables(lines, queried: dict | None = None, start: dt.date | None = None) -> tuple[dict, dict]:
+def cohort_tables(lines, queried: dict, start: dt.date | None = None) -> tuple[dict, dict]:
     """Monthly acquisition cohorts, repeat purchase and time to second order, new vs returning.
-    `queried`: cohort_queries(lines), when already run; `start`: the data's first day (customers
-    first seen in its month were customers already: see analysis.studies.cohorts)."""
-    queried = queried if queried is not None else cohort_queries(lines)
+    `queried`: cohort_queries(lines); `start`: the data's first day (customers first seen in its
+    month were customers already: see analysis.studies.cohorts)."""
     repeat = repeat_summary(lines, queried["days"], start)
     tables = {"cohorts": cohort_retention(lines, queried["months"], start), "second_order": repeat.histogram,
               "new_vs_returning": new_vs_returning(lines, queried["months"], start)}

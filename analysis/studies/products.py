@@ -311,18 +311,12 @@ def first_purchase(lines) -> pd.DataFrame:
     return first_purchase_predictors(lines, by=by).assign(by=by)
 
 
-def product_tables(lines, customers: pd.DataFrame, top_n: int, totals: pd.DataFrame | None = None,
-                   mix: pd.DataFrame | None = None, first: pd.DataFrame | None = None) -> tuple[dict, dict]:
+def product_tables(customers: pd.DataFrame, top_n: int, totals: pd.DataFrame, mix: pd.DataFrame,
+                   first: pd.DataFrame) -> tuple[dict, dict]:
     """Products over-represented per segment (lift), category mix, and first-purchase predictors of
-    becoming a repeat customer (see first_purchase). `totals` (segment_product_totals),
-    `mix` (category_mix) and `first` (first_purchase): when already computed."""
+    becoming a repeat customer, from the engine's results: `totals` (segment_product_totals),
+    `mix` (category_mix) and `first` (first_purchase)."""
     assignments = assignments_from(customers)
-    if totals is None:
-        totals = segment_product_totals(lines, assignments)
-    if mix is None:
-        mix = category_mix(lines, assignments)
-    if first is None:
-        first = first_purchase(lines)
     by = "category" if len(mix) else "product"
     tables = {"segment_affinity": affinity_from_totals(totals, assignments, top_n=top_n),
               "category_mix": mix, "first_purchase": first}

@@ -26,10 +26,10 @@ def value_queries(lines, as_of: dt.date) -> tuple:
 
 
 def value_tables(lines, customers: pd.DataFrame, as_of: dt.date, horizon: int, discount_rate: float,
-                 seed: int, queried: tuple | None = None) -> tuple[dict, dict, pd.DataFrame, tuple[str, ...]]:
+                 seed: int, queried: tuple) -> tuple[dict, dict, pd.DataFrame, tuple[str, ...]]:
     """Purchase model + Gamma-Gamma customer value: per-customer columns, CLV per segment with bootstrap
     intervals, the holdout check, and the fitted parameters (time unit: days).
-    `queried`: value_queries(lines, as_of), when already run."""
+    `queried`: value_queries(lines, as_of), the engine's summaries."""
     value = clv.customer_value(rollups.orders(lines), as_of, horizons=tuple(sorted({90, 365, horizon})),
                                discount_rate=discount_rate, holdout_days=HOLDOUT_DAYS, summaries=queried)
     v = value.customers
