@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 
+
+
 class DataError(Exception):
     """The input cannot be used. The message says what, where, and how to fix it."""
 

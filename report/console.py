@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from analysis.customers import cluster
-from analysis.studies.findings import SHOWN_FINDINGS
 from analysis.result import Analysis
+from analysis.studies.findings import SHOWN_FINDINGS
 
 
 def _table(rows: list[list[str]], header: list[str]) -> list[str]:

@@ -15,7 +15,6 @@ from report.pages.segment import segment_page
 from report.pages.segments import segments_overview
 from report.pages.value import value
 
-
 PAGES = (
     Page("index.html", "Overview", "index.html", "Overview", overview),
     Page("segments.html", "Segments", "segments.html", "Segments", segments_overview),

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import ibis
 
-from analysis.engine.memory import ENGINE_MEMORY_SHARE, engine_settings, memory_ceiling_bytes  # noqa: F401
+from analysis.engine.memory import engine_settings, memory_ceiling_bytes
 from analysis.errors import DataError
 
 ENGINES = ("duckdb", "spark")

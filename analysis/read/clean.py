@@ -15,9 +15,9 @@ import ibis
 import pandas as pd
 
 from analysis import engine
-from analysis.read import parse
 from analysis.engine import quantiles
 from analysis.errors import DataError
+from analysis.read import parse
 from analysis.read.parse import DateFormat
 from analysis.schema import CANONICAL, REQUIRED
 

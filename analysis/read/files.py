@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import codecs
 import csv
-import gzip
 import glob
+import gzip
 import hashlib
 import io
 import re

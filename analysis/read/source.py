@@ -16,8 +16,8 @@ import ibis
 
 from analysis.engine.memory import engine_settings
 from analysis.errors import DataError
-from analysis.read.files import (FIX_FORMAT, Source, detect_encoding, fingerprint_later, first_lines,
-                                 has_header, read_head, is_whitespace_aligned, kind_of_file, resolve_files, sniff_delimiter,
+from analysis.read.files import (FIX_FORMAT, Source, detect_encoding, fingerprint_later, first_lines, has_header,
+                                 is_whitespace_aligned, kind_of_file, read_head, resolve_files, sniff_delimiter,
                                  transcode, unzip_single)
 
 CSV_SAMPLE_ROWS = 20480  # rows DuckDB reads to detect a text file's quoting and line endings

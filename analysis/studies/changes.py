@@ -13,11 +13,9 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from analysis.studies import cohorts
-from analysis.customers import features
-from analysis.customers import rfm
+from analysis.customers import features, rfm
 from analysis.schema import SEGMENT_KINDS
-from analysis.studies import validation
+from analysis.studies import cohorts, validation
 
 NEW, GONE = "(new)", "(gone)"
 # Segment names best to worst: the order of the transition matrix's rows and columns.

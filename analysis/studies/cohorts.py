@@ -14,6 +14,7 @@ are left out of the time to a second order.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import NamedTuple
 
 import ibis
@@ -22,7 +23,6 @@ import pandas as pd
 
 from analysis import engine
 from analysis.engine import rollups
-import datetime as dt
 
 # Time to second order: (label, first day, last day) per bin; None = no upper bound.
 SECOND_ORDER_BINS = (

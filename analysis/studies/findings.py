@@ -8,9 +8,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from analysis.studies.products import SIGNIFICANCE
 from analysis.result import Finding
-
+from analysis.studies.products import SIGNIFICANCE
 
 SHOWN_FINDINGS = 7   # findings on the overview and the console; summary.json has them all
 

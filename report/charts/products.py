@@ -10,7 +10,6 @@ from report.charts.segments import KIND_NAMES
 from report.charts.style import (ACCENT, Figure, INK, MUTED, bar_height, colors, figure, floats, plain, short, stable,
                                  trace, wrap)
 
-
 CATEGORY_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
                    "#999999", "#332288", "#44AA99", "#882255"]
 

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-
 ACCENT = "#0072B2"   # Okabe-Ito blue: the one colour for "all customers" and highlights
 MUTED = "#9AA5B1"    # grey for context (dropped rows, reference lines)
 INK = "#1F2933"

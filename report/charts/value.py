@@ -6,7 +6,6 @@ import pandas as pd
 
 from report.charts.style import ACCENT, Figure, figure, floats, strings, trace
 
-
 PREDICTED = "#E69F00"  # Okabe-Ito orange: model predictions next to ACCENT actuals
 
 

@@ -9,7 +9,6 @@ from report.charts import changes as charts
 from report.formatters import fmt_days
 from report.pages.parts import Chart, Column, Kpi, SHOWN_ROWS, Table, kinds_present, of_kind, records
 
-
 MOVER_COLUMNS = (Column("customer_id", "Customer", nowrap=True), Column("from_segment", "Was"),
                  Column("to_segment", "Now"), Column("monetary", "Revenue", "money0", numeric=True),
                  Column("recency_days", "Days since last order", "int", numeric=True))

@@ -6,7 +6,6 @@ from analysis.result import Analysis
 from report.charts import data_quality as charts
 from report.pages.parts import Chart, Column, Kpi, SHOWN_ROWS, Table, records
 
-
 # the value first: on a phone the descriptions scroll off to the right, the money stays in view
 MONEY_COLUMNS = (Column("label", "Item"), Column("value", "Value", "money", numeric=True),
                  Column("lines", "Lines", "int", numeric=True), Column("description", "What it means"))

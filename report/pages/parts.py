@@ -3,16 +3,15 @@ rows as plain dicts, and the helpers every page module uses; nothing here comput
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import math
 import re
+from dataclasses import dataclass, field
 from typing import Callable
 
 import pandas as pd
 
 from analysis.result import Analysis
 from report.charts.style import Figure, MUTED
-
 
 HEX_COLOR = re.compile(r"#[0-9A-Fa-f]{3}(?:[0-9A-Fa-f]{3})?")
 KIND_TITLES = {"rfm": "RFM segments", "cluster": "Behaviour clusters"}

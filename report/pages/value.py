@@ -12,7 +12,6 @@ from report.charts.segments import segment_means_ci
 from report.pages.parts import (Chart, Column, Kpi, SHOWN_ROWS, Table, VALUE_FEATURES, feature_rows, kinds_present,
                                 records)
 
-
 PARAMETER_NAMES = {"alpha": "α (alpha)", "beta": "β (beta)"}
 
 

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 from scipy.optimize import minimize
-from threadpoolctl import threadpool_limits  # installed with scikit-learn
+from threadpoolctl import threadpool_limits
 
 LOG_BOUND = 9.0          # parameters (on the fitting scale) stay within exp(+-9) = 1.2e-4 .. 8.1e3
 AGREE_TOL = 1e-6         # starts whose mean log-likelihood is this close to the best one "agree"

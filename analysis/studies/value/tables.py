@@ -9,10 +9,10 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from analysis.studies.value import clv
 from analysis.engine import rollups
 from analysis.studies import stats
 from analysis.studies.stats import KINDS, by_kind
+from analysis.studies.value import clv
 
 HOLDOUT_DAYS = 90  # the value model is checked on predicting this many last days
 CLV_EDGES = [0, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, np.inf]
