@@ -115,7 +115,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                                         "or negative quantities), and the --as-of date")
             from analysis.customers import cluster, profiles
             from analysis.customers import rules as cluster_rules
-            from analysis.studies import changes, cohorts, findings, products, stats, trends, validation
+            from analysis.studies import changes, cohorts, findings, lists, products, stats, trends, validation
             from analysis.studies.value import tables as value_tables
 
             segment_map = config.segment_map or rfm.SEGMENT_RULES
@@ -183,6 +183,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                 tables.update(more), extra.update(figures)
             customers = customers.merge(value, on="customer_id", how="left").merge(risk, on="customer_id", how="left")
             tables["customers"] = customers[TABLES["customers"]]
+            tables["customer_lists"] = lists.customer_lists(customers)
         except duckdb.OutOfMemoryException as exc:
             raise DataError(f"the engine ran out of memory ({str(exc).splitlines()[0]})", file=shown,
                             fix=f"raise its memory budget, e.g. SEGMENT_REPORT_ENGINE_MB={2 * ENGINE_MEMORY_MB}, "

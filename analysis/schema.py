@@ -132,6 +132,8 @@ TABLES = {
     "segment_products": ["kind", "segment", "rank", "product_id", "product_name", "revenue",
                          "quantity", "customers"],
     "segment_countries": ["kind", "segment", "rank", "country", "customers", "revenue"],
+    # the customer lists to act on, in order (analysis/studies/lists.py)
+    "customer_lists": ["list", "position", "customer_id", "disagreement"],
     "segment_features": ["kind", "segment", "feature", "label", "median", "z"],
     "monthly": ["month", "revenue", "orders", "customers", "new_customers"],
     "monthly_by_segment": ["month", "kind", "segment", "revenue", "customers"],

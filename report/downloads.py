@@ -225,40 +225,33 @@ VALUE_COLUMNS = ["customer_id", "rfm_segment", "cluster", "cluster_name", "clv",
                  "expected_purchases_90", "expected_purchases_365", "monetary", "frequency_orders", "recency_days"]
 
 
-def _ranked(customers: pd.DataFrame, keep, by: list[str], ascending: list[bool]) -> np.ndarray:
-    """Positions of the kept rows, ordered by `by` (stable sort)."""
-    rows = np.flatnonzero(np.asarray(keep, dtype=bool))
-    keys = customers[by].iloc[rows].reset_index(drop=True)
-    return rows[keys.sort_values(by, ascending=ascending, kind="stable").index.to_numpy()]
+def _list(a: Analysis, name: str) -> pd.DataFrame:
+    """One of the analysis's customer lists, in its order."""
+    lists = a.tables["customer_lists"]
+    return lists[lists["list"] == name].sort_values("position", kind="stable")
 
 
-def _at_risk_rows(customers: pd.DataFrame) -> np.ndarray:
-    flagged = customers["at_risk"].fillna(False).astype(bool)
-    return _ranked(customers, flagged, ["value_at_risk", "customer_id"], [False, True])
-
-
-def _top_clv_rows(customers: pd.DataFrame) -> np.ndarray:
-    return _ranked(customers, customers["clv"].notna(), ["clv", "customer_id"], [False, True])
+def _list_rows(a: Analysis, name: str) -> np.ndarray:
+    """Positions in the customers table of a customer list's customers, in the list's order."""
+    ids = _list(a, name)["customer_id"].to_numpy(dtype=object)
+    return pd.Index(a.tables["customers"]["customer_id"].to_numpy(dtype=object)).get_indexer(ids)
 
 
 def at_risk_customers(a: Analysis) -> pd.DataFrame:
-    """Customers flagged at risk, highest value at risk first (ties: customer id)."""
-    c = a.tables["customers"]
-    return c.iloc[_at_risk_rows(c)][AT_RISK_COLUMNS]
+    """Customers flagged at risk, in the analysis's order (highest value at risk first)."""
+    return a.tables["customers"].iloc[_list_rows(a, "at_risk")][AT_RISK_COLUMNS]
 
 
 def top_clv_customers(a: Analysis) -> pd.DataFrame:
-    """Every customer with a CLV, highest first (ties: customer id)."""
-    c = a.tables["customers"]
-    return c.iloc[_top_clv_rows(c)][VALUE_COLUMNS]
+    """Every customer with a CLV, in the analysis's order (highest first)."""
+    return a.tables["customers"].iloc[_list_rows(a, "top_value")][VALUE_COLUMNS]
 
 
 def alive_disagreements(a: Analysis) -> pd.DataFrame:
-    """The customers analysis.studies.value.clv.alive_disagreements lists, with the value columns."""
-    from analysis.studies.value.clv import alive_disagreements as listed
-    from analysis.studies.changes import LAPSING
-
-    return listed(a.tables["customers"], LAPSING)[["customer_id", "disagreement", *VALUE_COLUMNS[1:]]]
+    """The repeat customers whose RFM segment and purchase model disagree, with the value columns."""
+    rows = a.tables["customers"].iloc[_list_rows(a, "disagreements")]
+    labels = _list(a, "disagreements")["disagreement"].to_numpy(dtype=object)
+    return rows.assign(disagreement=labels).reset_index(drop=True)[["customer_id", "disagreement", *VALUE_COLUMNS[1:]]]
 
 
 def movers_table(a: Analysis) -> pd.DataFrame:
@@ -373,8 +366,8 @@ def customer_file_items(a: Analysis) -> Iterator[tuple[str, bytes]]:
         return
     order, names = _customer_columns(a)
     yield "downloads/customers.csv", cells.csv(order, header=names)
-    yield "downloads/at_risk.csv", cells.csv(AT_RISK_COLUMNS, _at_risk_rows(c))
-    yield "downloads/top_clv.csv", cells.csv(VALUE_COLUMNS, _top_clv_rows(c))
+    yield "downloads/at_risk.csv", cells.csv(AT_RISK_COLUMNS, _list_rows(a, "at_risk"))
+    yield "downloads/top_clv.csv", cells.csv(VALUE_COLUMNS, _list_rows(a, "top_value"))
     members = {kind: c.groupby(column, sort=False).indices
                for kind, column in (("rfm", "rfm_segment"), ("cluster", "cluster_name"))}
     for kind, name, slug in segments:

@@ -245,3 +245,23 @@ def test_the_at_risk_rule_uses_no_purchase_model_output():
     with_model = RISK_CUSTOMERS.assign(p_alive=1.0, clv=1e9, expected_purchases_365=100.0)
     for got, want in zip(revenue_at_risk(with_model, SEGMENTS, SECOND), revenue_at_risk(RISK_CUSTOMERS, SEGMENTS, SECOND)):
         pd.testing.assert_frame_equal(got, want)
+
+
+def test_the_customer_lists_are_ordered_in_the_analysis_not_the_report():
+    """at_risk by value at risk, top_value by CLV (ties by id), disagreements by kind then revenue:
+    the report only looks the customers up in these positions."""
+    from analysis.studies.lists import customer_lists
+
+    customers = pd.DataFrame({
+        "customer_id": ["b", "a", "c", "d"], "at_risk": [True, True, False, True],
+        "value_at_risk": [10.0, 10.0, 0.0, 30.0], "clv": [5.0, np.nan, 9.0, 5.0],
+        "frequency_orders": [3, 1, 4, 2], "p_alive": [0.9, 1.0, 0.2, 0.95],
+        "rfm_segment": ["Lost", "Lost", "Champions", "Champions"], "monetary": [50.0, 5.0, 80.0, 20.0]})
+    got = customer_lists(customers)
+    order = {name: g.sort_values("position")["customer_id"].tolist() for name, g in got.groupby("list")}
+    assert order["at_risk"] == ["d", "a", "b"]          # 30 first, then 10 and 10 by id
+    assert order["top_value"] == ["c", "b", "d"]        # a has no CLV
+    # b: lapsing (Lost) yet P(alive) 0.9 -> still active; c: active segment, P(alive) 0.2 -> likely gone
+    assert order["disagreements"] == ["c", "b"]
+    assert got.loc[got["list"] == "disagreements", "disagreement"].tolist() == ["model: likely gone",
+                                                                              "model: still active"]

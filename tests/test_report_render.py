@@ -25,6 +25,7 @@ from analysis.schema import TABLES
 from analysis.config import make_config
 from analysis.errors import DataError
 from analysis.result import Analysis, Finding, SourceInfo
+from analysis.studies.lists import customer_lists
 from report import downloads, render
 from report import site as site_pages
 
@@ -170,6 +171,7 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
                                  "column": ["Customer ID", "InvoiceDate", ""],
                                  "description": ["customer id", "order date", "line amount"]}),
         "customers": customers[TABLES["customers"]],
+        "customer_lists": customer_lists(customers),
         "customer_sample": customers.iloc[:5][list(pd.Index(
             ["customer_id", "recency_days", "frequency_orders", "monetary", "avg_order_value", "rfm_segment",
              "cluster_name"]))].reset_index(drop=True),

@@ -202,6 +202,14 @@ def _per_segment(per_customer: pd.DataFrame, segments: pd.DataFrame) -> pd.DataF
 CHANGE_DAYS = validation.WINDOW_DAYS
 
 
+def at_risk_order(customers: pd.DataFrame) -> pd.Series:
+    """The customers flagged at risk, highest value at risk first (ties: customer id): their ids in
+    list order (at_risk.csv and the changes page)."""
+    flagged = customers[customers["at_risk"].fillna(False).astype(bool)]
+    return flagged.sort_values(["value_at_risk", "customer_id"], ascending=[False, True],
+                               kind="stable")["customer_id"].reset_index(drop=True)
+
+
 def change_queries(lines, as_of: dt.date, rules) -> pd.DataFrame:
     """The engine's part of change_tables: RFM segments CHANGE_DAYS before `as_of`
     (segments_at)."""

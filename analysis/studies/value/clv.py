@@ -467,6 +467,14 @@ def customer_value(lines: ibis.Table, as_of: dt.date, horizons: tuple[int, ...] 
                          doubts, naive, fits)
 
 
+def value_order(customers: pd.DataFrame) -> pd.Series:
+    """Every customer with a lifetime value, highest first (ties: customer id): their ids in list
+    order (top_clv.csv and the value page)."""
+    valued = customers[customers["clv"].notna()]
+    return valued.sort_values(["clv", "customer_id"], ascending=[False, True], kind="stable")["customer_id"].reset_index(
+        drop=True)
+
+
 def alive_disagreements(customers: pd.DataFrame, lapsing: frozenset[str]) -> pd.DataFrame:
     """Repeat customers whose RFM segment and the purchase model's P(alive) disagree: in a `lapsing` RFM segment
     yet P(alive) >= ALIVE_HIGH ('model: still active'), or outside one yet P(alive) < ALIVE_LOW
