@@ -102,7 +102,7 @@ def customer_features(lines: ibis.Table, customer_returns: pd.DataFrame, as_of: 
     validation's earlier snapshot, which does not use it).
     """
     orders = rollups.orders(lines) if orders is None else orders
-    year_ago = ibis.timestamp(dt.datetime.combine(as_of - dt.timedelta(days=365), dt.time()))
+    year_ago = engine.day_start(as_of - dt.timedelta(days=365))
     per_customer = orders.group_by("customer_id").aggregate(
         first_ts=orders.order_ts.min(), last_ts=orders.order_ts.max(), frequency_orders=orders.count(),
         order_days=orders.order_ts.date().nunique(), monetary=orders.revenue.sum(),
@@ -135,7 +135,7 @@ def rfm_at(lines: ibis.Table, as_of: dt.date) -> pd.DataFrame:
     monetary), the same figures customer_features gives. An order counts on the date of its first
     line, so this reads the (stored) orders, not the lines."""
     orders = rollups.orders(lines)
-    before = orders.filter(orders.order_ts < ibis.timestamp(dt.datetime.combine(as_of, dt.time())))
+    before = orders.filter(orders.order_ts < engine.day_start(as_of))
     df = engine.execute(before.group_by("customer_id").aggregate(
         last_ts=before.order_ts.max(), frequency_orders=before.count(), monetary=before.revenue.sum()))
     last = pd.to_datetime(df["last_ts"]).dt.normalize()

@@ -9,6 +9,7 @@ Spark is asked for, so the default build stays light and `--help` instant.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import threading
@@ -77,6 +78,12 @@ def spark_session(master: str = "local[*]"):
         except Exception:  # noqa: BLE001 - a managed service may refuse a setting; the default is kept
             pass
     return session
+
+
+def day_start(day: dt.date) -> ibis.Value:
+    """Midnight at the start of `day` as an engine timestamp: lines before it are the ones dated
+    before that day (the as-of date is exclusive everywhere)."""
+    return ibis.timestamp(dt.datetime.combine(day, dt.time()))
 
 
 def connect(engine: str, workdir: Path, spark_master: str = "local[*]"):

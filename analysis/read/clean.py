@@ -317,7 +317,7 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
 
 def _cutoff(as_of: dt.date):
     """The first moment of the as-of date, after the kept lines (None for no limit: date.max)."""
-    return ibis.timestamp(dt.datetime.combine(as_of, dt.time())) if as_of < dt.date.max else None
+    return engine.day_start(as_of) if as_of < dt.date.max else None
 
 
 def _bad_rows(table: ibis.Table, inner: dict[str, str], date_format, decimal: str, kind: str = "duckdb") -> dict:

@@ -213,7 +213,7 @@ def at_risk_order(customers: pd.DataFrame) -> pd.Series:
 def change_queries(lines, as_of: dt.date, rules) -> pd.DataFrame:
     """The engine's part of change_tables: RFM segments CHANGE_DAYS before `as_of`
     (segments_at)."""
-    return segments_at(lines, as_of - dt.timedelta(days=CHANGE_DAYS), rules)
+    return segments_at(lines, validation.cutoff(as_of), rules)
 
 
 def change_tables(lines, customers: pd.DataFrame, segments: pd.DataFrame, as_of: dt.date, before: pd.DataFrame,
@@ -222,7 +222,7 @@ def change_tables(lines, customers: pd.DataFrame, segments: pd.DataFrame, as_of:
     at risk per segment. Also returns the per-customer at-risk columns for the customers table.
     `before` (change_queries) and `days` (cohorts.customer_days_to_second): the engine's results;
     `start`: the data's first day (see cohort_tables)."""
-    earlier = as_of - dt.timedelta(days=CHANGE_DAYS)
+    earlier = validation.cutoff(as_of)
     second = days_to_second_order(lines, days, start)
     per_customer, per_segment = revenue_at_risk(customers, segments, second_order_days=second)
     tables = {"transitions": transition_matrix(before, customers),

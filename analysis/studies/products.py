@@ -247,7 +247,7 @@ def first_purchase_predictors(lines: ibis.Table, by: str = "category", min_custo
         if pd.isna(last):
             return pd.DataFrame(columns=PREDICTOR_COLUMNS)
         end = pd.Timestamp(last).date()
-    cutoff = ibis.timestamp(dt.datetime.combine(end - dt.timedelta(days=min_days - 1), dt.time()))
+    cutoff = engine.day_start(end - dt.timedelta(days=min_days - 1))
     first = first_orders(lines)
     first = first.filter(first.order_ts < cutoff)
     key_col, name_col = ("category", "category") if by == "category" else ("product_id", "product_name")

@@ -51,7 +51,7 @@ def queries(lines: ibis.Table, as_of: dt.date, customer_returns: pd.DataFrame) -
     lines before it) and each customer's orders and net spend from the cutoff to the as-of date."""
     from analysis.customers import features
 
-    start = ibis.timestamp(dt.datetime.combine(cutoff(as_of), dt.time()))
+    start = engine.day_start(cutoff(as_of))
     orders = rollups.orders(lines)
     then = features.customer_features(lines.filter(lines.order_ts < start), customer_returns, cutoff(as_of),
                                       orders=orders.filter(orders.order_ts < start), distinct=False,

@@ -56,14 +56,10 @@ ONE_TIME_COLUMNS = ["one_time_wait_days", "one_time_later_share"]
 ALIVE_HIGH, ALIVE_LOW = 0.8, 0.5
 
 
-def _day_start(day: dt.date) -> ibis.Value:
-    return ibis.timestamp(dt.datetime.combine(day, dt.time()))
-
-
 def _purchase_days(lines: ibis.Table, as_of: dt.date) -> ibis.Table:
     """One row per customer and purchase day before `as_of`: day, _revenue, and _k, the day's
     rank among the customer's purchase days (0 = the first)."""
-    lines = lines.filter(lines.order_ts < _day_start(as_of))
+    lines = lines.filter(lines.order_ts < engine.day_start(as_of))
     days = lines.group_by(["customer_id", lines.order_ts.date().name("day")]).aggregate(_revenue=lines.revenue.sum())
     return days.mutate(_k=ibis.row_number().over(group_by=days.customer_id, order_by=days.day))
 
