@@ -25,8 +25,23 @@ UNIT_DAYS = {"days": 1.0, "weeks": 7.0}   # length of a time unit in days
 NAMES = ("r", "alpha", "a", "b")
 
 
+class PurchaseModel(Uncertain):
+    """What the purchase models' fits share: their time unit (checked when built) and its length in
+    days, besides Uncertain's standard errors and intervals."""
+
+    time_unit: str
+
+    def __post_init__(self):
+        if self.time_unit not in UNIT_DAYS:
+            raise ValueError(f"time_unit must be one of {sorted(UNIT_DAYS)}, not {self.time_unit!r}")
+
+    @property
+    def days_per_unit(self) -> float:
+        return UNIT_DAYS[self.time_unit]
+
+
 @dataclass(frozen=True)
-class BgNbdFit(Uncertain):
+class BgNbdFit(PurchaseModel):
     """Parameters (alpha per `time_unit`), total log-likelihood and fit diagnostics.
 
     Build one by hand with the four parameters and a time unit to use published values."""
@@ -46,14 +61,6 @@ class BgNbdFit(Uncertain):
     warnings: tuple[str, ...] = ()
     log_std_errors: tuple[float, ...] = ()   # of log(r, alpha, a, b): see mle.log_std_errors
     at_bound: tuple[str, ...] = ()
-
-    def __post_init__(self):
-        if self.time_unit not in UNIT_DAYS:
-            raise ValueError(f"time_unit must be one of {sorted(UNIT_DAYS)}, not {self.time_unit!r}")
-
-    @property
-    def days_per_unit(self) -> float:
-        return UNIT_DAYS[self.time_unit]
 
     def p_alive(self, x, t_x, T) -> np.ndarray:
         return p_alive(self, x, t_x, T)

@@ -23,15 +23,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import gammaln, hyp2f1
 
-from analysis.studies.value.bgnbd import UNIT_DAYS, check_summary, distinct
-from analysis.studies.value.mle import Uncertain, log_std_errors, maximise, report_problems
+from analysis.studies.value.bgnbd import PurchaseModel, check_summary, distinct
+from analysis.studies.value.mle import log_std_errors, maximise, report_problems
 
 NAMES = ("r", "alpha", "s", "beta")
 GRADIENT_STEP = 1e-6     # central differences on the log scale for the optimiser's gradient
 
 
 @dataclass(frozen=True)
-class ParetoNbdFit(Uncertain):
+class ParetoNbdFit(PurchaseModel):
     """Parameters (alpha and beta per `time_unit`), total log-likelihood and fit diagnostics.
 
     Build one by hand with the four parameters and a time unit to use published values."""
@@ -51,14 +51,6 @@ class ParetoNbdFit(Uncertain):
     warnings: tuple[str, ...] = ()
     log_std_errors: tuple[float, ...] = ()   # of log(r, alpha, s, beta): see mle.log_std_errors
     at_bound: tuple[str, ...] = ()
-
-    def __post_init__(self):
-        if self.time_unit not in UNIT_DAYS:
-            raise ValueError(f"time_unit must be one of {sorted(UNIT_DAYS)}, not {self.time_unit!r}")
-
-    @property
-    def days_per_unit(self) -> float:
-        return UNIT_DAYS[self.time_unit]
 
     def p_alive(self, x, t_x, T) -> np.ndarray:
         return p_alive(self, x, t_x, T)
