@@ -29,12 +29,13 @@ class SourceInfo:
 
 @dataclass(frozen=True)
 class Finding:
-    """A key finding in plain language, citing its figure and the page anchor of its chart. stake:
-    the money it is about, in the data's currency (findings are ranked by it)."""
+    """A key finding in plain language, citing its figure and `evidence`, the name of the table
+    (Analysis.tables) it rests on. stake: the money it is about, in the data's currency (findings
+    are ranked by it)."""
 
     text: str
     figure: str
-    link: str
+    evidence: str
     stake: float = 0.0
 
 

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 import analysis
 from analysis.result import Analysis
+from report.pages.parts import finding_rows
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Significant digits written for floats: enough for money and rates, few enough that float
@@ -318,7 +319,7 @@ def summary(a: Analysis) -> dict:
         "headline": dict(a.headline),
         "models": models(a),
         "config": recorded_config(a),
-        "findings": [{"text": f.text, "figure": f.figure, "link": f.link, "stake": f.stake} for f in a.findings],
+        "findings": [{**row, "stake": f.stake} for row, f in zip(finding_rows(a.findings), a.findings)],
         "warnings": list(a.warnings),
     })
 

@@ -353,10 +353,10 @@ def tiny_analysis(**config) -> Analysis:
                           mapping={"customer_id": "Customer ID", "order_ts": "InvoiceDate"},
                           attribution=f"Data: a tiny shop (CC BY 4.0), {DOI}."),
         tables=tiny_tables(), headline=headline,
-        findings=(Finding("Champions bring most revenue.", "75%", "segments.html#rfm-segments"),
-                  Finding("Few rows were dropped.", "77%", "data-quality.html#ledger"),
-                  Finding("4 customers are overdue.", "£2,102", "changes.html#at-risk"),
-                  Finding("Predicted value.", "£2,260", "value.html#holdout")),
+        findings=(Finding("Champions bring most revenue.", "75%", "segments"),
+                  Finding("Few rows were dropped.", "77%", "ledger"),
+                  Finding("4 customers are overdue.", "£2,102", "revenue_at_risk"),
+                  Finding("Predicted value.", "£2,260", "holdout_comparison")),
         warnings=("3 rows had a <b>bad</b> date.",), timings={"read": 0.123},
     )
 

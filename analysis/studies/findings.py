@@ -1,4 +1,5 @@
-"""Key findings in plain language, each citing its figure and linking to its chart."""
+"""Key findings in plain language, each citing its figure and the table it rests on (the report
+links that table's chart)."""
 
 from __future__ import annotations
 
@@ -63,14 +64,14 @@ def _value_findings(customers, segments, headline: dict, currency: str, tables: 
             f"{headline['customers_at_risk']:,} customers are overdue for their next order, worth "
             f"{_money(headline['value_at_risk'], currency)} a year; most of it in {worst['segment']} "
             f"({_money(worst['value'], currency)}). {worst['action']}",
-            _money(headline["value_at_risk"], currency), "changes.html#at-risk", headline["value_at_risk"]))
+            _money(headline["value_at_risk"], currency), "revenue_at_risk", headline["value_at_risk"]))
     if tables is not None and "movers" in tables and headline.get("change_from") and len(tables["movers"]):
         movers = len(tables["movers"])
         since = pd.Timestamp(headline["change_from"])
         out.append(Finding(
             f"{movers:,} customer{'' if movers == 1 else 's'} moved from an active RFM segment into a lapsing one "
             f"since {since.day} {since:%b %Y}. The list is in movers.csv.",
-            f"{movers:,}", "changes.html#movers", float(tables["movers"]["monetary"].sum())))
+            f"{movers:,}", "movers", float(tables["movers"]["monetary"].sum())))
     if tables is not None and "first_purchase" in tables and len(tables["first_purchase"]):
         fp = tables["first_purchase"]
         standing = fp[(fp["q_value"] < SIGNIFICANCE) & (fp["lift"] > 1)]
@@ -85,7 +86,7 @@ def _value_findings(customers, segments, headline: dict, currency: str, tables: 
                 f"of the data, {b['overall_repeat_rate']:.0%} ordered again; the {int(b['customers']):,} whose first order "
                 f"held '{b['name']}' did {b['repeat_rate']:.0%} of the time (q = {b['q_value']:.2g}, adjusted for the "
                 f"{len(fp):,} {tested} tested).",
-                f"{b['repeat_rate']:.0%}", "products.html#first-purchase",
+                f"{b['repeat_rate']:.0%}", "first_purchase",
                 float(b["customers"]) * headline["revenue"] / max(headline["customers"], 1)))
     model = headline.get("purchase_model")
     if _finite(headline.get("clv_total")) and model:
@@ -95,7 +96,7 @@ def _value_findings(customers, segments, headline: dict, currency: str, tables: 
                 f"({headline['value_model_doubts']}), so customer value over the next "
                 f"{headline['clv_horizon_days']} days comes from a naive forecast instead "
                 f"('{headline['value_predictor']}'): {_money(headline['clv_total'], currency)}, a rough guide only.",
-                "not reliable", "value.html#holdout", headline["clv_total"]))
+                "not reliable", "holdout_comparison", headline["clv_total"]))
         else:
             trust = (f"; checked on the last 90 days, the purchase model ({model['model']}) is off by "
                      f"{headline['holdout_mae']:.2f} purchase days per customer on average, less than the naive "
@@ -103,7 +104,7 @@ def _value_findings(customers, segments, headline: dict, currency: str, tables: 
             out.append(Finding(
                 f"Customers are predicted to spend {_money(headline['clv_total'], currency)} over the next "
                 f"{headline['clv_horizon_days']} days (discounted){trust}.",
-                _money(headline["clv_total"], currency), "value.html#holdout", headline["clv_total"]))
+                _money(headline["clv_total"], currency), "holdout_comparison", headline["clv_total"]))
     return out
 
 
@@ -142,7 +143,7 @@ def findings(customers: pd.DataFrame, segments: pd.DataFrame, ledger: pd.DataFra
     best = rfm.sort_values("share_revenue", ascending=False).iloc[0]
     out.append(Finding(
         f"{best['segment']} are {best['share_customers']:.0%} of customers but bring "
-        f"{best['share_revenue']:.0%} of revenue.", f"{best['share_revenue']:.0%}", "segments.html#rfm-segments",
+        f"{best['share_revenue']:.0%} of revenue.", f"{best['share_revenue']:.0%}", "segments",
         float(best["revenue"])))
     share20 = top_share(customers, 0.2)
     if tables is not None and "pareto" in tables:
@@ -150,24 +151,24 @@ def findings(customers: pd.DataFrame, segments: pd.DataFrame, ledger: pd.DataFra
         share20 = float(row["revenue_share"].iloc[0]) if len(row) else share20
     gini = f" (Gini {headline['gini']:.2f})" if _finite(headline.get("gini")) else ""
     out.append(Finding(f"The top 20% of customers bring {share20:.0%} of revenue{gini}.", f"{share20:.0%}",
-                       "segments.html#concentration", share20 * headline["revenue"]))
+                       "pareto", share20 * headline["revenue"]))
     risk = rfm[rfm["segment"].isin(["At Risk", "Can't Lose Them"]) & (rfm["customers"] > 0)]
     if len(risk):
         out.append(Finding(
             f"{int(risk['customers'].sum()):,} once-regular customers ({', '.join(risk['segment'])}) have gone "
             f"quiet; they spent {_money(risk['revenue'].sum(), currency)} "
             f"({risk['revenue'].sum() / headline['revenue']:.0%} of revenue): win them back first.",
-            _money(risk["revenue"].sum(), currency), "segments.html#rfm-segments", float(risk["revenue"].sum())))
+            _money(risk["revenue"].sum(), currency), "segments", float(risk["revenue"].sum())))
     repeat = headline.get("repeat_rate", headline["repeat_customer_share"])
     second = headline.get("repeat_days_to_second_median")
     if _finite(second) and repeat > 0:
         gap = (f"; half of the repeat customers acquired after the data's first month placed their second order "
                f"within {_days(second)} of the first")
-        link = "cohorts.html#repeat"
+        link = "second_order"
     else:
         gap = (f"; the median time between their orders is {headline['median_days_between_orders']:,.0f} days"
                if repeat > 0 else "")
-        link = "index.html#revenue-over-time"
+        link = "monthly"
     # at stake: the spend of the customers who have not come back (yet)
     once = float(customers.loc[customers["frequency_orders"] <= 1, "monetary"].sum())
     out.append(Finding(f"{repeat:.0%} of customers ordered more than once{gap}.", f"{repeat:.0%}", link, once))
@@ -178,18 +179,18 @@ def findings(customers: pd.DataFrame, segments: pd.DataFrame, ledger: pd.DataFra
         out.append(Finding(
             f"The data splits into {headline['n_clusters']} behaviour clusters (by BIC, stability "
             f"{headline['cluster_stability']:.2f}); the most valuable: {top['description']}",
-            f"{headline['n_clusters']} clusters", "segments.html#clusters", float(top["revenue"])))
+            f"{headline['n_clusters']} clusters", "cluster_selection", float(top["revenue"])))
     if headline.get("returned_value"):
         out.append(Finding(_returns_text(headline, currency), _money(headline["returned_value"], currency),
-                           "data-quality.html#money", headline["returned_value"]))
+                           "money_ledger", headline["returned_value"]))
     dropped = ledger[ledger["reason"] != "kept"].sort_values("rows", ascending=False).iloc[0]
     if dropped["rows"] == 0:
-        out.append(Finding(f"All {headline['rows_read']:,} rows were kept.", "100%", "data-quality.html#ledger"))
+        out.append(Finding(f"All {headline['rows_read']:,} rows were kept.", "100%", "ledger"))
         return ranked(out)
     out.append(Finding(
         f"{headline['rows_kept'] / headline['rows_read']:.0%} of {headline['rows_read']:,} rows were kept; "
         f"the largest group dropped is '{dropped['label']}' ({dropped['rows']:,} rows).",
-        f"{headline['rows_kept'] / headline['rows_read']:.0%}", "data-quality.html#ledger"))
+        f"{headline['rows_kept'] / headline['rows_read']:.0%}", "ledger"))
     return ranked(out)
 
 

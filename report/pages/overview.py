@@ -6,7 +6,7 @@ from analysis.result import Analysis
 from analysis.studies.findings import SHOWN_FINDINGS
 from report.charts import overview as charts
 from report.formatters import make_money
-from report.pages.parts import Chart, Column, Kpi, SEGMENT_COLUMNS, Table, records, segment_rows
+from report.pages.parts import Chart, Column, Kpi, SEGMENT_COLUMNS, Table, finding_rows, records, segment_rows
 
 
 def overview(a: Analysis) -> dict:
@@ -34,7 +34,7 @@ def overview(a: Analysis) -> dict:
                 else f"purchase model NOT RELIABLE on this data ({h['value_model_doubts']}): a naive forecast "
                      f"('{h['value_predictor']}') instead"),
         ],
-        "findings": list(a.findings[:SHOWN_FINDINGS]),
+        "findings": finding_rows(a.findings[:SHOWN_FINDINGS]),
         "more_findings": max(len(a.findings) - SHOWN_FINDINGS, 0),
         "recommendation": ({"label": {"rfm": "RFM segments", "cluster": "behaviour clusters"}[h["recommended_segmentation"]],
                             "reason": h["recommendation_reason"]} if h.get("recommendation_reason") else None),

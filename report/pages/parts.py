@@ -141,3 +141,19 @@ def feature_rows(table, kind, features: dict[str, str]) -> list[dict]:
     for row in rows:
         row["feature_label"] = features[row["feature"]]
     return rows
+
+
+# Where the evidence of a finding is shown: the table it rests on -> the page and anchor of its chart.
+EVIDENCE_PAGES = {"revenue_at_risk": "changes.html#at-risk", "movers": "changes.html#movers",
+                  "first_purchase": "products.html#first-purchase", "holdout_comparison": "value.html#holdout",
+                  "segments": "segments.html#rfm-segments", "pareto": "segments.html#concentration",
+                  "second_order": "cohorts.html#repeat", "monthly": "index.html#revenue-over-time",
+                  "cluster_selection": "segments.html#clusters", "money_ledger": "data-quality.html#money",
+                  "ledger": "data-quality.html#ledger"}
+
+
+def finding_rows(findings) -> list[dict]:
+    """Findings as the templates and summary.json show them: text, figure and the link to the chart
+    of the table each rests on."""
+    return [{"text": f.text, "figure": f.figure, "link": EVIDENCE_PAGES[f.evidence]} for f in findings]
+
