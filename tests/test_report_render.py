@@ -982,3 +982,10 @@ def test_the_data_quality_page_reconciles_the_money_and_lists_who_returned_every
     summary = json.loads((site / "downloads" / "summary.json").read_text(encoding="utf-8"))
     money = {r["item"]: r["value"] for r in summary["money_ledger"]}
     assert money["gross"] + money["returned"] == money["net"] == summary["headline"]["revenue"]
+
+
+def test_the_report_labels_exactly_the_measures_the_analysis_summarises():
+    from analysis.studies.stats import KEY_FEATURES as SUMMARISED
+    from report.pages.parts import KEY_FEATURES as LABELLED
+
+    assert set(LABELLED) == set(SUMMARISED)

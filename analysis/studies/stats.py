@@ -285,8 +285,8 @@ def _boot_means(values: np.ndarray, n_boot: int, max_draws: int, rng: np.random.
     return out
 
 
-KEY_FEATURES = {"recency_days": "Days since last order", "frequency_orders": "Orders",
-                "monetary": "Revenue", "avg_order_value": "Average order value"}
+# the measures whose distribution and mean are summarised per segment (the report labels them)
+KEY_FEATURES = ("recency_days", "frequency_orders", "monetary", "avg_order_value")
 KINDS = (("rfm", "rfm_segment"), ("cluster", "cluster_name"))
 
 
