@@ -234,17 +234,18 @@ def value_table(summary: pd.DataFrame, bg: PurchaseFit | None, gg: GammaGammaFit
     return pd.concat([out, risk[ONE_TIME_COLUMNS]], axis=1)[value_columns(horizons)]
 
 
-def fit_models(summary: pd.DataFrame, model: str = "BG/NBD") -> tuple[PurchaseFit | None, GammaGammaFit | None,
-                                                                      list[str]]:
+def fit_models(summary: pd.DataFrame, model: str = "BG/NBD", near: PurchaseFit | None = None
+               ) -> tuple[PurchaseFit | None, GammaGammaFit | None, list[str]]:
     """The purchase model named `model` (PURCHASE_MODELS; days) and Gamma-Gamma fitted on a summary,
-    with caveats as sentences. A model is None when the data cannot support it (fewer than 2
-    repeat customers); convergence problems are in each fit's `warnings` and in the caveats."""
+    with caveats as sentences; `near`: a fit of that model to most of the same data to start from.
+    A model is None when the data cannot support it (fewer than 2 repeat customers); convergence
+    problems are in each fit's `warnings` and in the caveats."""
     repeat = int((summary["frequency"] > 0).sum())
     if repeat < 2:
         return None, None, [f"Only {repeat} customer(s) bought on more than one day: too few to fit the "
                             "purchase and spend models; no value predictions were made"]
     notes = []
-    bg = PURCHASE_MODELS[model](summary["frequency"], summary["recency"], summary["T"], time_unit="days")
+    bg = PURCHASE_MODELS[model](summary["frequency"], summary["recency"], summary["T"], time_unit="days", near=near)
     n_gg = int(fitted_customers(summary["frequency"], summary["monetary_value"]).sum())
     gg = fit_gamma_gamma(summary["frequency"], summary["monetary_value"]) if n_gg >= 2 else None
     notes += list(bg.warnings) + (list(gg.warnings) if gg else ["Too few repeat customers with positive "
@@ -443,14 +444,16 @@ def customer_value(lines: ibis.Table, as_of: dt.date, horizons: tuple[int, ...] 
                 notes += [f"Holdout check: {w}" for w in holdout.fits[holdout.model].warnings]
             except ValueError as exc:
                 notes.append(f"Holdout check of the last {holdout_days} days skipped: {exc}")
-        bg, gg, fit_notes = fit_models(summary, holdout.model if holdout else next(iter(PURCHASE_MODELS)))
+        model = holdout.model if holdout else next(iter(PURCHASE_MODELS))
+        bg, gg, fit_notes = fit_models(summary, model, holdout.fits[model] if holdout else None)
         notes = fit_notes + notes
         doubts = model_doubts(bg, holdout) if bg is not None else ()
         naive = (holdout.best_naive if holdout else "rate") if doubts else None
         rates = naive_per_day(summary, naive, int(holdout_days or 1)) if naive else None
         customers = value_table(summary, bg, gg, horizons, discount_rate, rates)
         columns = tuple(summary[c] for c in ("frequency", "recency", "T"))
-        fits = {name: bg if name == bg.model else fit(*columns, time_unit="days")
+        fits = {name: bg if name == bg.model else fit(*columns, time_unit="days",
+                                                      near=holdout.fits.get(name) if holdout else None)
                 for name, fit in PURCHASE_MODELS.items()} if bg is not None else {}
     if doubts:
         notes.append(f"The purchase model ({bg.model}) is not reliable on this data: {'; '.join(doubts)}. Its "

@@ -145,11 +145,13 @@ def _objective(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, weight: np.ndarray
     return f
 
 
-def fit_pareto_nbd(frequency, recency, T, time_unit: str) -> ParetoNbdFit:
+def fit_pareto_nbd(frequency, recency, T, time_unit: str, near: ParetoNbdFit | None = None) -> ParetoNbdFit:
     """Maximum-likelihood Pareto/NBD fit on per-customer (frequency, recency, T) in `time_unit`.
 
     Time is rescaled by mean(T) while fitting (alpha and beta scale with time; r and s do not)
-    and three starting points are tried; problems are reported as for BG/NBD."""
+    and three starting points are tried; problems are reported as for BG/NBD. With `near` (a fit
+    of most of the same data in the same unit, such as the holdout's), the search starts there
+    and from the first default point only: the likelihood's flat corners make wandering starts slow."""
     x, t_x, T = check_summary(frequency, recency, T)
     if len(x) < 2 or not (x > 0).any():
         raise ValueError(f"Pareto/NBD needs at least 2 customers and one repeat purchase; got {len(x)} "
@@ -157,6 +159,8 @@ def fit_pareto_nbd(frequency, recency, T, time_unit: str) -> ParetoNbdFit:
     scale = float(T.mean()) if T.mean() > 0 else 1.0
     rate = max(float(x.mean()), 1e-2)
     starts = [(1.0, 1.0 / rate, 1.0, 1.0), (0.5, 0.5 / rate, 0.5, 2.0), (2.0, 2.0 / rate, 2.0, 0.5)]
+    if near is not None:
+        starts = [(near.r, near.alpha / scale, near.s, near.beta / scale), starts[0]]
     (ux, ut, uT), weight = distinct(x, t_x, T)
     opt = maximise(_objective(ux, ut / scale, uT / scale, weight), starts, NAMES)
     r, alpha, s, beta = (float(v) for v in opt.params)
