@@ -232,10 +232,15 @@ def _list(a: Analysis, name: str) -> pd.DataFrame:
     return lists[lists["list"] == name].sort_values("position", kind="stable")
 
 
+def _rows(a: Analysis, listed: pd.DataFrame) -> np.ndarray:
+    """Positions in the customers table of the customers of `listed` (a _list), in its order."""
+    ids = listed["customer_id"].to_numpy(dtype=object)
+    return pd.Index(a.tables["customers"]["customer_id"].to_numpy(dtype=object)).get_indexer(ids)
+
+
 def _list_rows(a: Analysis, name: str) -> np.ndarray:
     """Positions in the customers table of a customer list's customers, in the list's order."""
-    ids = _list(a, name)["customer_id"].to_numpy(dtype=object)
-    return pd.Index(a.tables["customers"]["customer_id"].to_numpy(dtype=object)).get_indexer(ids)
+    return _rows(a, _list(a, name))
 
 
 def at_risk_customers(a: Analysis) -> pd.DataFrame:
@@ -250,9 +255,10 @@ def top_clv_customers(a: Analysis) -> pd.DataFrame:
 
 def alive_disagreements(a: Analysis) -> pd.DataFrame:
     """The repeat customers whose RFM segment and purchase model disagree, with the value columns."""
-    rows = a.tables["customers"].iloc[_list_rows(a, "disagreements")]
-    labels = _list(a, "disagreements")["disagreement"].to_numpy(dtype=object)
-    return rows.assign(disagreement=labels).reset_index(drop=True)[["customer_id", "disagreement", *VALUE_COLUMNS[1:]]]
+    listed = _list(a, "disagreements")
+    rows = a.tables["customers"].iloc[_rows(a, listed)]
+    return rows.assign(disagreement=listed["disagreement"].to_numpy(dtype=object)).reset_index(drop=True)[
+        ["customer_id", "disagreement", *VALUE_COLUMNS[1:]]]
 
 
 def movers_table(a: Analysis) -> pd.DataFrame:

@@ -54,7 +54,7 @@ def value(a: Analysis) -> dict:
             params.append({"model": model, "name": "log-likelihood", "value": fit["log_likelihood"],
                            "std_error": math.nan, "low": math.nan, "high": math.nan, "identified": "", "unit": ""})
     top = downloads.top_clv_customers(a)
-    disagreements = downloads.alive_disagreements(a) if reliable else top.head(0)
+    disagreements = downloads.alive_disagreements(a)  # none when the model is not reliable: P(alive) is withheld
     dist = t["value_distribution"]
     distribution_charts = [
         Chart(f"chart-{m.replace('_', '-')}-distribution", charts.value_histogram(dist, m, cur),
