@@ -140,7 +140,7 @@ TABLES = {
     "score_edges": ["metric", "score", "low", "high", "customers"],
     "rfm_grid": ["r_score", "f_score", "customers", "revenue", "rfm_segment"],
     "rfm_rules": ["segment", "r_scores", "f_scores", "m_scores", "rule", "action"],
-    "cluster_selection": ["method", "k", "bic", "smallest_share", "eligible", "silhouette", "stability",
+    "cluster_selection": ["method", "k", "icl", "smallest_share", "eligible", "silhouette", "stability",
                           "calinski_harabasz", "davies_bouldin", "chosen"],
     "cluster_features": ["feature", "label", "dimension", "transform", "weight"],
     # one rule per cluster (analysis/rules.py): conditions in the data's units

@@ -59,7 +59,7 @@ def summary(a: Analysis) -> str:
         rows = [[s.segment, f"{s.customers:,}", f"{s.share_customers:.1%}", money(s.revenue),
                  f"{s.share_revenue:.1%}", f"{cur}{s.avg_order_value:,.2f}"] for s in seg.itertuples()]
         method = cluster.METHOD_LABELS.get(h["cluster_method"], h["cluster_method"])
-        extra = (f" ({method}, k = {h['n_clusters']} chosen by BIC, stability {h['cluster_stability']:.2f})"
+        extra = (f" ({method}, k = {h['n_clusters']} chosen by ICL, stability {h['cluster_stability']:.2f})"
                  if kind == "cluster" else "")
         lines += [f"{title}{extra}:",
                   *_table(rows, ["segment", "customers", "share", "revenue", "share", "avg order"])]

@@ -50,7 +50,7 @@ def test_a_build_writes_the_site_and_prints_the_key_findings(tmp_path):
         assert (site / page).is_file(), page
     summary = json.loads((site / "downloads" / "summary.json").read_text())
     assert sum(summary["ledger"].values()) == summary["input"]["rows"] == len(tx)
-    for text in ("rows read", "RFM segments", "Behaviour clusters", "chosen by BIC", "why k = ", "Which segmentation to use", "Key findings",
+    for text in ("rows read", "RFM segments", "Behaviour clusters", "chosen by ICL", "why k = ", "Which segmentation to use", "Key findings",
                  "Site written to"):
         assert text in out
     customers = (site / "downloads" / "customers.csv").read_text().splitlines()

@@ -8,8 +8,9 @@ from sklearn.metrics import adjusted_rand_score, pairwise_distances, silhouette_
 
 from analysis.customers import cluster
 from analysis.customers import latent
-from analysis.customers.cluster import (CLUSTER_FEATURES, MIN_CLUSTER_CUSTOMERS, MIN_CLUSTER_SHARE, MODEL_FEATURES,
-                              SELECTION_SAMPLE, SILHOUETTE_SAMPLE, TIMING_ORDERS, _relabel_by_revenue, baseline_clusters,
+from analysis.customers.cluster import (CLUSTER_FEATURES, MIN_CLUSTER_CUSTOMERS, MIN_CLUSTER_SHARE, MIN_STABILITY,
+                              MODEL_FEATURES, SELECTION_SAMPLE, SILHOUETTE_SAMPLE, TIMING_ORDERS, _reason,
+                              _relabel_by_revenue, _select, baseline_clusters,
                               choose_clusters, dimension_weights, model_matrix, order_counts, shown_values, silhouette,
                               standardise)
 from analysis.customers.profiles import PHRASES, cluster_medians, cluster_names
@@ -69,7 +70,7 @@ def test_weekend_and_weekday_shoppers_are_told_apart(tmp_path):
     assert result.k == 2 and ari(truth[keep].reset_index(drop=True), result.labels) > 0.95
 
 
-def test_every_k_is_reported_and_the_lowest_eligible_bic_is_chosen():
+def test_every_k_is_reported_and_the_first_stable_candidate_by_icl_is_chosen():
     customers, group = planted_customers(800)
     result = choose_clusters(customers, seed=1)
     sel = result.selection
@@ -77,13 +78,40 @@ def test_every_k_is_reported_and_the_lowest_eligible_bic_is_chosen():
     least = max(MIN_CLUSTER_SHARE, MIN_CLUSTER_CUSTOMERS / len(customers))
     assert sel["eligible"].equals(sel["smallest_share"] >= least)
     chosen = sel[sel["chosen"]].iloc[0]
-    assert chosen["eligible"] and chosen["bic"] == sel.loc[sel["eligible"], "bic"].min()
+    passed_over = sel[sel["eligible"] & (sel["icl"] < chosen["icl"])]
+    assert chosen["eligible"] and chosen["stability"] >= MIN_STABILITY
+    assert (passed_over["stability"] < MIN_STABILITY).all()    # measured, and found unstable
     assert result.k == 4 and adjusted_rand_score(group, result.labels) > 0.95
-    assert f"k = {result.k}" in result.reason and f"{chosen['bic']:,.0f}" in result.reason
-    gap = sel.loc[sel["eligible"] & ~sel["chosen"], "bic"].min() - chosen["bic"]
+    assert f"k = {result.k}" in result.reason and f"{chosen['icl']:,.0f}" in result.reason
+    gap = sel.loc[sel["eligible"] & (sel["icl"] > chosen["icl"]), "icl"].min() - chosen["icl"]
     assert ("very strong evidence" in result.reason) == (gap >= 10)
     assert ("uncertain" in result.reason) == (gap < 6)
     assert chosen["stability"] == pytest.approx(result.stability) and result.stability > 0.9
+
+
+def _candidates(icl):
+    return pd.DataFrame({"method": "latent", "k": range(3, 3 + len(icl)), "icl": icl, "smallest_share": 0.1,
+                         "eligible": True, "silhouette": 0.2, "stability": np.nan})
+
+
+def test_an_unstable_candidate_is_passed_over_and_the_reason_names_it():
+    sel = _candidates([300.0, 100.0, 200.0])
+    measured = {1: 0.62, 2: 0.91, 0: 0.99}
+    best = _select(sel, lambda i: measured[i])
+    assert sel.loc[best, "k"] == 5                                  # ICL order 4 (unstable), then 5
+    assert sel["stability"].isna().tolist() == [True, False, False]  # k = 3 was never needed
+    text = _reason(sel, best, 0.01, forced=False)
+    assert "k = 5 (ICL 200" in text and "k = 4 (0.620) scored better but was not stable" in text
+
+
+def test_when_no_candidate_is_stable_the_most_stable_is_chosen_and_the_page_says_so():
+    sel = _candidates([300.0, 100.0, 200.0])
+    measured = {0: 0.75, 1: 0.6, 2: 0.7}
+    best = _select(sel, lambda i: measured[i])
+    assert sel.loc[best, "k"] == 3 and sel["stability"].notna().all()
+    text = _reason(sel, best, 0.01, forced=False)
+    assert text.startswith("No candidate") and "k = 3 is the most stable (0.750" in text
+    assert "k = 4 (0.600), k = 5 (0.700) scored better" in text
 
 
 def test_a_candidate_with_a_tiny_cluster_is_not_chosen_and_the_reason_says_so():
@@ -95,7 +123,7 @@ def test_a_candidate_with_a_tiny_cluster_is_not_chosen_and_the_reason_says_so():
     sizes = np.bincount(result.labels)[1:]
     assert sizes.min() >= max(MIN_CLUSTER_SHARE * len(customers), MIN_CLUSTER_CUSTOMERS)
     sel = result.selection
-    better = sel[(~sel["eligible"]) & (sel["bic"] < sel.loc[sel["chosen"], "bic"].iloc[0])]
+    better = sel[(~sel["eligible"]) & (sel["icl"] < sel.loc[sel["chosen"], "icl"].iloc[0])]
     if len(better):
         assert "not chosen" in result.reason
 

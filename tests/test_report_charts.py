@@ -209,7 +209,7 @@ def test_the_crosstab_keeps_segment_and_cluster_order_from_the_segments_table(t)
 
 
 def test_an_empty_cluster_selection_still_gives_a_figure():
-    empty = pd.DataFrame(columns=["method", "k", "bic", "smallest_share", "eligible", "silhouette", "stability",
+    empty = pd.DataFrame(columns=["method", "k", "icl", "smallest_share", "eligible", "silhouette", "stability",
                                   "calinski_harabasz", "davies_bouldin", "chosen"])
     assert isinstance(charts.selection_by_k(empty), go.Figure)
 

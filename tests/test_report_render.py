@@ -193,7 +193,7 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
                                    "rule": ["last order at most 5 days ago", "lapsed big spenders",
                                             "lapsed repeat buyers", "no rule above matched"],
                                    "action": ["Reward them.", "Call them.", "Email them.", "Review by hand."]}),
-        "cluster_selection": pd.DataFrame({"method": ["latent", "latent"], "k": [2, 3], "bic": [1234.5, 1200.0],
+        "cluster_selection": pd.DataFrame({"method": ["latent", "latent"], "k": [2, 3], "icl": [1234.5, 1200.0],
                                            "smallest_share": [0.33, 0.005], "eligible": [True, False],
                                            "silhouette": [0.61, 0.42], "stability": [0.97, math.nan],
                                            "calinski_harabasz": [120.5, 98.0], "davies_bouldin": [0.55, 0.8],

@@ -177,7 +177,7 @@ def findings(customers: pd.DataFrame, segments: pd.DataFrame, ledger: pd.DataFra
     top = clusters.sort_values("share_revenue", ascending=False).iloc[0]
     if headline["n_clusters"] > 1:
         out.append(Finding(
-            f"The data splits into {headline['n_clusters']} behaviour clusters (by BIC, stability "
+            f"The data splits into {headline['n_clusters']} behaviour clusters (chosen by ICL, stability "
             f"{headline['cluster_stability']:.2f}); the most valuable: {top['description']}",
             f"{headline['n_clusters']} clusters", "cluster_selection", float(top["revenue"])))
     if headline.get("returned_value"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.customers.cluster import MIN_STABILITY
 from report.charts.style import (ACCENT, DIVERGING, FEATURE_FORMATS, Figure, INK, MUTED, SEQUENTIAL, bar_height, colors,
                                  figure, floats, fmt, log_axis, money_label, plain, short, skewed, stable, strings,
                                  trace, wrap)
@@ -78,33 +79,42 @@ def _label_side(k, ks: pd.Series) -> str:
 
 
 def selection_by_k(cluster_selection: pd.DataFrame) -> Figure:
-    """BIC (the deciding criterion) for each number of clusters tried, the chosen k marked and
-    the candidates with a cluster too small to choose crossed."""
-    fig = figure("Choosing the number of clusters: BIC by k",
-                 "Lower is better; the chosen k is marked with a star, candidates with a cluster under 1% with a cross",
+    """ICL (the deciding criterion) for each number of clusters tried, the chosen k marked, the
+    candidates with a cluster too small to choose crossed and those found unstable ringed."""
+    fig = figure("Choosing the number of clusters: ICL by k",
+                 "Lower is better; the chosen k is marked with a star, candidates with a cluster under 1% with a "
+                 "cross, candidates found unstable with a ring",
                  height=380)
     sel = cluster_selection.sort_values("k")
     fig.add_trace(trace(
-        "scatter", x=floats(sel["k"]), y=floats(sel["bic"]), mode="lines+markers", name="BIC",
+        "scatter", x=floats(sel["k"]), y=floats(sel["icl"]), mode="lines+markers", name="ICL",
         line=dict(color=ACCENT), marker=dict(size=8),
-        hovertemplate="k = %{x}<br>BIC %{y:,.0f}<extra></extra>"))
+        hovertemplate="k = %{x}<br>ICL %{y:,.0f}<extra></extra>"))
     chosen = sel[sel["chosen"].astype(bool)]
     if len(chosen):
         fig.add_trace(trace(
-            "scatter", x=floats(chosen["k"]), y=floats(chosen["bic"]), mode="markers+text", name="Chosen",
+            "scatter", x=floats(chosen["k"]), y=floats(chosen["icl"]), mode="markers+text", name="Chosen",
             marker=dict(size=18, color="#E69F00", symbol="star", line=dict(color=INK, width=1)),
             text=[f"chosen: k = {int(k)}" for k in chosen["k"]],
             textposition=_label_side(chosen["k"].iloc[0], sel["k"]),
-            hovertemplate="chosen k = %{x}<br>BIC %{y:,.0f}<extra></extra>"))
+            hovertemplate="chosen k = %{x}<br>ICL %{y:,.0f}<extra></extra>"))
     ineligible = sel[~sel["eligible"].astype(bool)] if "eligible" in sel else sel.iloc[:0]
     if len(ineligible):
         fig.add_trace(trace(
-            "scatter", x=floats(ineligible["k"]), y=floats(ineligible["bic"]), mode="markers",
+            "scatter", x=floats(ineligible["k"]), y=floats(ineligible["icl"]), mode="markers",
             name="Not eligible (a cluster under 1%)",
             marker=dict(size=14, color=INK, symbol="x-thin-open", line=dict(color=INK, width=2)),
-            hovertemplate="k = %{x}: a cluster too small to choose<br>BIC %{y:,.0f}<extra></extra>"))
+            hovertemplate="k = %{x}: a cluster too small to choose<br>ICL %{y:,.0f}<extra></extra>"))
+    unstable = sel[sel["stability"].astype(float) < MIN_STABILITY] if "stability" in sel else sel.iloc[:0]
+    if len(unstable):
+        fig.add_trace(trace(
+            "scatter", x=floats(unstable["k"]), y=floats(unstable["icl"]), mode="markers",
+            name=f"Not stable (bootstrap ARI under {MIN_STABILITY})",
+            marker=dict(size=18, color="#CC3311", symbol="circle-open", line=dict(width=2)),
+            customdata=floats(unstable["stability"]),
+            hovertemplate="k = %{x}: not stable (%{customdata:.2f})<br>ICL %{y:,.0f}<extra></extra>"))
     fig.update_xaxes(title_text="Number of clusters (k)", dtick=1)
-    fig.update_yaxes(title_text="BIC (lower is better)")
+    fig.update_yaxes(title_text="ICL (lower is better)")
     return fig
 
 

@@ -63,7 +63,7 @@ def segments_overview(a: Analysis) -> dict:
                                "A sample of customers by days since last order and revenue, coloured by cluster; "
                                "the full list is in customers.csv."),
         "silhouette_chart": Chart("chart-cluster-selection", charts.selection_by_k(selection),
-                                  "BIC for each number of clusters tried.") if len(selection) else None,
+                                  "ICL (the criterion k is chosen by) for each number of clusters tried.") if len(selection) else None,
         "n_clusters": h["n_clusters"],
         "cluster_reason": h["cluster_reason"],
         "outliers": h["cluster_outliers"],
@@ -79,7 +79,7 @@ def segments_overview(a: Analysis) -> dict:
             Column("weight", "Weight", "num3", numeric=True)), records(t["cluster_features"])),
         "selection": Table("table-cluster-selection", "Model quality per number of clusters (k)", (
             Column("k", "k", "int", numeric=True),
-            Column("bic", "BIC (lower is better)", "int", numeric=True),
+            Column("icl", "ICL (lower is better)", "int", numeric=True),
             Column("smallest_share", "Smallest cluster", "pct", numeric=True),
             Column("eligible", "Eligible", "yesno"),
             Column("silhouette", "Silhouette (higher is better)", "num3", numeric=True),
