@@ -10,6 +10,7 @@ import datetime as dt
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import NamedTuple
 
 from analysis.errors import ConfigError
 from analysis.schema import CANONICAL
@@ -17,9 +18,20 @@ from analysis.schema import CANONICAL
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_INPUT = ROOT / "data" / "sample_transactions.csv.gz"
 DEFAULT_CONFIG_FILE = "report.toml"
+LAPSING_R_SCORE = 2  # a segment_map rule without 'lapsing' is lapsing when its R scores reach at most this
 
-# A segment rule: name, (R low, high), (F low, high), (M low, high), action.
-Rule = tuple[str, tuple[int, int], tuple[int, int], tuple[int, int], str]
+
+
+class Rule(NamedTuple):
+    """An RFM segment rule: inclusive score ranges (1-5) for recency, frequency and monetary, the
+    recommended action, and whether the segment is one customers lapse into (movers into it are
+    listed; see analysis.customers.rfm.lapsing_segments)."""
+    name: str
+    r: tuple[int, int]
+    f: tuple[int, int]
+    m: tuple[int, int]
+    action: str
+    lapsing: bool = False
 
 
 # Where the transaction-level work runs changes no number in the report, so these are not
@@ -140,7 +152,11 @@ def _check_rule(i: int, rule: dict, problems: list[str]) -> Rule | None:
             problems.append(f"{where} ({rule['name']}): '{key}' must be [low, high] scores within 1..5")
             return None
         ranges.append(tuple(value))
-    return (rule["name"], *ranges, str(rule.get("action", "")))
+    lapsing = rule.get("lapsing", ranges[0][1] <= LAPSING_R_SCORE)
+    if not isinstance(lapsing, bool):
+        problems.append(f"{where} ({rule['name']}): 'lapsing' must be true or false")
+        return None
+    return Rule(rule["name"], *ranges, str(rule.get("action", "")), lapsing)
 
 
 def make_config(**options) -> Config:

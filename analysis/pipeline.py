@@ -158,7 +158,8 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
             with stage("changes"):
                 more, figures, risk = changes.change_tables(lines, customers, tables["segments"], as_of,
                                                            before=queued["changes"].result(),
-                                                           days=queued["cohorts"].result()["days"], start=start)
+                                                           days=queued["cohorts"].result()["days"],
+                                                           rules=segment_map, start=start)
                 tables.update(more), extra.update(figures)
             with stage("validation"):
                 more, figures = validation.validation_tables(queued["validation"].result(), queued["changes"].result(),
@@ -183,7 +184,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                 tables.update(more), extra.update(figures)
             customers = customers.merge(value, on="customer_id", how="left").merge(risk, on="customer_id", how="left")
             tables["customers"] = customers[TABLES["customers"]]
-            tables["customer_lists"] = lists.customer_lists(customers)
+            tables["customer_lists"] = lists.customer_lists(customers, segment_map)
         except duckdb.OutOfMemoryException as exc:
             raise DataError(f"the engine ran out of memory ({str(exc).splitlines()[0]})", file=shown,
                             fix=f"raise its memory budget, e.g. SEGMENT_REPORT_ENGINE_MB={2 * ENGINE_MEMORY_MB}, "
@@ -203,7 +204,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
     tables["rfm_rules"] = rules
     headline = _headline(customers, cleaned, netted, rows_read, clustering) | extra
     found = findings.findings(customers, tables["segments"], cleaned.ledger, headline, config.currency,
-                              tables=tables)
+                              tables=tables, rules=segment_map)
     return Analysis(
         config=config,
         source=SourceInfo(path=shown, format=src.format, sha256=src.sha256, rows=rows_read,

@@ -12,9 +12,10 @@ from analysis.read import returns
 from analysis.customers import rfm
 from analysis.read.clean import clean
 from analysis.customers.features import customer_features
+from analysis.customers.rfm import lapsing_segments
 from analysis.schema import detect_columns
 from analysis.read.source import open_source
-from analysis.studies.changes import (LAPSING, MATRIX_COLUMNS, MOVER_COLUMNS, RISK_COLUMNS, RISK_SEGMENT_COLUMNS,
+from analysis.studies.changes import (MATRIX_COLUMNS, MOVER_COLUMNS, RISK_COLUMNS, RISK_SEGMENT_COLUMNS,
                                   SEGMENTS_AT_COLUMNS, days_to_second_order, movers, revenue_at_risk,
                                   segments_at, transition_matrix)
 from data.generate_sample import generate, write_csv
@@ -228,7 +229,7 @@ def test_planted_lapsed_big_customers_end_in_lapsing_segments_and_lead_the_mover
     end = segments_at(netted.lines, as_of)
     window_end = segments_at(netted.lines, dt.date(2024, 11, 25))
     year_before = segments_at(netted.lines, as_of - dt.timedelta(days=365))
-    lapsing_at = lambda frame: frame.set_index("customer_id")["rfm_segment"].reindex(lapsed).isin(LAPSING)  # noqa: E731
+    lapsing_at = lambda frame: frame.set_index("customer_id")["rfm_segment"].reindex(lapsed).isin(lapsing_segments())  # noqa: E731
     assert lapsing_at(end).mean() >= 0.95  # at the end: At Risk / Can't Lose Them / Hibernating / Lost
     assert lapsing_at(window_end).mean() <= 0.6  # while still buying, most were not
     assert lapsing_at(year_before).mean() < lapsing_at(end).mean()
@@ -265,3 +266,25 @@ def test_the_customer_lists_are_ordered_in_the_analysis_not_the_report():
     assert order["disagreements"] == ["c", "b"]
     assert got.loc[got["list"] == "disagreements", "disagreement"].tolist() == ["model: likely gone",
                                                                               "model: still active"]
+
+
+@pytest.mark.slow
+def test_a_renamed_segment_map_moves_and_flags_the_same_customers_under_its_own_names():
+    from analysis.config import SAMPLE_INPUT, make_config
+    from analysis.customers.rfm import SEGMENT_RULES
+    from analysis.pipeline import run_analysis
+    csv = SAMPLE_INPUT  # four of its customers slipped into a lapsing segment in the last 90 days
+    renamed = [{"name": f"Our {rule.name}", "r": list(rule.r), "f": list(rule.f), "m": list(rule.m),
+                "action": rule.action, "lapsing": rule.lapsing} for rule in SEGMENT_RULES]
+    standard = run_analysis(make_config(input=csv))
+    custom = run_analysis(make_config(input=csv, segment_map=renamed))
+    ours = lambda s: s.where(s.isin(["(new)", "(gone)", "Other"]), "Our " + s)  # noqa: E731
+    for table in ("movers", "transitions"):
+        want = standard.tables[table].copy()
+        for col in ("from_segment", "to_segment"):
+            want[col] = ours(want[col].astype(object)).astype(want[col].dtype)
+        pd.testing.assert_frame_equal(custom.tables[table], want)
+    assert len(standard.tables["movers"]) > 0
+    quiet = [f.text for f in custom.findings if "once-regular" in f.text]
+    assert quiet and "Our At Risk" in quiet[0]
+    assert custom.tables["customer_lists"].equals(standard.tables["customer_lists"])

@@ -2,9 +2,13 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from analysis.customers.rfm import (SEGMENT_RULES, assign_segments, quintile_edges, rfm_scores, rules_table,
-                              score_edges_table, scores)
+from analysis.config import make_config
+from analysis.customers.rfm import (SEGMENT_RULES, assign_segments, lapsing_segments, once_regular_segments,
+                                    quintile_edges, rfm_scores, rules_table, score_edges_table, scores,
+                                    segment_order)
+from analysis.errors import ConfigError
 
 
 def test_scores_count_the_quintile_edges_below_each_value():
@@ -57,3 +61,26 @@ def test_score_edges_table_gives_each_score_its_range_of_real_values():
     f = table[table.metric == "frequency_orders"].set_index("score")
     assert f.loc[1, ["low", "high", "customers"]].tolist() == [1, 1, 5]
     assert table.groupby("metric")["customers"].sum().eq(10).all()
+
+
+def test_the_standard_map_says_which_segments_are_lapsing_and_in_what_order_they_are_shown():
+    assert lapsing_segments() == {"Can't Lose Them", "At Risk", "About to Sleep", "Hibernating", "Lost"}
+    assert once_regular_segments() == ["Can't Lose Them", "At Risk"]
+    assert segment_order() == ["Champions", "Loyal", "Potential Loyalists", "New", "Promising", "Need Attention",
+                               "About to Sleep", "Can't Lose Them", "At Risk", "Hibernating", "Lost", "Other"]
+
+
+def test_a_custom_map_marks_its_lapsing_segments_or_they_follow_from_their_recency_scores():
+    config = make_config(segment_map=[
+        {"name": "VIP", "r": [4, 5], "f": [4, 5], "m": [4, 5], "action": "Thank them."},
+        {"name": "Slipping regulars", "r": [3, 3], "f": [3, 5], "lapsing": True},
+        {"name": "Gone", "r": [1, 2]},                       # no flag: R scores at most 2, so lapsing
+        {"name": "Everyone else"},
+    ])
+    rules = config.segment_map
+    assert [rule.lapsing for rule in rules] == [False, True, True, False]
+    assert lapsing_segments(rules) == {"Slipping regulars", "Gone"}
+    assert once_regular_segments(rules) == ["Slipping regulars"]
+    assert segment_order(rules) == ["VIP", "Everyone else", "Slipping regulars", "Gone", "Other"]
+    with pytest.raises(ConfigError, match="'lapsing' must be true or false"):
+        make_config(segment_map=[{"name": "VIP", "lapsing": "yes"}])

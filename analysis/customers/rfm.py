@@ -10,36 +10,59 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-# name, R scores, F scores, M scores (inclusive ranges), recommended action.
+from analysis.config import Rule
+
+# name, R scores, F scores, M scores (inclusive ranges), recommended action, lapsing.
 # First match wins; together they cover every score combination, "Other" is a safety net.
 SEGMENT_RULES = [
-    ("Champions", (4, 5), (4, 5), (4, 5),
+    Rule("Champions", (4, 5), (4, 5), (4, 5),
      "Reward them: early access to new products, loyalty perks, ask for reviews and referrals."),
-    ("Loyal", (3, 5), (3, 5), (3, 5),
+    Rule("Loyal", (3, 5), (3, 5), (3, 5),
      "Upsell higher-value products and bundles; invite them to a loyalty programme."),
-    ("Can't Lose Them", (1, 2), (4, 5), (4, 5),
-     "Win them back personally: a call or personal email, a strong offer, ask what went wrong."),
-    ("At Risk", (1, 2), (3, 5), (1, 5),
-     "Reactivate with personalised emails on what they bought before and a time-limited offer."),
-    ("Potential Loyalists", (4, 5), (2, 5), (1, 5),
+    Rule("Can't Lose Them", (1, 2), (4, 5), (4, 5),
+     "Win them back personally: a call or personal email, a strong offer, ask what went wrong.", True),
+    Rule("At Risk", (1, 2), (3, 5), (1, 5),
+     "Reactivate with personalised emails on what they bought before and a time-limited offer.", True),
+    Rule("Potential Loyalists", (4, 5), (2, 5), (1, 5),
      "Offer membership or loyalty rewards and recommend products related to their purchases."),
-    ("New", (5, 5), (1, 1), (1, 5),
+    Rule("New", (5, 5), (1, 1), (1, 5),
      "Onboard them: welcome series, good first experience, a reason for a second order soon."),
-    ("Promising", (4, 4), (1, 1), (1, 5),
+    Rule("Promising", (4, 4), (1, 1), (1, 5),
      "Build the relationship: brand content and a small incentive for a second order."),
-    ("Need Attention", (3, 3), (2, 5), (1, 5),
+    Rule("Need Attention", (3, 3), (2, 5), (1, 5),
      "Limited-time offers based on past purchases before they slip away."),
-    ("About to Sleep", (3, 3), (1, 1), (1, 5),
-     "Reconnect with bestsellers and a discount; they bought once and are going quiet."),
-    ("Hibernating", (2, 2), (1, 2), (1, 5),
-     "Low-cost reactivation: relevant products and seasonal offers by email only."),
-    ("Lost", (1, 1), (1, 2), (1, 5),
-     "Leave out of paid campaigns; one last win-back email, then suppress."),
+    Rule("About to Sleep", (3, 3), (1, 1), (1, 5),
+     "Reconnect with bestsellers and a discount; they bought once and are going quiet.", True),
+    Rule("Hibernating", (2, 2), (1, 2), (1, 5),
+     "Low-cost reactivation: relevant products and seasonal offers by email only.", True),
+    Rule("Lost", (1, 1), (1, 2), (1, 5),
+     "Leave out of paid campaigns; one last win-back email, then suppress.", True),
 ]
 OTHER = ("Other", "Review these customers by hand: no rule matched.")
 SEGMENT_NAMES = [r[0] for r in SEGMENT_RULES] + [OTHER[0]]
 
 METRICS = {"r": "recency_days", "f": "frequency_orders", "m": "monetary"}
+ONCE_REGULAR_F_SCORE = 3  # a lapsing segment whose F scores start at least here held once-regular customers
+
+
+def lapsing_segments(rules=SEGMENT_RULES) -> frozenset[str]:
+    """The segments customers lapse into: a mover goes from any segment outside them into one inside."""
+    return frozenset(rule.name for rule in rules if rule.lapsing)
+
+
+def once_regular_segments(rules=SEGMENT_RULES) -> list[str]:
+    """Lapsing segments of customers who had ordered often (F scores from ONCE_REGULAR_F_SCORE up):
+    the ones to win back first."""
+    return [rule.name for rule in rules if rule.lapsing and rule.f[0] >= ONCE_REGULAR_F_SCORE]
+
+
+def segment_order(rules=SEGMENT_RULES) -> list[str]:
+    """Segment names best to worst (the transition matrix's order): the segments that are not
+    lapsing in the map's order, then the lapsing ones from the most recent R scores down, then
+    'Other'."""
+    staying = [rule.name for rule in rules if not rule.lapsing]
+    lapsing = sorted((rule for rule in rules if rule.lapsing), key=lambda rule: -rule.r[1])
+    return staying + [rule.name for rule in lapsing] + [OTHER[0]]
 
 
 def quintile_edges(values: pd.Series) -> np.ndarray:
@@ -69,7 +92,7 @@ def assign_segments(score_frame: pd.DataFrame, rules=SEGMENT_RULES) -> pd.Series
     result = pd.Series(OTHER[0], index=score_frame.index, dtype="object")
     unassigned = np.ones(len(score_frame), dtype=bool)
     r, f, m = (score_frame[c].to_numpy() for c in ("r_score", "f_score", "m_score"))
-    for name, (r0, r1), (f0, f1), (m0, m1), _ in rules:
+    for name, (r0, r1), (f0, f1), (m0, m1), *_ in rules:
         hit = unassigned & (r >= r0) & (r <= r1) & (f >= f0) & (f <= f1) & (m >= m0) & (m <= m1)
         result[hit] = name
         unassigned &= ~hit
@@ -117,7 +140,7 @@ def _range_text(key: str, lo: int, hi: int, edges: np.ndarray, money: str) -> st
 def rules_table(edges: dict[str, np.ndarray], currency: str = "", rules=SEGMENT_RULES) -> pd.DataFrame:
     """The segment map with each rule written in days, orders and money for this data, then 'Other'."""
     rows = []
-    for name, r, f, m, action in rules:
+    for name, r, f, m, action, _lapsing in rules:
         parts = [_range_text(k, lo, hi, edges[k], currency) for k, (lo, hi) in zip("rfm", (r, f, m))]
         rows.append({
             "segment": name, "r_scores": f"{r[0]}-{r[1]}", "f_scores": f"{f[0]}-{f[1]}",

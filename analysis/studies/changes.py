@@ -18,11 +18,6 @@ from analysis.schema import SEGMENT_KINDS
 from analysis.studies import cohorts, validation
 
 NEW, GONE = "(new)", "(gone)"
-# Segment names best to worst: the order of the transition matrix's rows and columns.
-SEGMENT_ORDER = ["Champions", "Loyal", "Potential Loyalists", "New", "Promising", "Need Attention",
-                 "About to Sleep", "Can't Lose Them", "At Risk", "Hibernating", "Lost", "Other"]
-# "Worse" as data: a mover goes from any segment outside this set into one inside it.
-LAPSING = frozenset({"At Risk", "Can't Lose Them", "About to Sleep", "Hibernating", "Lost"})
 
 AT_RISK_MARGIN = 2.0        # customers with a rhythm: at risk after this many times their typical gap
 RHYTHM_ORDER_DAYS = 3       # a typical gap needs orders on at least this many distinct days
@@ -59,23 +54,24 @@ def segments_at(lines: ibis.Table, as_of: dt.date, rules=rfm.SEGMENT_RULES) -> p
                          "monetary": customers["monetary"]})[SEGMENTS_AT_COLUMNS]
 
 
-def _order_key(names: pd.Series, first: str | None = None, last: str | None = None) -> pd.Series:
-    """Sort key: `first`, then SEGMENT_ORDER, then other names alphabetically, then `last`."""
-    rank = {name: i + 1 for i, name in enumerate(SEGMENT_ORDER)}
+def _order_key(names: pd.Series, order: list[str], first: str | None = None, last: str | None = None) -> pd.Series:
+    """Sort key: `first`, then `order`, then other names alphabetically, then `last`."""
+    rank = {name: i + 1 for i, name in enumerate(order)}
     others = sorted(set(names) - set(rank) - {first, last})
-    rank |= {name: len(SEGMENT_ORDER) + 1 + i for i, name in enumerate(others)}
+    rank |= {name: len(order) + 1 + i for i, name in enumerate(others)}
     rank |= {first: 0, last: len(rank) + 1}
     return names.map(rank)
 
 
-def transition_matrix(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+def transition_matrix(before: pd.DataFrame, after: pd.DataFrame, rules=rfm.SEGMENT_RULES) -> pd.DataFrame:
     """Customers per (segment before, segment after). Columns MATRIX_COLUMNS, non-empty cells only.
 
     before, after: customer_id, rfm_segment, monetary (segments_at at two dates, or the customers
     table as `after`). from_segment is '(new)' for customers absent before; to_segment '(gone)' for
     customers absent after (none when both come from the same lines). revenue_after: what the
     cell's customers spent between the two dates (after's monetary minus before's, in the data's
-    currency; 0 for customers gone). Rows ordered best to worst by SEGMENT_ORDER, '(new)' first.
+    currency; 0 for customers gone). Rows ordered best to worst (rfm.segment_order of the segment map
+    `rules`), '(new)' first.
     """
     for name, frame in (("before", before), ("after", after)):
         missing = {"customer_id", "rfm_segment", "monetary"} - set(frame.columns)
@@ -92,12 +88,14 @@ def transition_matrix(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame
         customers=("revenue_after", "size"), revenue_after=("revenue_after", "sum")).reset_index()
     out["revenue_after"] = out["revenue_after"].round(2)
     out["customers"] = out["customers"].astype("int64")
-    out = out.assign(_f=_order_key(out["from_segment"], first=NEW), _t=_order_key(out["to_segment"], last=GONE))
+    order = rfm.segment_order(rules)
+    out = out.assign(_f=_order_key(out["from_segment"], order, first=NEW),
+                     _t=_order_key(out["to_segment"], order, last=GONE))
     return out.sort_values(["_f", "_t"]).reset_index(drop=True)[MATRIX_COLUMNS]
 
 
 def movers(before: pd.DataFrame, after: pd.DataFrame, customers: pd.DataFrame,
-           lapsing=LAPSING) -> pd.DataFrame:
+           lapsing=rfm.lapsing_segments()) -> pd.DataFrame:
     """Customers who slipped into a lapsing segment. Columns MOVER_COLUMNS, sorted by monetary
     (largest first), then customer_id.
 
@@ -217,16 +215,16 @@ def change_queries(lines, as_of: dt.date, rules) -> pd.DataFrame:
 
 
 def change_tables(lines, customers: pd.DataFrame, segments: pd.DataFrame, as_of: dt.date, before: pd.DataFrame,
-                  days: pd.DataFrame, start: dt.date | None = None) -> tuple[dict, dict, pd.DataFrame]:
+                  days: pd.DataFrame, rules, start: dt.date | None = None) -> tuple[dict, dict, pd.DataFrame]:
     """Segment membership CHANGE_DAYS earlier vs now, who moved into a lapsing segment, and revenue
     at risk per segment. Also returns the per-customer at-risk columns for the customers table.
     `before` (change_queries) and `days` (cohorts.customer_days_to_second): the engine's results;
-    `start`: the data's first day (see cohort_tables)."""
+    `rules`: the segment map (which segments are lapsing, and their order); `start`: the data's first day (see cohort_tables)."""
     earlier = validation.cutoff(as_of)
     second = days_to_second_order(lines, days, start)
     per_customer, per_segment = revenue_at_risk(customers, segments, second_order_days=second)
-    tables = {"transitions": transition_matrix(before, customers),
-              "movers": movers(before, customers, customers),
+    tables = {"transitions": transition_matrix(before, customers, rules),
+              "movers": movers(before, customers, customers, rfm.lapsing_segments(rules)),
               "revenue_at_risk": per_segment}
     figures = {"change_from": earlier.isoformat(), "change_days": CHANGE_DAYS,
                "customers_at_risk": int(per_customer["at_risk"].sum()),

@@ -9,6 +9,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from analysis.customers.rfm import SEGMENT_RULES, once_regular_segments
 from analysis.result import Finding
 from analysis.studies.products import SIGNIFICANCE
 
@@ -130,13 +131,14 @@ def _returns_text(h: dict, currency: str) -> str:
 
 
 def findings(customers: pd.DataFrame, segments: pd.DataFrame, ledger: pd.DataFrame, headline: dict,
-             currency: str, tables: Mapping[str, pd.DataFrame] | None = None) -> tuple[Finding, ...]:
+             currency: str, tables: Mapping[str, pd.DataFrame] | None = None,
+             rules=SEGMENT_RULES) -> tuple[Finding, ...]:
     """Plain-language findings from the computed tables (no new statistics beyond simple shares),
     ranked by the money at stake (`ranked`).
 
     tables: the Analysis tables computed so far (pareto, revenue_at_risk, movers, first_purchase are
     used when present); without them the findings that need them are left out or derived from
-    the customers table.
+    the customers table. rules: the RFM segment map (which segments held once-regular customers).
     """
     out = []
     rfm = segments[segments["kind"] == "rfm"]
@@ -152,7 +154,7 @@ def findings(customers: pd.DataFrame, segments: pd.DataFrame, ledger: pd.DataFra
     gini = f" (Gini {headline['gini']:.2f})" if _finite(headline.get("gini")) else ""
     out.append(Finding(f"The top 20% of customers bring {share20:.0%} of revenue{gini}.", f"{share20:.0%}",
                        "pareto", share20 * headline["revenue"]))
-    risk = rfm[rfm["segment"].isin(["At Risk", "Can't Lose Them"]) & (rfm["customers"] > 0)]
+    risk = rfm[rfm["segment"].isin(once_regular_segments(rules)) & (rfm["customers"] > 0)]
     if len(risk):
         out.append(Finding(
             f"{int(risk['customers'].sum()):,} once-regular customers ({', '.join(risk['segment'])}) have gone "

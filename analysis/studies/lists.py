@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.studies.changes import LAPSING, at_risk_order
+from analysis.customers import rfm
+from analysis.studies.changes import at_risk_order
 from analysis.studies.value.clv import alive_disagreements, value_order
 
 COLUMNS = ["list", "position", "customer_id", "disagreement"]
 
 
-def customer_lists(customers: pd.DataFrame) -> pd.DataFrame:
+def customer_lists(customers: pd.DataFrame, rules=rfm.SEGMENT_RULES) -> pd.DataFrame:
     """COLUMNS: one row per customer and list ("at_risk", "top_value", "disagreements"), position 0
-    first; disagreement says which way the RFM segment and the model disagree (empty on the other
-    lists)."""
-    disagreeing = alive_disagreements(customers, LAPSING)
+    first; disagreement says which way the RFM segment (of the segment map `rules`) and the model
+    disagree (empty on the other lists)."""
+    disagreeing = alive_disagreements(customers, rfm.lapsing_segments(rules))
     parts = [(name, ids, pd.Series([""] * len(ids), dtype="string"))
              for name, ids in (("at_risk", at_risk_order(customers)), ("top_value", value_order(customers)))]
     parts.append(("disagreements", disagreeing["customer_id"].reset_index(drop=True),
