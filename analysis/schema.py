@@ -124,7 +124,7 @@ TABLES = {
     "customer_sample": ["customer_id", "recency_days", "frequency_orders", "monetary",
                         "avg_order_value", "rfm_segment", "cluster_name"],
     "segments": [
-        "kind", "segment", "slug", "color", "customers", "share_customers", "revenue",
+        "kind", "segment", "customers", "share_customers", "revenue",
         "share_revenue", "orders", "avg_order_value", "revenue_per_customer",
         "median_recency_days", "median_frequency_orders", "median_monetary", "return_rate",
         "rule", "description", "action",

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 import analysis
 from analysis.result import Analysis
-from report.pages.parts import finding_rows
+from report.pages.parts import finding_rows, segments
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Significant digits written for floats: enough for money and rates, few enough that float
@@ -361,14 +361,14 @@ def customer_file_items(a: Analysis) -> Iterator[tuple[str, bytes]]:
     time: all cut from one set of cells of the customers table (a column type the fast writer
     leaves to pandas: table by table)."""
     c = a.tables["customers"]
-    seg = a.tables["segments"]
-    segments = list(zip(seg["kind"].tolist(), seg["segment"].tolist(), seg["slug"].tolist()))
+    seg = segments(a)
+    listed = list(zip(seg["kind"].tolist(), seg["segment"].tolist(), seg["slug"].tolist()))
     cells = CsvCells.of(c)
     if cells is None:
         yield "downloads/customers.csv", to_csv_bytes(customers_table(a))
         yield "downloads/at_risk.csv", to_csv_bytes(at_risk_customers(a))
         yield "downloads/top_clv.csv", to_csv_bytes(top_clv_customers(a))
-        for kind, name, slug in segments:
+        for kind, name, slug in listed:
             yield f"downloads/segments/{slug}.csv", to_csv_bytes(segment_customers(a, kind, name))
         return
     order, names = _customer_columns(a)
@@ -377,7 +377,7 @@ def customer_file_items(a: Analysis) -> Iterator[tuple[str, bytes]]:
     yield "downloads/top_clv.csv", cells.csv(VALUE_COLUMNS, _list_rows(a, "top_value"))
     members = {kind: c.groupby(column, sort=False).indices
                for kind, column in (("rfm", "rfm_segment"), ("cluster", "cluster_name"))}
-    for kind, name, slug in segments:
+    for kind, name, slug in listed:
         rows = members.get(kind, {}).get(name, np.empty(0, dtype=np.int64))
         yield f"downloads/segments/{slug}.csv", cells.csv(order, rows, header=names)
 
@@ -387,7 +387,7 @@ def write_downloads(a: Analysis, write: Callable[[str, bytes], None]) -> None:
     is made, so that they are never all in memory at once (about 1 GB at 100M lines)."""
     for path, data in customer_file_items(a):
         write(path, data)
-    write("downloads/segments.csv", to_csv_bytes(a.tables["segments"]))
+    write("downloads/segments.csv", to_csv_bytes(segments(a)))
     write("downloads/ledger.csv", to_csv_bytes(a.tables["ledger"]))
     write("downloads/money_ledger.csv", to_csv_bytes(a.tables["money_ledger"]))
     write("downloads/returned_everything.csv", to_csv_bytes(a.tables["returned_everything"]))

@@ -39,7 +39,6 @@ KEPT_FILES = (".gitkeep",)               # carried over from the folder being re
 TOP_MARGIN = 30  # the title is HTML above the chart, so Plotly needs little room on top
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "typesetMath": False}
 DIV_ID = re.compile(r"[a-z][a-z0-9-]*")
-SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
 # Characters that must not appear raw inside an inline <script>: HTML and JS line terminators.
 SCRIPT_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
@@ -147,14 +146,6 @@ def render_pages(a: Analysis) -> dict[str, str]:
     return out
 
 
-def check_slugs(a: Analysis) -> None:
-    """Raise DataError unless every segment slug is a safe file name (checked before writing)."""
-    for slug in a.tables["segments"]["slug"].tolist():
-        if not SLUG.fullmatch(str(slug)):
-            raise DataError(f"segment slug {slug!r} is not a safe file name", column="slug",
-                            fix="slugs must be lower-case letters, digits and '-' (analysis bug)")
-
-
 def site_files(a: Analysis) -> dict[str, bytes]:
     """The pages and assets of the site (all but downloads/), by path inside it."""
     files = {path: text.encode("utf-8") for path, text in render_pages(a).items()}
@@ -216,7 +207,6 @@ def write_site(a: Analysis, output_dir) -> Path:
         raise DataError("refusing to write a site to the file-system root", file=str(output),
                         fix="choose a folder for --output")
     check_replaceable(output)
-    check_slugs(a)
 
     # Phase 1: every file into a temporary sibling folder.
     output.parent.mkdir(parents=True, exist_ok=True)

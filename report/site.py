@@ -9,7 +9,7 @@ from report.pages.cohorts import cohorts
 from report.pages.data_quality import data_quality
 from report.pages.methodology import methodology
 from report.pages.overview import overview
-from report.pages.parts import KIND_TITLES, Page, segment_href, segment_rows
+from report.pages.parts import KIND_TITLES, Page, segment_href, segment_rows, segments
 from report.pages.products import products
 from report.pages.segment import segment_page
 from report.pages.segments import segments_overview
@@ -29,7 +29,7 @@ PAGES = (
 
 def segment_pages(a: Analysis) -> list[Page]:
     """One page per segment of both kinds, in the segments table's order."""
-    seg = a.tables["segments"]
+    seg = segments(a)
     return [Page(segment_href(slug), name, "segment.html", name,
                  lambda a, slug=slug: segment_page(a, slug))
             for slug, name in zip(seg["slug"].tolist(), seg["segment"].tolist())]

@@ -38,7 +38,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 if str(PROJECT) not in sys.path:  # for `python tests/test_browser.py`
     sys.path.insert(0, str(PROJECT))
 
-from analysis.customers.profiles import CLUSTER_COLORS, RFM_COLORS
+from report.charts.style import CLUSTER_COLORS, RFM_COLORS
 from data.generate_sample import generate, write_csv
 from report.downloads import RECORDED_PACKAGES, safe_for_spreadsheets
 

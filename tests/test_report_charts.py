@@ -13,7 +13,7 @@ import pytest
 from test_report_render import SEGMENTS, XSS_PRODUCT, tiny_tables
 
 from report.charts import changes, cohorts, data_quality, overview, products, segment, segments, value
-from report.charts.style import Figure, trace
+from report.charts.style import Figure, dressed, trace
 
 # every chart function by name, whichever page's module holds it
 chart_functions = SimpleNamespace(**{
@@ -45,9 +45,16 @@ charts = Validated(chart_functions)
 COLOR = {name: color for _, name, _, color, _ in SEGMENTS}
 
 
+def dressed_tables() -> dict[str, pd.DataFrame]:
+    """The tiny tables with the segments as the pages read them (slug and colour added)."""
+    t = tiny_tables()
+    t["segments"] = dressed(t["segments"], t["rfm_rules"]["segment"].tolist())
+    return t
+
+
 @pytest.fixture
 def t() -> dict[str, pd.DataFrame]:
-    return tiny_tables()
+    return dressed_tables()
 
 
 def segment(t, slug: str) -> dict:
@@ -116,7 +123,7 @@ def test_charts_do_not_change_their_input_tables(t):
 
 def test_figures_are_built_the_same_way_every_time(t):
     first = {k: f.to_json() for k, f in every_chart(t).items()}
-    second = {k: f.to_json() for k, f in every_chart(tiny_tables()).items()}
+    second = {k: f.to_json() for k, f in every_chart(dressed_tables()).items()}
     assert first == second
 
 

@@ -28,14 +28,15 @@ from analysis.result import Analysis, Finding, SourceInfo
 from analysis.studies.lists import customer_lists
 from report import downloads, render
 from report import site as site_pages
+from report.pages.parts import segments
 
 XSS_PRODUCT = "</script><img src=x onerror=alert(1)>"
 FORMULA_ID = '=HYPERLINK("x")'
 DOI = "https://doi.org/10.24432/C5BW33"
-SEGMENTS = [  # kind, name, slug, colour, customer ids
+SEGMENTS = [  # kind, name, slug, colour (the report's: RFM by place in rfm_rules, cluster by number), customer ids
     ("rfm", "Champions", "rfm-champions", "#117733", ["c1", "c2"]),
-    ("rfm", "At Risk", "rfm-at-risk", "#CC6677", [FORMULA_ID, "c4"]),
-    ("rfm", "Can't Lose Them", "rfm-can-t-lose-them", "#882255", ["c5", "c6"]),
+    ("rfm", "At Risk", "rfm-at-risk", "#882255", [FORMULA_ID, "c4"]),
+    ("rfm", "Can't Lose Them", "rfm-can-t-lose-them", "#44AA99", ["c5", "c6"]),
     ("cluster", "Frequent high-spend buyers", "cluster-1-frequent-high-spend-buyers", "#0077BB",
      ["c1", "c2", "c5"]),
     ("cluster", "Lapsed one-off buyers", "cluster-2-lapsed-one-off-buyers", "#EE7733", [FORMULA_ID, "c4", "c6"]),
@@ -107,11 +108,11 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
     })
     total = sum(monetary)
     seg_rows = []
-    for kind, name, slug, color, members in SEGMENTS:
+    for kind, name, _slug, _color, members in SEGMENTS:
         m = customers[customers["customer_id"].isin(members)]
         revenue, n_orders = float(m["monetary"].sum()), int(m["frequency_orders"].sum())
         seg_rows.append({
-            "kind": kind, "segment": name, "slug": slug, "color": color, "customers": len(m),
+            "kind": kind, "segment": name, "customers": len(m),
             "share_customers": len(m) / 6, "revenue": revenue, "share_revenue": revenue / total,
             "orders": n_orders, "avg_order_value": revenue / n_orders, "revenue_per_customer": revenue / len(m),
             "median_recency_days": float(m["recency_days"].median()),
@@ -700,7 +701,7 @@ def test_customer_files_are_cut_from_one_table_exactly_as_each_table_was_written
     assert files["downloads/customers.csv"] == pandas_csv(downloads.customers_table(tiny))
     assert files["downloads/at_risk.csv"] == pandas_csv(downloads.at_risk_customers(tiny))
     assert files["downloads/top_clv.csv"] == pandas_csv(downloads.top_clv_customers(tiny))
-    seg = tiny.tables["segments"]
+    seg = segments(tiny)
     for kind, name, slug in zip(seg["kind"], seg["segment"], seg["slug"]):
         assert files[f"downloads/segments/{slug}.csv"] == pandas_csv(downloads.segment_customers(tiny, kind, name))
     assert b"clv_365" in files["downloads/customers.csv"].split(b"\n")[0]
@@ -834,14 +835,15 @@ def test_nothing_is_written_outside_the_output_folder(tmp_path, tiny):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["deep"]
 
 
-def test_an_unsafe_segment_slug_is_refused_before_anything_is_written(tmp_path):
+def test_a_segment_named_like_a_path_gets_a_safe_page_inside_the_site(tmp_path):
     tables = tiny_tables()
-    tables["segments"].loc[0, "slug"] = "../../escape"
+    tables["segments"].loc[3, "segment"] = "../../Escape/..\\here"
     a = Analysis(config=make_config(), source=tiny_analysis().source, tables=tables,
                  headline=tiny_analysis().headline)
-    with pytest.raises(DataError, match="slug"):
-        render.write_site(a, tmp_path / "site")
-    assert not (tmp_path / "site").exists() and not list(tmp_path.iterdir())
+    out = render.write_site(a, tmp_path / "site")
+    assert (out / "segments" / "cluster-1-escape-here.html").is_file()
+    assert (out / "downloads" / "segments" / "cluster-1-escape-here.csv").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
 
 
 # --- end to end ----------------------------------------------------------------------------
@@ -852,7 +854,7 @@ def test_a_site_builds_from_the_tiny_transactions_file(tmp_path, tiny_csv):
     a = run_analysis(make_config(input=tiny_csv, output=tmp_path / "site"))
     out = render.write_site(a, tmp_path / "site")
     assert (out / "index.html").is_file()
-    for slug in a.tables["segments"]["slug"]:
+    for slug in segments(a)["slug"]:
         assert (out / "segments" / f"{slug}.html").is_file()
     summary = json.loads((out / "downloads" / "summary.json").read_text(encoding="utf-8"))
     assert sum(summary["ledger"].values()) == summary["input"]["rows"] == 12

@@ -5,20 +5,12 @@ Works on the customers table (one row per customer, pandas); never touches trans
 
 from __future__ import annotations
 
-import re
 import warnings
 
 import numpy as np
 import pandas as pd
 
 from analysis.customers.cluster import CLUSTER_FEATURES, shown_values, transformed
-
-# Colour-blind-safe palettes (Paul Tol's 'muted' and 'bright' sets); one colour per segment,
-# given by the segment's place in the segment map, so it is the same on every page.
-RFM_COLORS = ["#117733", "#44AA99", "#882255", "#CC6677", "#88CCEE", "#332288", "#6699CC", "#DDCC77",
-              "#AA4499", "#999933", "#BBBBBB", "#777777"]
-CLUSTER_COLORS = ["#0077BB", "#EE7733", "#009988", "#CC3311", "#33BBEE", "#EE3377", "#BBBBBB",
-                  "#000000", "#882255", "#44AA99", "#999933", "#AA4499"]
 
 SMALL_SEGMENT = 0.02  # clusters below this share of customers are flagged as small
 
@@ -51,10 +43,6 @@ NAME_PHRASES = 2      # phrases per name (more only to keep names unique)
 MIN_NAME_Z = 0.25     # a feature names a cluster only if its median is this many standard deviations from
                       # typical, and from every cluster not so named
 ONCE_FEATURES = ("active_days", "weekend_share", "peak_quarter_share")  # say nothing of one-order clusters
-
-
-def slugify(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "segment"
 
 
 def cluster_medians(labels: np.ndarray, shown: pd.DataFrame) -> pd.DataFrame:
@@ -194,12 +182,12 @@ def segment_profiles(customers: pd.DataFrame, rules: pd.DataFrame, money: str = 
     totals = {"customers": len(customers), "revenue": float(customers["monetary"].sum())}
     rule_of = rules.set_index("segment")
     rows = []
-    for i, name in enumerate(rules["segment"]):
+    for name in rules["segment"]:
         members = customers[customers["rfm_segment"] == name]
         if members.empty:
             continue
         p = _profile("rfm", name, members, totals)
-        p.update(slug=f"rfm-{slugify(name)}", color=RFM_COLORS[i % len(RFM_COLORS)], rule=rule_of.loc[name, "rule"],
+        p.update(rule=rule_of.loc[name, "rule"],
                  description=f"{name}: {p['share_customers']:.0%} of customers, {p['share_revenue']:.0%} "
                              f"of revenue; {rule_of.loc[name, 'rule']}.",
                  action=rule_of.loc[name, "action"])
@@ -210,13 +198,11 @@ def segment_profiles(customers: pd.DataFrame, rules: pd.DataFrame, money: str = 
         p = _profile("cluster", name, members, totals)
         main = members["rfm_segment"].value_counts().sort_index().idxmax()
         share = (members["rfm_segment"] == main).mean()
-        p.update(slug=f"cluster-{cluster}-{slugify(name)}",
-                 color=CLUSTER_COLORS[(int(cluster) - 1) % len(CLUSTER_COLORS)],
-                 rule=_rule_text(learned.get(int(cluster)), int(cluster), customers["cluster"].nunique()),
+        p.update(rule=_rule_text(learned.get(int(cluster)), int(cluster), customers["cluster"].nunique()),
                  description=describe_cluster(name, p, members, money),
                  action=f"{share:.0%} of them are '{main}' in RFM terms: {action_of[main]}")
         rows.append(p)
-    columns = ["kind", "segment", "slug", "color", "customers", "share_customers", "revenue",
+    columns = ["kind", "segment", "customers", "share_customers", "revenue",
                "share_revenue", "orders", "avg_order_value", "revenue_per_customer",
                "median_recency_days", "median_frequency_orders", "median_monetary", "return_rate",
                "rule", "description", "action"]

@@ -144,6 +144,41 @@ def wrap(text: str, width: int = 14) -> str:
     return "<br>".join(lines + [line])
 
 
+# Colour-blind-safe palettes (Paul Tol's 'muted' and 'bright' sets); one colour per segment, given
+# by the RFM segment's place in the segment map or the cluster's number, so it is the same on every page.
+RFM_COLORS = ["#117733", "#44AA99", "#882255", "#CC6677", "#88CCEE", "#332288", "#6699CC", "#DDCC77",
+              "#AA4499", "#999933", "#BBBBBB", "#777777"]
+CLUSTER_COLORS = ["#0077BB", "#EE7733", "#009988", "#CC3311", "#33BBEE", "#EE3377", "#BBBBBB",
+                  "#000000", "#882255", "#44AA99", "#999933", "#AA4499"]
+
+
+def slugify(text: str) -> str:
+    """A safe file name from a segment's name: lower-case letters, digits and '-'."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "segment"
+
+
+def dressed(segments: pd.DataFrame, rfm_order: list[str]) -> pd.DataFrame:
+    """The segments table (schema.TABLES['segments']) with each segment's page name (slug) and
+    colour after its name. An RFM segment's colour is its place in the segment map (`rfm_order`,
+    empty segments included); clusters are listed 1..k, and cluster n gets the n-th colour."""
+    out = segments.copy()
+    place = {name: i for i, name in enumerate(rfm_order)}
+    slugs, cols = [], []
+    number = 0
+    for kind, name in zip(out["kind"].tolist(), out["segment"].tolist()):
+        if kind == "rfm":
+            slugs.append(f"rfm-{slugify(name)}")
+            cols.append(RFM_COLORS[place.get(name, len(place)) % len(RFM_COLORS)])
+        else:
+            number += 1
+            slugs.append(f"cluster-{number}-{slugify(name)}")
+            cols.append(CLUSTER_COLORS[(number - 1) % len(CLUSTER_COLORS)])
+    at = out.columns.get_loc("segment") + 1
+    out.insert(at, "slug", pd.Series(slugs, index=out.index, dtype=out["segment"].dtype))
+    out.insert(at + 1, "color", pd.Series(cols, index=out.index, dtype=out["segment"].dtype))
+    return out
+
+
 def colors(segments: pd.DataFrame, kind: str) -> dict[str, str]:
     seg = segments[segments["kind"] == kind]
     return dict(zip(seg["segment"].tolist(), seg["color"].tolist()))

@@ -7,7 +7,7 @@ from analysis.studies.changes import ONE_ORDER_QUANTILE
 from report import downloads
 from report.charts import changes as charts
 from report.formatters import fmt_days
-from report.pages.parts import Chart, Column, Kpi, SHOWN_ROWS, Table, kinds_present, of_kind, records
+from report.pages.parts import Chart, Column, Kpi, SHOWN_ROWS, Table, kinds_present, of_kind, records, segments
 
 MOVER_COLUMNS = (Column("customer_id", "Customer", nowrap=True), Column("from_segment", "Was"),
                  Column("to_segment", "Now"), Column("monetary", "Revenue", "money0", numeric=True),
@@ -25,7 +25,7 @@ def _why_at_risk(row: dict) -> str:
 
 def changes(a: Analysis) -> dict:
     t, h, cur = a.tables, a.headline, a.config.currency
-    seg = t["segments"]
+    seg = segments(a)
     movers = t["movers"]
     at_risk = downloads.at_risk_customers(a)
     risk_charts = []

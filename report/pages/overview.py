@@ -6,13 +6,13 @@ from analysis.result import Analysis
 from analysis.studies.findings import SHOWN_FINDINGS
 from report.charts import overview as charts
 from report.formatters import make_money
-from report.pages.parts import Chart, Column, Kpi, SEGMENT_COLUMNS, Table, finding_rows, records, segment_rows
+from report.pages.parts import Chart, Column, Kpi, SEGMENT_COLUMNS, Table, finding_rows, records, segment_rows, segments
 
 
 def overview(a: Analysis) -> dict:
     h, t, cur = a.headline, a.tables, a.config.currency
     fmt_money = make_money(cur)
-    seg = t["segments"]
+    seg = segments(a)
     rfm_rows = segment_rows(a, "rfm")
     period = (h["period_start"], h["period_end"])
     all_rows = segment_rows(a, "rfm") + segment_rows(a, "cluster")

@@ -4,16 +4,14 @@ rows as plain dicts, and the helpers every page module uses; nothing here comput
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Callable
 
 import pandas as pd
 
 from analysis.result import Analysis
-from report.charts.style import Figure, MUTED
+from report.charts.style import Figure, dressed
 
-HEX_COLOR = re.compile(r"#[0-9A-Fa-f]{3}(?:[0-9A-Fa-f]{3})?")
 KIND_TITLES = {"rfm": "RFM segments", "cluster": "Behaviour clusters"}
 KIND_LABELS = {"rfm": "RFM segment", "cluster": "Behaviour cluster"}
 
@@ -85,14 +83,19 @@ def segment_href(slug: str) -> str:
     return f"segments/{slug}.html"
 
 
+def segments(a: Analysis) -> pd.DataFrame:
+    """The analysis's segments table with each segment's page name (slug) and colour
+    (charts.style.dressed): what every page and download reads."""
+    return dressed(a.tables["segments"], a.tables["rfm_rules"]["segment"].tolist())
+
+
 def segment_rows(a: Analysis, kind: str) -> list[dict]:
-    """Segments of one kind with their page address; a colour that is not a hex code is greyed."""
-    rows = records(a.segments(kind))
+    """Segments of one kind with their page address."""
+    seg = segments(a)
+    rows = records(seg[seg["kind"] == kind])
     for row in rows:
         row["href"] = segment_href(row["slug"])
         row["kind_label"] = KIND_LABELS[kind]
-        if not HEX_COLOR.fullmatch(str(row["color"])):
-            row["color"] = MUTED
     return rows
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from analysis.result import Analysis
 from analysis.studies.products import MIN_SUPPORT
 from report.charts import products as charts
-from report.pages.parts import Chart, Column, Table, kinds_present, of_kind, records
+from report.pages.parts import Chart, Column, Table, kinds_present, of_kind, records, segments
 
 
 def products(a: Analysis) -> dict:
     t, h = a.tables, a.headline
-    seg = t["segments"]
+    seg = segments(a)
     affinity, mix = [], []
     for kind, title in kinds_present(a):
         part = of_kind(t["segment_affinity"], kind).sort_values(["segment", "rank"], kind="stable")

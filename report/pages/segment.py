@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from analysis.result import Analysis
 from report.charts import segment as charts
-from report.pages.parts import Chart, Column, KIND_TITLES, Kpi, Table, records, segment_rows
+from report.pages.parts import Chart, Column, KIND_TITLES, Kpi, Table, records, segment_rows, segments
 
 
 def segment_page(a: Analysis, slug: str) -> dict:
     t, cur = a.tables, a.config.currency
-    seg = t["segments"]
+    seg = segments(a)
     row = records(seg[seg["slug"] == slug])[0]
     kind, name = row["kind"], row["segment"]
     mine = lambda table: table[(table["kind"] == kind) & (table["segment"] == name)]  # noqa: E731

@@ -6,12 +6,12 @@ from analysis.result import Analysis
 from analysis.studies.products import MIN_SUPPORT
 from report.charts import segments as charts
 from report.pages.parts import (Chart, Column, KEY_FEATURES, KIND_LABELS, SEGMENT_COLUMNS, Table, feature_rows,
-                                kinds_present, records, segment_rows)
+                                kinds_present, records, segment_rows, segments)
 
 
 def segments_overview(a: Analysis) -> dict:
     t, h, cur = a.tables, a.headline, a.config.currency
-    seg = t["segments"]
+    seg = segments(a)
     edges = t["score_edges"]
     metric_info = [("recency_days", "Recency: days since last order", "days", "lower is better: 5 = most recent"),
                    ("frequency_orders", "Frequency: orders", "int", "5 = most orders"),
@@ -99,7 +99,7 @@ def segments_overview(a: Analysis) -> dict:
 
 def segment_statistics(a: Analysis) -> dict:
     t, h, cur = a.tables, a.headline, a.config.currency
-    seg = t["segments"]
+    seg = segments(a)
     boxes, means = [], []
     for kind, title in kinds_present(a):
         boxes.append(Chart(f"chart-box-{kind}", charts.segment_boxes(

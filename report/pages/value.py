@@ -10,14 +10,14 @@ from report import downloads
 from report.charts import value as charts
 from report.charts.segments import segment_means_ci
 from report.pages.parts import (Chart, Column, Kpi, SHOWN_ROWS, Table, VALUE_FEATURES, feature_rows, kinds_present,
-                                records)
+                                records, segments)
 
 PARAMETER_NAMES = {"alpha": "α (alpha)", "beta": "β (beta)"}
 
 
 def value(a: Analysis) -> dict:
     t, h, cur = a.tables, a.headline, a.config.currency
-    seg = t["segments"]
+    seg = segments(a)
     bg, gg = h["purchase_model"], h["gamma_gamma"]
     reliable = h.get("value_model_reliable") is not False
     features = VALUE_FEATURES if reliable else {"clv": VALUE_FEATURES["clv"]}
