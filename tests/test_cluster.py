@@ -96,12 +96,12 @@ def _candidates(icl):
 
 def test_an_unstable_candidate_is_passed_over_and_the_reason_names_it():
     sel = _candidates([300.0, 100.0, 200.0])
-    measured = {1: 0.62, 2: 0.91, 0: 0.99}
+    measured = {1: 0.79996, 2: 0.91, 0: 0.99}
     best = _select(sel, lambda i: measured[i])
     assert sel.loc[best, "k"] == 5                                  # ICL order 4 (unstable), then 5
     assert sel["stability"].isna().tolist() == [True, False, False]  # k = 3 was never needed
     text = _reason(sel, best, 0.01, forced=False)
-    assert "k = 5 (ICL 200" in text and "k = 4 (0.620) scored better but was not stable" in text
+    assert "k = 5 (ICL 200" in text and "k = 4 (0.79996) scored better but was not stable" in text
 
 
 def test_when_no_candidate_is_stable_the_most_stable_is_chosen_and_the_page_says_so():

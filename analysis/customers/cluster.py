@@ -483,7 +483,7 @@ def _reason(selection: pd.DataFrame, best, least: float, forced: bool) -> str:
             text += ")."
     skipped = unstable[unstable["icl"] < chosen["icl"]].sort_values("icl", kind="stable")
     if len(skipped):
-        listed = ", ".join(f"k = {int(r.k)} ({r.stability:.3f})" for r in skipped.itertuples())
+        listed = ", ".join(f"k = {int(r.k)} ({_stability_text(r.stability)})" for r in skipped.itertuples())
         text += (f" {listed} scored better but {'was' if len(skipped) == 1 else 'were'} not stable: models fitted on "
                  f"resamples of the customers drew other borders.")
     better = selection[(~selection["eligible"]) & (selection["icl"] < chosen["icl"])]
@@ -496,6 +496,15 @@ def _reason(selection: pd.DataFrame, best, least: float, forced: bool) -> str:
         text += (f" The best silhouette was at k = {int(selection.loc[best_sil, 'k'])} "
                  f"({selection.loc[best_sil, 'silhouette']:.3f} against {chosen['silhouette']:.3f}); silhouette "
                  f"favours a few round groups, ICL judges how well the classes describe every measure.")
+    return text
+
+
+def _stability_text(value: float) -> str:
+    """A stability to 3 decimals, or more where fewer would round an unstable value up to MIN_STABILITY."""
+    for decimals in range(3, 7):
+        text = f"{value:.{decimals}f}"
+        if value >= MIN_STABILITY or float(text) < MIN_STABILITY:
+            break
     return text
 
 
