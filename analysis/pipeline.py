@@ -9,7 +9,9 @@ import tempfile
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Callable, Iterable
 
 import duckdb
@@ -25,6 +27,7 @@ from analysis.read.clean import big_lines_warning, clean
 from analysis.read.source import attribution_for, connect_url, engine_error, is_connection_url, open_source
 from analysis.result import Analysis, SourceInfo
 from analysis.schema import CANONICAL, TABLES, detect_columns, detect_profile
+from analysis.studies.study import Inputs, Queried
 
 # Called with (stage, seconds) when a stage ends; if it has a `start` method, that is called
 # with the stage's name when the stage begins (progress bars).
@@ -115,21 +118,18 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                                         "or negative quantities), and the --as-of date")
             from analysis.customers import cluster, profiles
             from analysis.customers import rules as cluster_rules
-            from analysis.studies import changes, cohorts, findings, lists, products, stats, trends, validation
-            from analysis.studies.value import tables as value_tables
+            from analysis.studies import findings, lists
 
             segment_map = config.segment_map or rfm.SEGMENT_RULES
-            # The engine queries that need no segments run in the background while the customer-level
-            # stages below keep this thread busy (engine.Background); their results are awaited where
-            # they are used.
-            queued = {
-                "cohorts": background.submit(cohorts.cohort_queries, lines),
-                "changes": background.submit(changes.change_queries, lines, as_of, segment_map),
-                "value": background.submit(value_tables.value_queries, lines, as_of),
-                "first_purchase": background.submit(products.first_purchase, lines),
-                "monthly": background.submit(trends.monthly, lines, customers[["first_order_date"]].copy(), start),
-                "validation": background.submit(validation.queries, lines, as_of, netted.customer_returns),
-            }
+            inputs = Inputs(lines=lines, as_of=as_of, start=start, config=config, segment_map=segment_map,
+                            customer_returns=netted.customer_returns, customers=customers)
+            # Each study's engine work that needs no segments runs in the background while the
+            # customer-level stages below keep this thread busy (engine.Background); its results
+            # are awaited where a study reads them.
+            futures: dict = {}
+            studies = _studies()
+            for study in studies:
+                _submit(background, futures, study, study.queries(inputs))
             with stage("segments"):
                 score_frame, edges = rfm.rfm_scores(customers)
                 customers = customers.join(score_frame)
@@ -143,46 +143,26 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                 customers["cluster"] = clustering.labels
                 customers["cluster_name"] = customers["cluster"].map(names).astype("string")
                 customers["cluster_outlier"] = clustering.outlier
-            assignments = products.assignments_from(customers)
-            queued |= {  # and those that need the segments
-                "monthly_by_segment": background.submit(trends.monthly_by_segment, lines, assignments),
-                "segment_totals": background.submit(products.segment_totals, lines, assignments),
-            }
+            inputs = replace(inputs, customers=customers, clustering=clustering)
+            for study in studies:  # and the work that needs the segments
+                _submit(background, futures, study, study.segment_queries(inputs))
             with stage("profiles"):
                 learned = cluster_rules.cluster_rules(clustering.labels, shown, names, config.seed, config.currency)
                 tables = _profile_tables(customers, clustering, rules, learned, config)
             extra: dict = {}
-            with stage("statistics"):
-                more, figures = stats.statistics(customers, config.seed)
-                tables.update(more), extra.update(figures)
-            with stage("changes"):
-                more, figures, risk = changes.change_tables(lines, customers, tables["segments"], as_of,
-                                                           before=queued["changes"].result(),
-                                                           days=queued["cohorts"].result()["days"],
-                                                           rules=segment_map, start=start)
-                tables.update(more), extra.update(figures)
-            with stage("validation"):
-                more, figures = validation.validation_tables(queued["validation"].result(), queued["changes"].result(),
-                                                         clustering, as_of, config.seed)
-                tables.update(more), extra.update(figures)
-            with stage("value"):
-                more, figures, value, value_warnings = value_tables.value_tables(
-                    lines, customers, as_of, config.clv_horizon, config.discount_rate, config.seed,
-                    queried=queued["value"].result())
-                tables.update(more), extra.update(figures)
-            with stage("cohorts"):
-                more, figures = cohorts.cohort_tables(lines, queued["cohorts"].result(), start)
-                tables.update(more), extra.update(figures)
-            with stage("trends"):
-                tables["monthly"] = queued["monthly"].result()
-                tables["monthly_by_segment"] = queued["monthly_by_segment"].result()
-                product_totals, category_mix = queued["segment_totals"].result()
-                tables["segment_products"] = products.segment_products(product_totals, config.top_n)
-            with stage("products"):
-                more, figures = products.product_tables(customers, config.top_n, product_totals, category_mix,
-                                                      queued["first_purchase"].result())
-                tables.update(more), extra.update(figures)
-            customers = customers.merge(value, on="customer_id", how="left").merge(risk, on="customer_id", how="left")
+            study_warnings: list[str] = []
+            columns = []
+            queried = Queried(futures)
+            for study in studies:
+                with stage(study.name):
+                    result = study.checked(study.result(replace(inputs, tables=MappingProxyType(dict(tables))),
+                                                        queried))
+                tables.update(result.tables), extra.update(result.figures)
+                study_warnings += result.warnings
+                if result.customer_columns is not None:
+                    columns.append(result.customer_columns)
+            for more in columns:
+                customers = customers.merge(more, on="customer_id", how="left")
             tables["customers"] = customers[TABLES["customers"]]
             tables["customer_lists"] = lists.customer_lists(customers, segment_map)
         except duckdb.OutOfMemoryException as exc:
@@ -210,11 +190,27 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
         source=SourceInfo(path=shown, format=src.format, sha256=src.sha256, rows=rows_read,
                           columns=src.columns, mapping=mapping, attribution=attribution_for(src.columns, rows_read),
                           profile=profile["name"] if profile else "", encoding=src.encoding),
-        tables={name: tables[name] for name in TABLES}, headline=headline, findings=found,
+        tables={name: tables[name] for name in [*TABLES, *(t for study in studies for t in study.tables)]},
+        headline=headline, findings=found,
         warnings=(cleaned.warnings + ((big,) if big else ()) + _cluster_warnings(clustering, len(customers))
-                  + value_warnings),
+                  + tuple(study_warnings)),
         timings=timings, notes=tuple(engine.MEMORY_NOTES[noted:]),
     )
+
+
+def _studies() -> list:
+    """The studies, in the order they run (each a stage): analysis.studies.study.Study."""
+    from analysis.studies import changes, cohorts, products, stats, trends, validation
+    from analysis.studies.value import tables as value_tables
+
+    return [stats.STUDY, changes.STUDY, validation.STUDY, value_tables.STUDY, cohorts.STUDY, trends.STUDY,
+            products.STUDY]
+
+
+def _submit(background, futures: dict, study, queries) -> None:
+    """Submit a study's engine work to the background, as "<study>.<name>"."""
+    for name, (function, *args) in queries.items():
+        futures[f"{study.name}.{name}"] = background.submit(function, *args)
 
 
 def _connect(config: Config, workdir: Path, shown: str):

@@ -16,6 +16,7 @@ import pandas as pd
 from analysis.customers import features, rfm
 from analysis.schema import SEGMENT_KINDS
 from analysis.studies import cohorts, validation
+from analysis.studies.study import Study, StudyResult
 
 NEW, GONE = "(new)", "(gone)"
 
@@ -231,3 +232,17 @@ def change_tables(lines, customers: pd.DataFrame, segments: pd.DataFrame, as_of:
                "value_at_risk": float(per_customer["value_at_risk"].sum())}
     risk = per_customer[["customer_id", "at_risk", "own_rhythm", "expected_gap_days", "overdue_days", "value_at_risk"]]
     return tables, figures, risk
+
+
+def _queries(inputs) -> dict:
+    return {"before": (change_queries, inputs.lines, inputs.as_of, inputs.segment_map)}
+
+
+def _result(inputs, queried) -> StudyResult:
+    tables, figures, risk = change_tables(inputs.lines, inputs.customers, inputs.tables["segments"], inputs.as_of,
+                                          before=queried["changes.before"], days=queried["cohorts.tables"]["days"],
+                                          rules=inputs.segment_map, start=inputs.start)
+    return StudyResult(tables, figures, customer_columns=risk)
+
+
+STUDY = Study("changes", _result, queries=_queries)

@@ -23,6 +23,7 @@ import pandas as pd
 
 from analysis import engine
 from analysis.engine import rollups
+from analysis.studies.study import Study, StudyResult
 
 # Time to second order: (label, first day, last day) per bin; None = no upper bound.
 SECOND_ORDER_BINS = (
@@ -206,3 +207,15 @@ def cohort_tables(lines, queried: dict, start: dt.date | None = None) -> tuple[d
     tables = {"cohorts": cohort_retention(lines, queried["months"], start), "second_order": repeat.histogram,
               "new_vs_returning": new_vs_returning(lines, queried["months"], start)}
     return tables, {f"repeat_{k}" if not k.startswith("repeat") else k: v for k, v in repeat.figures.items()}
+
+
+def _queries(inputs) -> dict:
+    return {"tables": (cohort_queries, inputs.lines)}
+
+
+def _result(inputs, queried) -> StudyResult:
+    tables, figures = cohort_tables(inputs.lines, queried["cohorts.tables"], inputs.start)
+    return StudyResult(tables, figures)
+
+
+STUDY = Study("cohorts", _result, queries=_queries)

@@ -21,6 +21,7 @@ from scipy import stats
 from analysis import engine
 from analysis.engine import rollups
 from analysis.studies.stats import MIN_SUPPORT
+from analysis.studies.study import Study, StudyResult
 
 NONE = "(none)"  # shown for a NULL product id or category
 AFFINITY_COLUMNS = ["kind", "segment", "rank", "product_id", "product_name", "segment_revenue_share",
@@ -347,3 +348,21 @@ def segment_countries(customers: pd.DataFrame, top_n: int) -> pd.DataFrame:
         g.insert(0, "kind", kind)
         parts.append(g)
     return pd.concat(parts, ignore_index=True)[["kind", "segment", "rank", "country", "customers", "revenue"]]
+
+
+def _queries(inputs) -> dict:
+    return {"first_purchase": (first_purchase, inputs.lines)}
+
+
+def _segment_queries(inputs) -> dict:
+    return {"totals": (segment_totals, inputs.lines, assignments_from(inputs.customers))}
+
+
+def _result(inputs, queried) -> StudyResult:
+    top_n = inputs.config.top_n
+    totals, mix = queried["products.totals"]
+    tables, figures = product_tables(inputs.customers, top_n, totals, mix, queried["products.first_purchase"])
+    return StudyResult({"segment_products": segment_products(totals, top_n), **tables}, figures)
+
+
+STUDY = Study("products", _result, queries=_queries, segment_queries=_segment_queries)

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
+from analysis.studies.study import Study, StudyResult
+
 MIN_SUPPORT = 50            # customers a group needs before it is tested (pairs of segments, products)
 MIN_GROUP = 2                # segments with fewer customers than this are left out of the tests
 PAIRWISE_SAMPLE = 20_000     # customers per segment used by the Mann-Whitney test
@@ -312,3 +314,11 @@ def statistics(customers: pd.DataFrame, seed: int) -> tuple[dict, dict]:
         "lorenz": conc.lorenz,
     }
     return tables, {"gini": float(conc.gini)}
+
+
+def _result(inputs, queried) -> StudyResult:
+    tables, figures = statistics(inputs.customers, inputs.config.seed)
+    return StudyResult(tables, figures)
+
+
+STUDY = Study("statistics", _result)

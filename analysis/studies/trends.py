@@ -10,6 +10,7 @@ import pandas as pd
 
 from analysis import engine
 from analysis.engine import rollups
+from analysis.studies.study import Study, StudyResult
 
 
 def monthly(lines: ibis.Table, customers: pd.DataFrame, start=None) -> pd.DataFrame:
@@ -51,3 +52,21 @@ def monthly_by_segment(lines: ibis.Table, assignments: pd.DataFrame) -> pd.DataF
     out["month"] = pd.to_datetime(out["month"]).dt.date
     return out.sort_values(["kind", "segment", "month"]).reset_index(drop=True)[
         ["month", "kind", "segment", "revenue", "customers"]]
+
+
+def _queries(inputs) -> dict:
+    return {"monthly": (monthly, inputs.lines, inputs.customers[["first_order_date"]].copy(), inputs.start)}
+
+
+def _segment_queries(inputs) -> dict:
+    from analysis.studies.products import assignments_from
+
+    return {"monthly_by_segment": (monthly_by_segment, inputs.lines, assignments_from(inputs.customers))}
+
+
+def _result(inputs, queried) -> StudyResult:
+    return StudyResult({"monthly": queried["trends.monthly"],
+                        "monthly_by_segment": queried["trends.monthly_by_segment"]})
+
+
+STUDY = Study("trends", _result, queries=_queries, segment_queries=_segment_queries)

@@ -32,6 +32,7 @@ import pandas as pd
 from analysis import engine
 from analysis.engine import rollups
 from analysis.studies import stats
+from analysis.studies.study import Study, StudyResult
 
 WINDOW_DAYS = 90
 BOOTSTRAPS = 200           # resamples of the difference in separation
@@ -194,3 +195,16 @@ def validation_tables(queried: dict, rfm_then: pd.DataFrame, clustering, as_of: 
     segments, summary, figures = compare(by_kind, seed)
     figures["validation_from"] = cut
     return {"validation_segments": segments, "validation_summary": summary}, figures
+
+
+def _queries(inputs) -> dict:
+    return {"next": (queries, inputs.lines, inputs.as_of, inputs.customer_returns)}
+
+
+def _result(inputs, queried) -> StudyResult:
+    tables, figures = validation_tables(queried["validation.next"], queried["changes.before"], inputs.clustering,
+                                        inputs.as_of, inputs.config.seed)
+    return StudyResult(tables, figures)
+
+
+STUDY = Study("validation", _result, queries=_queries)

@@ -12,6 +12,7 @@ import pandas as pd
 from analysis.engine import rollups
 from analysis.studies import stats
 from analysis.studies.stats import KINDS, by_kind
+from analysis.studies.study import Study, StudyResult
 from analysis.studies.value import clv
 
 HOLDOUT_DAYS = 90  # the value model is checked on predicting this many last days
@@ -118,3 +119,18 @@ def alive_threshold(summary: pd.DataFrame, fit) -> pd.DataFrame:
                            below_half_after_days=after)
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _queries(inputs) -> dict:
+    return {"summaries": (value_queries, inputs.lines, inputs.as_of)}
+
+
+def _result(inputs, queried) -> StudyResult:
+    c = inputs.config
+    tables, figures, per_customer, warnings = value_tables(
+        inputs.lines, inputs.customers, inputs.as_of, c.clv_horizon, c.discount_rate, c.seed,
+        queried=queried["value.summaries"])
+    return StudyResult(tables, figures, customer_columns=per_customer, warnings=warnings)
+
+
+STUDY = Study("value", _result, queries=_queries)
