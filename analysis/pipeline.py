@@ -25,7 +25,7 @@ from analysis.errors import DataError
 from analysis.read import returns
 from analysis.read.clean import big_lines_warning, clean
 from analysis.read.source import attribution_for, connect_url, engine_error, is_connection_url, open_source
-from analysis.result import Analysis, SourceInfo
+from analysis.result import SECTIONS, Analysis, ClusterFigures, DataFigures, MoneyFigures, SourceInfo
 from analysis.schema import CANONICAL, TABLES, detect_columns, detect_profile
 from analysis.studies.study import Inputs, Queried
 
@@ -149,7 +149,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
             with stage("profiles"):
                 learned = cluster_rules.cluster_rules(clustering.labels, shown, names, config.seed, config.currency)
                 tables = _profile_tables(customers, clustering, rules, learned, config)
-            extra: dict = {}
+            sections: dict = {}
             study_warnings: list[str] = []
             columns = []
             queried = Queried(futures)
@@ -157,7 +157,9 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                 with stage(study.name):
                     result = study.checked(study.result(replace(inputs, tables=MappingProxyType(dict(tables))),
                                                         queried))
-                tables.update(result.tables), extra.update(result.figures)
+                tables.update(result.tables)
+                if result.figures is not None:
+                    sections[study.name] = result.figures
                 study_warnings += result.warnings
                 if result.customer_columns is not None:
                     columns.append(result.customer_columns)
@@ -182,20 +184,22 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
     tables["mapping"] = _mapping_table(mapping)
     tables["score_edges"] = rfm.score_edges_table(customers, score_frame)
     tables["rfm_rules"] = rules
-    headline = _headline(customers, cleaned, netted, rows_read, clustering) | extra
-    found = findings.findings(customers, tables["segments"], cleaned.ledger, headline, config.currency,
-                              tables=tables, rules=segment_map)
-    return Analysis(
+    data, money, clusters = _core_figures(customers, cleaned, netted, rows_read, clustering)
+    analysis = Analysis(
         config=config,
         source=SourceInfo(path=shown, format=src.format, sha256=src.sha256, rows=rows_read,
                           columns=src.columns, mapping=mapping, attribution=attribution_for(src.columns, rows_read),
                           profile=profile["name"] if profile else "", encoding=src.encoding),
         tables={name: tables[name] for name in [*TABLES, *(t for study in studies for t in study.tables)]},
-        headline=headline, findings=found,
+        data=data, money=money, clusters=clusters, **{name: sections.pop(name) for name in SECTIONS[3:]},
+        more=sections,
         warnings=(cleaned.warnings + ((big,) if big else ()) + _cluster_warnings(clustering, len(customers))
                   + tuple(study_warnings)),
         timings=timings, notes=tuple(engine.MEMORY_NOTES[noted:]),
     )
+    found = findings.findings(customers, tables["segments"], cleaned.ledger, analysis.headline, config.currency,
+                              tables=tables, rules=segment_map)
+    return replace(analysis, findings=found)
 
 
 def _studies() -> list:
@@ -256,7 +260,8 @@ def _mapping_table(mapping: dict[str, str]):
                          for f in CANONICAL])
 
 
-def _headline(customers, cleaned, netted, rows_read: int, clustering) -> dict:
+def _core_figures(customers, cleaned, netted, rows_read: int, clustering) -> tuple[DataFigures, MoneyFigures,
+                                                                                 ClusterFigures]:
     from analysis.customers import cluster
 
     ledger = cleaned.ledger.set_index("reason")["rows"]
@@ -265,29 +270,31 @@ def _headline(customers, cleaned, netted, rows_read: int, clustering) -> dict:
     repeat = customers["frequency_orders"] > 1
     period_end = cleaned.last.date()
     money = netted.figures
-    return {
-        "rows_read": rows_read, "rows_kept": int(ledger["kept"]), "rows_dropped": rows_read - int(ledger["kept"]),
-        "customers": len(customers), "customers_with_purchases": cleaned.customers_with_purchases,
-        "customers_returned_everything": len(netted.returned_everything),
+    data = DataFigures(
+        rows_read=rows_read, rows_kept=int(ledger["kept"]), rows_dropped=rows_read - int(ledger["kept"]),
+        customers=len(customers), customers_with_purchases=cleaned.customers_with_purchases,
+        customers_returned_everything=len(netted.returned_everything),
         # customer ids whose purchase lines were all dropped (free items, postage, after the as-of date)
-        "customers_only_dropped_lines": cleaned.customers_with_purchases - len(customers)
+        customers_only_dropped_lines=cleaned.customers_with_purchases - len(customers)
         - len(netted.returned_everything),
-        "orders": orders, "revenue": revenue, "avg_order_value": revenue / orders,
-        "gross_revenue": money["gross_revenue"], "returned_value": money["returned_value"],
-        "net_revenue": money["net_revenue"], "unmatched_returns_value": money["unmatched_returns_value"],
-        "orders_returned_in_full": money["orders_returned_in_full"],
-        "revenue_per_customer": revenue / len(customers),
-        "repeat_customer_share": float(repeat.mean()),
-        "median_days_between_orders": float(customers.loc[repeat, "mean_days_between_orders"].median())
-        if repeat.any() else float("nan"),
-        "period_start": cleaned.first.date().isoformat(), "period_end": period_end.isoformat(),
-        "as_of": cleaned.as_of.isoformat(), "date_format": cleaned.date_format,
-        "n_clusters": clustering.k, "silhouette": clustering.silhouette,
-        "cluster_method": clustering.method, "cluster_stability": clustering.stability,
-        "cluster_reason": clustering.reason, "cluster_outliers": int(clustering.outlier.sum()),
-        "clusters_stable": not clustering.stability < cluster.MIN_STABILITY,  # (NaN for one group: stable)
+        guest_rows=int(ledger["missing_customer"]),
+        period_start=cleaned.first.date().isoformat(), period_end=period_end.isoformat(),
+        as_of=cleaned.as_of.isoformat(), build_date=build_date(period_end).isoformat(),
+        date_format=cleaned.date_format)
+    spend = MoneyFigures(
+        orders=orders, revenue=revenue, avg_order_value=revenue / orders,
+        revenue_per_customer=revenue / len(customers),
+        gross_revenue=money["gross_revenue"], returned_value=money["returned_value"],
+        net_revenue=money["net_revenue"], unmatched_returns_value=money["unmatched_returns_value"],
+        orders_returned_in_full=money["orders_returned_in_full"],
         # returns matched to purchases (the money ledger's), customers who returned everything included
-        "returns_lines": money["returns_lines"], "returns_customers": len(netted.customer_returns),
-        "guest_rows": int(ledger["missing_customer"]),
-        "build_date": build_date(period_end).isoformat(),
-    }
+        returns_lines=money["returns_lines"], returns_customers=len(netted.customer_returns),
+        repeat_customer_share=float(repeat.mean()),
+        median_days_between_orders=float(customers.loc[repeat, "mean_days_between_orders"].median())
+        if repeat.any() else float("nan"))
+    clusters = ClusterFigures(
+        n_clusters=clustering.k, silhouette=clustering.silhouette, cluster_method=clustering.method,
+        cluster_stability=clustering.stability, cluster_reason=clustering.reason,
+        cluster_outliers=int(clustering.outlier.sum()),
+        clusters_stable=not clustering.stability < cluster.MIN_STABILITY)  # (NaN for one group: stable)
+    return data, spend, clusters

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Mapping
 
@@ -40,28 +40,83 @@ class Finding:
 
 
 @dataclass(frozen=True)
-class Analysis:
-    """Everything the report shows. Tables are pandas frames with the columns in schema.TABLES.
+class DataFigures:
+    """What was read, kept and dropped, and the data's dates (ISO dates as text)."""
 
-    headline keys: rows_read, rows_kept, rows_dropped, customers (with at least one order that was
-    not returned in full), customers_with_purchases (ids with a purchase line in the file),
-    customers_returned_everything, customers_only_dropped_lines, orders, revenue (net of returns,
-    = net_revenue), gross_revenue, returned_value (matched returns at the price paid),
-    unmatched_returns_value, orders_returned_in_full, avg_order_value, revenue_per_customer,
-    repeat_customer_share, median_days_between_orders, period_start, period_end, as_of, build_date
-    (ISO dates), date_format, n_clusters, silhouette, cluster_method, cluster_stability,
-    cluster_reason (why this k, in words), cluster_outliers (customers assigned but not fitted on),
-    clusters_stable (stability at least cluster.MIN_STABILITY),
-    returns_lines (return lines matched), returns_customers, guest_rows; from the next-90-day
-    validation: validation_from (ISO date), recommended_segmentation ('rfm' or 'cluster', None
-    without enough history), recommendation_reason, separation_difference (clusters - RFM) and its
-    95% interval separation_difference_low/high.
-    """
+    rows_read: int
+    rows_kept: int
+    rows_dropped: int
+    customers: int                      # with at least one order that was not returned in full
+    customers_with_purchases: int       # customer ids with a purchase line in the file
+    customers_returned_everything: int
+    customers_only_dropped_lines: int   # ids whose purchase lines were all dropped
+    guest_rows: int                     # rows without a customer id
+    period_start: str
+    period_end: str
+    as_of: str
+    build_date: str                     # SOURCE_DATE_EPOCH when set, else period_end
+    date_format: str                    # how the dates were read
+
+
+@dataclass(frozen=True)
+class MoneyFigures:
+    """Orders and money, net of returns (in the data's currency)."""
+
+    orders: int
+    revenue: float                      # net of returns (= net_revenue)
+    avg_order_value: float
+    revenue_per_customer: float
+    gross_revenue: float
+    returned_value: float               # matched returns at the price paid
+    net_revenue: float
+    unmatched_returns_value: float
+    orders_returned_in_full: int
+    returns_lines: int                  # return lines matched to purchases
+    returns_customers: int
+    repeat_customer_share: float        # customers with more than one order
+    median_days_between_orders: float   # of repeat customers (NaN without any)
+
+
+@dataclass(frozen=True)
+class ClusterFigures:
+    """The behaviour clusters chosen (analysis.customers.cluster)."""
+
+    n_clusters: int
+    silhouette: float
+    cluster_method: str
+    cluster_stability: float
+    cluster_reason: str                 # why this k, in words
+    cluster_outliers: int               # customers assigned but not fitted on
+    clusters_stable: bool               # stability at least cluster.MIN_STABILITY
+
+
+# Analysis fields that hold figures, in the order summary.json's headline merges them. Each study's
+# figures (a frozen dataclass of its own module) sit under the study's name.
+SECTIONS = ("data", "money", "clusters", "statistics", "changes", "validation", "value", "cohorts", "products")
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the report shows. Tables are pandas frames with the columns in schema.TABLES
+    (and those a study declares). Figures are typed sections: data, money and clusters here, and one
+    per study (stats.StatsFigures, changes.ChangeFigures, validation.ValidationFigures,
+    value.tables.ValueFigures, cohorts.CohortFigures, products.ProductFigures); `more` holds the
+    figures of studies added since, by study name. `headline` is all of them as one mapping (for
+    summary.json)."""
 
     config: Config
     source: SourceInfo
     tables: Mapping[str, pd.DataFrame]
-    headline: Mapping[str, object]
+    data: DataFigures
+    money: MoneyFigures
+    clusters: ClusterFigures
+    statistics: object
+    changes: object
+    validation: object
+    value: object
+    cohorts: object
+    products: object
+    more: Mapping[str, object] = field(default_factory=dict)
     findings: tuple[Finding, ...] = ()
     warnings: tuple[str, ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict)
@@ -75,7 +130,15 @@ class Analysis:
             if got != columns:
                 raise ValueError(f"table '{name}' has columns {got}, declared {columns}")
         object.__setattr__(self, "tables", MappingProxyType(dict(self.tables)))
-        object.__setattr__(self, "headline", MappingProxyType(dict(self.headline)))
+        object.__setattr__(self, "more", MappingProxyType(dict(self.more)))
+
+    @property
+    def headline(self) -> Mapping[str, object]:
+        """Every figure of every section by its field name (summary.json's headline)."""
+        out: dict = {}
+        for section in (*(getattr(self, name) for name in SECTIONS), *self.more.values()):
+            out.update({f.name: getattr(section, f.name) for f in fields(section)})
+        return MappingProxyType(out)
 
     def segments(self, kind: str) -> pd.DataFrame:
         """Segment profiles of one kind ('rfm' or 'cluster'), largest first as stored."""

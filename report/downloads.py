@@ -202,7 +202,7 @@ def _customer_columns(a: Analysis) -> tuple[list[str], list[str]]:
     their names in the file: the value column is named after its horizon, e.g. clv_365."""
     columns = list(a.tables["customers"].columns)
     order = FIRST_CUSTOMER_COLUMNS + [c for c in columns if c not in FIRST_CUSTOMER_COLUMNS]
-    horizon = a.headline.get("clv_horizon_days")
+    horizon = a.value.clv_horizon_days
     return order, [f"clv_{horizon}" if horizon and c == "clv" else c for c in order]
 
 
@@ -332,22 +332,21 @@ def summary(a: Analysis) -> dict:
 
 def models(a: Analysis) -> dict:
     """The fitted customer-value models with their units, as recorded in the headline."""
-    h = a.headline
-    bg, gg = h.get("purchase_model"), h.get("gamma_gamma")
+    bg, gg = a.value.purchase_model, a.value.gamma_gamma
     return {
-        "purchase_model": {**bg, "time_unit": h.get("clv_time_unit"), "reliable": h.get("value_model_reliable"),
-                           "doubts": h.get("value_model_doubts"), "forecast_from": h.get("value_predictor")}
+        "purchase_model": {**bg, "time_unit": a.value.clv_time_unit, "reliable": a.value.value_model_reliable,
+                           "doubts": a.value.value_model_doubts, "forecast_from": a.value.value_predictor}
         if bg else None,
-        "purchase_models": {name: {**fit, "time_unit": h.get("clv_time_unit"), "in_use": bool(bg) and name == bg["model"]}
-                            for name, fit in (h.get("purchase_models") or {}).items()},
+        "purchase_models": {name: {**fit, "time_unit": a.value.clv_time_unit, "in_use": bool(bg) and name == bg["model"]}
+                            for name, fit in (a.value.purchase_models or {}).items()},
         "gamma_gamma": {**gg, "money": a.config.currency or None} if gg else None,
-        "clv": {"horizon_days": h.get("clv_horizon_days"), "discount_rate_monthly": h.get("discount_rate_monthly"),
-                "total": h.get("clv_total")},
-        "holdout": {"mae": h.get("holdout_mae"), "cutoff": h.get("holdout_cutoff"),
-                    "beats_naive": h.get("holdout_beats_naive"),
+        "clv": {"horizon_days": a.value.clv_horizon_days, "discount_rate_monthly": a.value.discount_rate_monthly,
+                "total": a.value.clv_total},
+        "holdout": {"mae": a.value.holdout_mae, "cutoff": a.value.holdout_cutoff,
+                    "beats_naive": a.value.holdout_beats_naive,
                     "comparison": a.tables["holdout_comparison"].to_dict(orient="records")
                     if "holdout_comparison" in a.tables else []},
-        "spend_frequency_correlation": h.get("spend_frequency_correlation"),
+        "spend_frequency_correlation": a.value.spend_frequency_correlation,
     }
 
 

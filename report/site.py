@@ -37,14 +37,13 @@ def segment_pages(a: Analysis) -> list[Page]:
 
 def site_context(a: Analysis) -> dict:
     """What every page shows: title, navigation, footer."""
-    h = a.headline
     return {
         "site_title": a.config.title,
         "nav": [(p.file, p.nav_label) for p in PAGES],
         "segment_nav": [(KIND_TITLES[kind], segment_rows(a, kind)) for kind in KIND_TITLES
                         if (a.tables["segments"]["kind"] == kind).any()],
-        "period": (h["period_start"], h["period_end"]),
-        "build_date": h["build_date"],
+        "period": (a.data.period_start, a.data.period_end),
+        "build_date": a.data.build_date,
         "tool": f"{analysis.TOOL_NAME} {analysis.__version__}",
         "attribution": a.source.attribution,
     }

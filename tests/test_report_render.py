@@ -333,6 +333,24 @@ NEW_HEADLINE = {
 }
 
 
+def sections(headline: dict) -> dict:
+    """A flat headline split into the Analysis's typed sections."""
+    from dataclasses import fields
+
+    from analysis.result import ClusterFigures, DataFigures, MoneyFigures
+    from analysis.studies.changes import ChangeFigures
+    from analysis.studies.cohorts import CohortFigures
+    from analysis.studies.products import ProductFigures
+    from analysis.studies.stats import StatsFigures
+    from analysis.studies.validation import ValidationFigures
+    from analysis.studies.value.tables import ValueFigures
+
+    kinds = {"data": DataFigures, "money": MoneyFigures, "clusters": ClusterFigures, "statistics": StatsFigures,
+             "changes": ChangeFigures, "validation": ValidationFigures, "value": ValueFigures,
+             "cohorts": CohortFigures, "products": ProductFigures}
+    return {name: kind(**{f.name: headline[f.name] for f in fields(kind)}) for name, kind in kinds.items()}
+
+
 def tiny_analysis(**config) -> Analysis:
     """A hand-made Analysis: 6 customers, 3 RFM segments, 2 clusters, hostile strings included."""
     headline = {
@@ -345,7 +363,7 @@ def tiny_analysis(**config) -> Analysis:
         "returned_value": 17.5, "net_revenue": 2125.5,
         "unmatched_returns_value": 4.0, "orders_returned_in_full": 1,
         "repeat_acquired_customers": 5, "repeat_acquired_repeat_customers": 3,
-        "build_date": "2024-03-20", **NEW_HEADLINE,
+        "build_date": "2024-03-20", "date_format": "YYYY-MM-DD", **NEW_HEADLINE,
     }
     return Analysis(
         config=make_config(title="Tiny shop", currency="£", **config),
@@ -353,7 +371,7 @@ def tiny_analysis(**config) -> Analysis:
                           columns=("Customer ID", "InvoiceDate", "Amount"),
                           mapping={"customer_id": "Customer ID", "order_ts": "InvoiceDate"},
                           attribution=f"Data: a tiny shop (CC BY 4.0), {DOI}."),
-        tables=tiny_tables(), headline=headline,
+        tables=tiny_tables(), **sections(headline),
         findings=(Finding("Champions bring most revenue.", "75%", "segments"),
                   Finding("Few rows were dropped.", "77%", "ledger"),
                   Finding("4 customers are overdue.", "£2,102", "revenue_at_risk"),
@@ -838,8 +856,7 @@ def test_nothing_is_written_outside_the_output_folder(tmp_path, tiny):
 def test_a_segment_named_like_a_path_gets_a_safe_page_inside_the_site(tmp_path):
     tables = tiny_tables()
     tables["segments"].loc[3, "segment"] = "../../Escape/..\\here"
-    a = Analysis(config=make_config(), source=tiny_analysis().source, tables=tables,
-                 headline=tiny_analysis().headline)
+    a = dataclasses.replace(tiny_analysis(), config=make_config(), tables=tables)
     out = render.write_site(a, tmp_path / "site")
     assert (out / "segments" / "cluster-1-escape-here.html").is_file()
     assert (out / "downloads" / "segments" / "cluster-1-escape-here.csv").is_file()
@@ -966,7 +983,7 @@ def test_the_category_mix_is_replaced_by_a_note_when_there_are_no_categories(tmp
     tables = tiny_tables()
     tables["category_mix"] = tables["category_mix"].iloc[0:0]
     base = tiny_analysis()
-    a = Analysis(config=base.config, source=base.source, tables=tables, headline=base.headline)
+    a = dataclasses.replace(base, tables=tables)
     text = render.render_pages(a)["products.html"]
     assert "chart-category-mix" not in text and "no product category column" in text
 

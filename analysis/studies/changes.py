@@ -8,6 +8,7 @@ vectorised pandas over one row per customer.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import ibis
 import numpy as np
@@ -238,11 +239,19 @@ def _queries(inputs) -> dict:
     return {"before": (change_queries, inputs.lines, inputs.as_of, inputs.segment_map)}
 
 
+@dataclass(frozen=True)
+class ChangeFigures:
+    change_from: str          # the earlier date segments are compared with (ISO)
+    change_days: int          # days before the as-of date
+    customers_at_risk: int    # overdue for their next order
+    value_at_risk: float      # what those customers would bring in a year
+
+
 def _result(inputs, queried) -> StudyResult:
     tables, figures, risk = change_tables(inputs.lines, inputs.customers, inputs.tables["segments"], inputs.as_of,
                                           before=queried["changes.before"], days=queried["cohorts.tables"]["days"],
                                           rules=inputs.segment_map, start=inputs.start)
-    return StudyResult(tables, figures, customer_columns=risk)
+    return StudyResult(tables, ChangeFigures(**figures), customer_columns=risk)
 
 
 STUDY = Study("changes", _result, queries=_queries)

@@ -15,6 +15,7 @@ are left out of the time to a second order.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import ibis
@@ -213,9 +214,20 @@ def _queries(inputs) -> dict:
     return {"tables": (cohort_queries, inputs.lines)}
 
 
+@dataclass(frozen=True)
+class CohortFigures:
+    repeat_customers: int                    # ordered on two or more days
+    repeat_rate: float                       # of all customers
+    repeat_acquired_customers: int           # first seen after the data's first month
+    repeat_acquired_repeat_customers: int    # of those, the repeat customers
+    repeat_days_to_second_q1: float          # their days from first to second order: quartiles
+    repeat_days_to_second_median: float
+    repeat_days_to_second_q3: float
+
+
 def _result(inputs, queried) -> StudyResult:
     tables, figures = cohort_tables(inputs.lines, queried["cohorts.tables"], inputs.start)
-    return StudyResult(tables, figures)
+    return StudyResult(tables, CohortFigures(**figures))
 
 
 STUDY = Study("cohorts", _result, queries=_queries)

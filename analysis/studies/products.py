@@ -12,6 +12,7 @@ the customers table.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import ibis
 import numpy as np
@@ -358,11 +359,17 @@ def _segment_queries(inputs) -> dict:
     return {"totals": (segment_totals, inputs.lines, assignments_from(inputs.customers))}
 
 
+@dataclass(frozen=True)
+class ProductFigures:
+    first_purchase_by: str          # 'category' or 'product': what first orders were compared by
+    first_purchase_standing: int    # how many of those went with ordering again (q < SIGNIFICANCE)
+
+
 def _result(inputs, queried) -> StudyResult:
     top_n = inputs.config.top_n
     totals, mix = queried["products.totals"]
     tables, figures = product_tables(inputs.customers, top_n, totals, mix, queried["products.first_purchase"])
-    return StudyResult({"segment_products": segment_products(totals, top_n), **tables}, figures)
+    return StudyResult({"segment_products": segment_products(totals, top_n), **tables}, ProductFigures(**figures))
 
 
 STUDY = Study("products", _result, queries=_queries, segment_queries=_segment_queries)

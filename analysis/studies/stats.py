@@ -11,6 +11,7 @@ mean_days_between_orders for one-order customers) are left out per feature.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import combinations
 from typing import Iterable, NamedTuple
 
@@ -316,9 +317,14 @@ def statistics(customers: pd.DataFrame, seed: int) -> tuple[dict, dict]:
     return tables, {"gini": float(conc.gini)}
 
 
+@dataclass(frozen=True)
+class StatsFigures:
+    gini: float   # of net revenue over customers (0 = all spend the same)
+
+
 def _result(inputs, queried) -> StudyResult:
     tables, figures = statistics(inputs.customers, inputs.config.seed)
-    return StudyResult(tables, figures)
+    return StudyResult(tables, StatsFigures(**figures))
 
 
 STUDY = Study("statistics", _result)

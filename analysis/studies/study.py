@@ -45,7 +45,7 @@ class Inputs:
 class StudyResult:
     """What a study adds to the Analysis."""
     tables: Mapping[str, pd.DataFrame]                   # by name, columns as in schema.TABLES
-    figures: Mapping[str, object] = field(default_factory=dict)  # headline figures (see Analysis)
+    figures: object = None                               # a frozen dataclass of figures (Analysis.<study name>)
     customer_columns: pd.DataFrame | None = None         # customer_id and columns for the customers table
     warnings: tuple[str, ...] = ()                       # shown on the data-quality page and the console
 

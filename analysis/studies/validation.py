@@ -24,6 +24,7 @@ happened in the window).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import ibis
 import numpy as np
@@ -201,10 +202,20 @@ def _queries(inputs) -> dict:
     return {"next": (queries, inputs.lines, inputs.as_of, inputs.customer_returns)}
 
 
+@dataclass(frozen=True)
+class ValidationFigures:
+    validation_from: str                   # the cutoff both segmentations are made at (ISO)
+    recommended_segmentation: str | None   # 'rfm' or 'cluster' (None without enough history)
+    recommendation_reason: str
+    separation_difference: float          # clusters' separation minus RFM's
+    separation_difference_low: float      # its 95% interval
+    separation_difference_high: float
+
+
 def _result(inputs, queried) -> StudyResult:
     tables, figures = validation_tables(queried["validation.next"], queried["changes.before"], inputs.clustering,
                                         inputs.as_of, inputs.config.seed)
-    return StudyResult(tables, figures)
+    return StudyResult(tables, ValidationFigures(**figures))
 
 
 STUDY = Study("validation", _result, queries=_queries)

@@ -24,7 +24,7 @@ def _why_at_risk(row: dict) -> str:
 
 
 def changes(a: Analysis) -> dict:
-    t, h, cur = a.tables, a.headline, a.config.currency
+    t, cur = a.tables, a.config.currency
     seg = segments(a)
     movers = t["movers"]
     at_risk = downloads.at_risk_customers(a)
@@ -43,16 +43,16 @@ def changes(a: Analysis) -> dict:
                                      Column("action", "Action")), records(part))))
     return {
         "kpis": [
-            Kpi("Compared with", h["change_from"], "date", f"{h['change_days']} days before the analysis date"),
+            Kpi("Compared with", a.changes.change_from, "date", f"{a.changes.change_days} days before the analysis date"),
             Kpi("Moved into a lapsing segment", len(movers), "int", "customers (see the list below)"),
-            Kpi("Customers at risk", h["customers_at_risk"], "int", "overdue for their next order"),
-            Kpi("Value at risk", h["value_at_risk"], "money0", "a year: at most what they spent in the last 365 days"),
+            Kpi("Customers at risk", a.changes.customers_at_risk, "int", "overdue for their next order"),
+            Kpi("Value at risk", a.changes.value_at_risk, "money0", "a year: at most what they spent in the last 365 days"),
         ],
-        "change_from": h["change_from"],
-        "change_days": h["change_days"],
+        "change_from": a.changes.change_from,
+        "change_days": a.changes.change_days,
         "transition_chart": Chart("chart-transitions",
-                                  charts.transition_heatmap(t["transitions"], seg, h["change_from"]),
-                                  f"Customers by RFM segment {h['change_days']} days ago (rows) and now (columns).",
+                                  charts.transition_heatmap(t["transitions"], seg, a.changes.change_from),
+                                  f"Customers by RFM segment {a.changes.change_days} days ago (rows) and now (columns).",
                                   Table("table-transitions", "Customers per segment change", (
                                       Column("from_segment", "Before"), Column("to_segment", "Now"),
                                       Column("customers", "Customers", "int", numeric=True),

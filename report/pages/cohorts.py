@@ -8,18 +8,18 @@ from report.pages.parts import Chart, Column, Kpi, Table, records
 
 
 def cohorts(a: Analysis) -> dict:
-    t, h, cur = a.tables, a.headline, a.config.currency
+    t, cur = a.tables, a.config.currency
     cohort_rows = [dict(row, cohort=charts.cohort_label(row["cohort_month"], row["already_customers"]))
                    for row in records(t["cohorts"])]
-    quartiles = (h["repeat_days_to_second_q1"], h["repeat_days_to_second_median"], h["repeat_days_to_second_q3"])
+    quartiles = (a.cohorts.repeat_days_to_second_q1, a.cohorts.repeat_days_to_second_median, a.cohorts.repeat_days_to_second_q3)
     return {
         "kpis": [
-            Kpi("Repeat customers", h["repeat_customers"], "int", "ordered on two or more occasions"),
-            Kpi("Repeat rate", h["repeat_rate"], "pct", "of all customers"),
-            Kpi("Median days to second order", h["repeat_days_to_second_median"], "days",
-                f"first to second order, {h['repeat_acquired_repeat_customers']:,} repeat customers acquired "
+            Kpi("Repeat customers", a.cohorts.repeat_customers, "int", "ordered on two or more occasions"),
+            Kpi("Repeat rate", a.cohorts.repeat_rate, "pct", "of all customers"),
+            Kpi("Median days to second order", a.cohorts.repeat_days_to_second_median, "days",
+                f"first to second order, {a.cohorts.repeat_acquired_repeat_customers:,} repeat customers acquired "
                 "after the first month"),
-            Kpi("Middle half", (h["repeat_days_to_second_q1"], h["repeat_days_to_second_q3"]), "dayrange",
+            Kpi("Middle half", (a.cohorts.repeat_days_to_second_q1, a.cohorts.repeat_days_to_second_q3), "dayrange",
                 "quartiles of days to second order"),
         ],
         "has_cohorts": bool(len(t["cohorts"])),

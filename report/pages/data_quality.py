@@ -12,27 +12,27 @@ MONEY_COLUMNS = (Column("label", "Item"), Column("value", "Value", "money", nume
 
 
 def data_quality(a: Analysis) -> dict:
-    t, h, s = a.tables, a.headline, a.source
+    t, s = a.tables, a.source
     money = t["money_ledger"]
     return {
         "kpis": [
-            Kpi("Rows read", h["rows_read"], "int"),
-            Kpi("Rows kept", h["rows_kept"], "int"),
-            Kpi("Rows dropped", h["rows_dropped"], "int"),
-            Kpi("Guest-order rows", h["guest_rows"], "int", "no customer id"),
-            Kpi("Gross revenue", h["gross_revenue"], "money0", "kept lines as bought"),
-            Kpi("Returns matched", h["returned_value"], "money0",
-                f"{h['returns_lines']:,} return lines, from {h['returns_customers']:,} customers"),
-            Kpi("Net revenue", h["net_revenue"], "money0", "used for every money figure"),
-            Kpi("Returns not matched", h["unmatched_returns_value"], "money0", "not subtracted"),
+            Kpi("Rows read", a.data.rows_read, "int"),
+            Kpi("Rows kept", a.data.rows_kept, "int"),
+            Kpi("Rows dropped", a.data.rows_dropped, "int"),
+            Kpi("Guest-order rows", a.data.guest_rows, "int", "no customer id"),
+            Kpi("Gross revenue", a.money.gross_revenue, "money0", "kept lines as bought"),
+            Kpi("Returns matched", a.money.returned_value, "money0",
+                f"{a.money.returns_lines:,} return lines, from {a.money.returns_customers:,} customers"),
+            Kpi("Net revenue", a.money.net_revenue, "money0", "used for every money figure"),
+            Kpi("Returns not matched", a.money.unmatched_returns_value, "money0", "not subtracted"),
         ],
         "money_revenue": Table("table-money-revenue", "Money ledger: gross revenue less matched returns is net revenue",
                                MONEY_COLUMNS, records(money[money["section"] == "revenue"])),
         "money_returns": Table("table-money-returns", "Every return line, by what became of it (valued as credited)",
                                MONEY_COLUMNS, records(money[money["section"] == "returns"])),
-        "customer_counts": {"with_purchases": h["customers_with_purchases"], "customers": h["customers"],
-                            "returned_everything": h["customers_returned_everything"],
-                            "only_dropped": h["customers_only_dropped_lines"]},
+        "customer_counts": {"with_purchases": a.data.customers_with_purchases, "customers": a.data.customers,
+                            "returned_everything": a.data.customers_returned_everything,
+                            "only_dropped": a.data.customers_only_dropped_lines},
         "returned_everything": Table(
             "table-returned-everything", "Customers who returned everything they bought", (
                 Column("customer_id", "Customer"), Column("orders", "Orders", "int", numeric=True),

@@ -10,34 +10,34 @@ from report.pages.parts import Chart, Column, Kpi, SEGMENT_COLUMNS, Table, findi
 
 
 def overview(a: Analysis) -> dict:
-    h, t, cur = a.headline, a.tables, a.config.currency
+    t, cur = a.tables, a.config.currency
     fmt_money = make_money(cur)
     seg = segments(a)
     rfm_rows = segment_rows(a, "rfm")
-    period = (h["period_start"], h["period_end"])
+    period = (a.data.period_start, a.data.period_end)
     all_rows = segment_rows(a, "rfm") + segment_rows(a, "cluster")
     return {
         "kpis": [
-            Kpi("Customers", h["customers"], "int", "with at least one order that was not returned in full"),
-            Kpi("Net revenue", h["revenue"], "money0",
-                f"{fmt_money(h['gross_revenue'])} bought less {fmt_money(h['returned_value'])} returned"),
-            Kpi("Orders", h["orders"], "int"),
-            Kpi("Average order value", h["avg_order_value"], "money", "revenue per order"),
-            Kpi("Repeat customers", h["repeat_customer_share"], "pct", "ordered more than once"),
-            Kpi("Period", (h["period_start"], h["period_end"]), "period", "first to last kept order"),
-            Kpi("Gini of revenue", h["gini"], "num", "0 = equal spend, 1 = one customer has it all"),
+            Kpi("Customers", a.data.customers, "int", "with at least one order that was not returned in full"),
+            Kpi("Net revenue", a.money.revenue, "money0",
+                f"{fmt_money(a.money.gross_revenue)} bought less {fmt_money(a.money.returned_value)} returned"),
+            Kpi("Orders", a.money.orders, "int"),
+            Kpi("Average order value", a.money.avg_order_value, "money", "revenue per order"),
+            Kpi("Repeat customers", a.money.repeat_customer_share, "pct", "ordered more than once"),
+            Kpi("Period", (a.data.period_start, a.data.period_end), "period", "first to last kept order"),
+            Kpi("Gini of revenue", a.statistics.gini, "num", "0 = equal spend, 1 = one customer has it all"),
             Kpi("Top 20% of customers", _pareto_share(t["pareto"], 0.2), "pct", "their share of revenue"),
-            Kpi("Customers at risk", h["customers_at_risk"], "int", "overdue for their next order"),
-            Kpi("Value at risk", h["value_at_risk"], "money0", "a year: at most what they spent in the last 365 days"),
-            Kpi(f"Customer value, next {h['clv_horizon_days']} days", h["clv_total"], "money0",
-                f"predicted ({h['value_predictor']} + Gamma–Gamma)" if h.get("value_model_reliable") is not False
-                else f"purchase model NOT RELIABLE on this data ({h['value_model_doubts']}): a naive forecast "
-                     f"('{h['value_predictor']}') instead"),
+            Kpi("Customers at risk", a.changes.customers_at_risk, "int", "overdue for their next order"),
+            Kpi("Value at risk", a.changes.value_at_risk, "money0", "a year: at most what they spent in the last 365 days"),
+            Kpi(f"Customer value, next {a.value.clv_horizon_days} days", a.value.clv_total, "money0",
+                f"predicted ({a.value.value_predictor} + Gamma–Gamma)" if a.value.value_model_reliable is not False
+                else f"purchase model NOT RELIABLE on this data ({a.value.value_model_doubts}): a naive forecast "
+                     f"('{a.value.value_predictor}') instead"),
         ],
         "findings": finding_rows(a.findings[:SHOWN_FINDINGS]),
         "more_findings": max(len(a.findings) - SHOWN_FINDINGS, 0),
-        "recommendation": ({"label": {"rfm": "RFM segments", "cluster": "behaviour clusters"}[h["recommended_segmentation"]],
-                            "reason": h["recommendation_reason"]} if h.get("recommendation_reason") else None),
+        "recommendation": ({"label": {"rfm": "RFM segments", "cluster": "behaviour clusters"}[a.validation.recommended_segmentation],
+                            "reason": a.validation.recommendation_reason} if a.validation.recommendation_reason else None),
         "share_chart": Chart("chart-segment-share", charts.segment_share_bars(seg, "rfm"),
                              "Each RFM segment's share of all customers next to its share of all revenue.",
                              Table("table-segment-share", "RFM segments: customers and revenue", (

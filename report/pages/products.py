@@ -9,7 +9,7 @@ from report.pages.parts import Chart, Column, Table, kinds_present, of_kind, rec
 
 
 def products(a: Analysis) -> dict:
-    t, h = a.tables, a.headline
+    t = a.tables
     seg = segments(a)
     affinity, mix = [], []
     for kind, title in kinds_present(a):
@@ -39,15 +39,15 @@ def products(a: Analysis) -> dict:
         "affinity": affinity,
         "affinity_support": MIN_SUPPORT,
         "mix_charts": mix,
-        "first_purchase_by": h["first_purchase_by"],
+        "first_purchase_by": a.products.first_purchase_by,
         "first_purchase_tested": len(fp),
-        "first_purchase_standing": h["first_purchase_standing"],
+        "first_purchase_standing": a.products.first_purchase_standing,
         "first_purchase_support": MIN_SUPPORT,
         "first_purchase_chart": Chart(
             "chart-first-purchase", charts.first_purchase_bars(fp),
             "Share of customers who ordered again, by what their first order held, against all eligible customers.",
             Table("table-first-purchase", "First-purchase predictors of a second order", (
-                Column("name", "Category" if h["first_purchase_by"] == "category" else "Product"),
+                Column("name", "Category" if a.products.first_purchase_by == "category" else "Product"),
                 Column("customers", "Customers", "int", numeric=True),
                 Column("repeat_customers", "Ordered again", "int", numeric=True),
                 Column("repeat_rate", "Repeat rate", "pct", numeric=True),

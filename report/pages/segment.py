@@ -50,7 +50,7 @@ def segment_page(a: Analysis, slug: str) -> dict:
                                     records(mine(t["segment_features"])))),
         "monthly_chart": Chart("chart-segment-monthly",
                                charts.segment_monthly_revenue(t["monthly_by_segment"], row, cur,
-                                                               (a.headline["period_start"], a.headline["period_end"])),
+                                                               (a.data.period_start, a.data.period_end)),
                                "This segment's revenue in each month.",
                                Table("table-segment-monthly", "Revenue per month", (
                                    Column("month", "Month", "date"),

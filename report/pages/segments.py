@@ -10,7 +10,7 @@ from report.pages.parts import (Chart, Column, KEY_FEATURES, KIND_LABELS, SEGMEN
 
 
 def segments_overview(a: Analysis) -> dict:
-    t, h, cur = a.tables, a.headline, a.config.currency
+    t, cur = a.tables, a.config.currency
     seg = segments(a)
     edges = t["score_edges"]
     metric_info = [("recency_days", "Recency: days since last order", "days", "lower is better: 5 = most recent"),
@@ -59,16 +59,16 @@ def segments_overview(a: Analysis) -> dict:
                                    records(t["segment_features"][t["segment_features"]["kind"] == "cluster"])),
                                wide=True),
         "scatter_chart": Chart("chart-customer-map",
-                               charts.customer_scatter(t["customer_sample"], seg, h["customers"], cur),
+                               charts.customer_scatter(t["customer_sample"], seg, a.data.customers, cur),
                                "A sample of customers by days since last order and revenue, coloured by cluster; "
                                "the full list is in customers.csv."),
         "silhouette_chart": Chart("chart-cluster-selection", charts.selection_by_k(selection),
                                   "ICL (the criterion k is chosen by) for each number of clusters tried.") if len(selection) else None,
-        "n_clusters": h["n_clusters"],
-        "cluster_reason": h["cluster_reason"],
-        "outliers": h["cluster_outliers"],
-        "stability": h["cluster_stability"],
-        "stability_low": not h["clusters_stable"],
+        "n_clusters": a.clusters.n_clusters,
+        "cluster_reason": a.clusters.cluster_reason,
+        "outliers": a.clusters.cluster_outliers,
+        "stability": a.clusters.cluster_stability,
+        "stability_low": not a.clusters.clusters_stable,
         "cluster_rules": Table("table-cluster-rules", "Rules that pick out each cluster", (
             Column("segment", "Cluster"), Column("rule", "Rule"),
             Column("customers", "Customers", "int", numeric=True),
@@ -98,7 +98,7 @@ def segments_overview(a: Analysis) -> dict:
 
 
 def segment_statistics(a: Analysis) -> dict:
-    t, h, cur = a.tables, a.headline, a.config.currency
+    t, cur = a.tables, a.config.currency
     seg = segments(a)
     boxes, means = [], []
     for kind, title in kinds_present(a):
@@ -137,14 +137,14 @@ def segment_statistics(a: Analysis) -> dict:
                                     Column("effect", "Rank-biserial effect", "num", numeric=True),
                                     Column("p_holm", "Holm-adjusted p", "pvalue", numeric=True)),
                                     records(t["pairwise_revenue"]))) if len(t["pairwise_revenue"]) else None,
-        "gini": h["gini"],
+        "gini": a.statistics.gini,
         "pareto_chart": Chart("chart-pareto", charts.pareto_bars(pareto),
                               "Share of all revenue brought by the biggest-spending customers.",
                               Table("table-pareto", "Revenue share of the top customers", (
                                   Column("top_share", "Top share of customers", "pct", numeric=True),
                                   Column("revenue_share", "Share of revenue", "pct", numeric=True)),
                                   records(pareto))),
-        "lorenz_chart": Chart("chart-lorenz", charts.lorenz_curve(t["lorenz"], h["gini"]),
+        "lorenz_chart": Chart("chart-lorenz", charts.lorenz_curve(t["lorenz"], a.statistics.gini),
                               "Cumulative share of revenue against cumulative share of customers, lowest "
                               "spenders first; the dashed diagonal is equal spend.",
                               Table("table-lorenz", "Lorenz curve points", (
@@ -156,12 +156,12 @@ def segment_statistics(a: Analysis) -> dict:
 
 def validation_check(a: Analysis) -> dict:
     """The next-90-day check of both segmentations (analysis.studies.validation)."""
-    t, h = a.tables, a.headline
+    t = a.tables
     summary = t["validation_summary"].assign(kind_label=t["validation_summary"]["kind"].map(KIND_LABELS))
     per_segment = t["validation_segments"].assign(kind_label=t["validation_segments"]["kind"].map(KIND_LABELS))
     return {
-        "validation_reason": h.get("recommendation_reason", ""),
-        "validation_from": h.get("validation_from"),
+        "validation_reason": a.validation.recommendation_reason,
+        "validation_from": a.validation.validation_from,
         "validation_summary": Table("table-validation", "How well each segmentation told what customers did next", (
             Column("kind_label", "Segmentation"), Column("segments", "Segments", "int", numeric=True),
             Column("customers", "Customers then", "int", numeric=True),

@@ -16,17 +16,17 @@ PARAMETER_NAMES = {"alpha": "α (alpha)", "beta": "β (beta)"}
 
 
 def value(a: Analysis) -> dict:
-    t, h, cur = a.tables, a.headline, a.config.currency
+    t, cur = a.tables, a.config.currency
     seg = segments(a)
-    bg, gg = h["purchase_model"], h["gamma_gamma"]
-    reliable = h.get("value_model_reliable") is not False
+    bg, gg = a.value.purchase_model, a.value.gamma_gamma
+    reliable = a.value.value_model_reliable is not False
     features = VALUE_FEATURES if reliable else {"clv": VALUE_FEATURES["clv"]}
     clv_charts = []
     for kind, title in kinds_present(a):
         clv_charts.append(Chart(f"chart-clv-{kind}", segment_means_ci(
             t["segment_value"], seg, kind, features, cur,
             title=f"Customer value per {'RFM segment' if kind == 'rfm' else 'behaviour cluster'}",
-            subtitle=f"Mean over the next {h['clv_horizon_days']} days · line: bootstrap 95% interval"
+            subtitle=f"Mean over the next {a.value.clv_horizon_days} days · line: bootstrap 95% interval"
                      + ("; pick CLV or probability alive" if reliable else " · naive forecast")),
             f"{title}: mean CLV" + (" and probability alive" if reliable else "")
             + " per segment with bootstrap 95% intervals.",
@@ -36,10 +36,10 @@ def value(a: Analysis) -> dict:
                 Column("ci_high", "To", "num", numeric=True), Column("n", "Customers", "int", numeric=True)),
                 feature_rows(t["segment_value"], kind, features))))
     params = []
-    shape, days = "shape (no unit)", h["clv_time_unit"]
+    shape, days = "shape (no unit)", a.value.clv_time_unit
     models = [(name + (" (in use)" if bg and name == bg["model"] else " (not used)"), fit,
                tuple((n, PARAMETER_NAMES.get(n, n), days if n in ("alpha", "beta") else shape) for n in fit["names"]))
-              for name, fit in (h.get("purchase_models") or {}).items()]
+              for name, fit in (a.value.purchase_models or {}).items()]
     for model, fit, rows in (*models, ("Gamma–Gamma", gg, (("p", "p", shape), ("q", "q", shape),
                                                         ("gamma", "γ (gamma)", f"money ({cur})" if cur else "money")))):
         if not fit:
@@ -70,16 +70,16 @@ def value(a: Analysis) -> dict:
     holdout = t["holdout"]
     return {
         "kpis": [
-            Kpi(f"Total CLV, next {h['clv_horizon_days']} days", h["clv_total"], "money0",
-                f"discounted, all customers ({h['value_predictor']})" if reliable
-                else f"purchase model NOT RELIABLE on this data: naive forecast '{h['value_predictor']}' instead"),
-            Kpi("Holdout error (MAE)", h["holdout_mae"], "num",
+            Kpi(f"Total CLV, next {a.value.clv_horizon_days} days", a.value.clv_total, "money0",
+                f"discounted, all customers ({a.value.value_predictor})" if reliable
+                else f"purchase model NOT RELIABLE on this data: naive forecast '{a.value.value_predictor}' instead"),
+            Kpi("Holdout error (MAE)", a.value.holdout_mae, "num",
                 f"purchase days per customer ({bg['model']})" if bg else "purchase days per customer"),
-            Kpi("Spend–frequency correlation", h["spend_frequency_correlation"], "num",
+            Kpi("Spend–frequency correlation", a.value.spend_frequency_correlation, "num",
                 "Gamma–Gamma assumes about 0"),
-            Kpi("Monthly discount rate", h["discount_rate_monthly"], "pct"),
+            Kpi("Monthly discount rate", a.value.discount_rate_monthly, "pct"),
         ],
-        "h": h,
+        "figures": a.value,
         "has_models": bool(bg),
         "reliable": reliable,
         "params": Table("table-model-parameters", "Fitted model parameters (time in days)", (
@@ -99,7 +99,7 @@ def value(a: Analysis) -> dict:
             Column("below_half_after_days", "Below 50% after (days since last purchase)", "int", numeric=True)),
             records(threshold.assign(kind_label=threshold["kind"].map({"rfm": "RFM segment",
                                                                       "cluster": "Cluster"})))),
-        "holdout_chart": Chart("chart-holdout", charts.holdout_bars(holdout, h["holdout_cutoff"],
+        "holdout_chart": Chart("chart-holdout", charts.holdout_bars(holdout, a.value.holdout_cutoff,
                                                                            (bg or {}).get("model", "BG/NBD")),
                                "Mean purchase days per customer after the cutoff: actual next to what a model fitted "
                                "on the data before the cutoff predicted.",

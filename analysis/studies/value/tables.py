@@ -5,6 +5,7 @@ holdout check, and the fitted parameters as recorded figures."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -125,12 +126,30 @@ def _queries(inputs) -> dict:
     return {"summaries": (value_queries, inputs.lines, inputs.as_of)}
 
 
+@dataclass(frozen=True)
+class ValueFigures:
+    clv_horizon_days: int
+    discount_rate_monthly: float
+    clv_time_unit: str                       # the models' time unit: 'days'
+    purchase_model: dict | None              # the fit in use (described), None without repeat customers
+    purchase_models: dict                    # every fit by model name
+    gamma_gamma: dict | None                 # the spend model's fit
+    spend_frequency_correlation: float       # Gamma-Gamma assumes about 0
+    holdout_mae: float                       # purchase days per customer, last HOLDOUT_DAYS
+    holdout_beats_naive: bool | None
+    value_model_reliable: bool | None
+    value_model_doubts: str                  # why not reliable, in words
+    value_predictor: str | None              # what expected purchases come from
+    holdout_cutoff: str | None               # ISO date
+    clv_total: float                         # over the horizon, all customers
+
+
 def _result(inputs, queried) -> StudyResult:
     c = inputs.config
     tables, figures, per_customer, warnings = value_tables(
         inputs.lines, inputs.customers, inputs.as_of, c.clv_horizon, c.discount_rate, c.seed,
         queried=queried["value.summaries"])
-    return StudyResult(tables, figures, customer_columns=per_customer, warnings=warnings)
+    return StudyResult(tables, ValueFigures(**figures), customer_columns=per_customer, warnings=warnings)
 
 
 STUDY = Study("value", _result, queries=_queries)
