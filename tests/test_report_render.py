@@ -1005,6 +1005,6 @@ def test_the_data_quality_page_reconciles_the_money_and_lists_who_returned_every
 
 def test_the_report_labels_exactly_the_measures_the_analysis_summarises():
     from analysis.studies.stats import KEY_FEATURES as SUMMARISED
-    from report.pages.parts import KEY_FEATURES as LABELLED
+    from report.pages.parts import KEY_FEATURE_LABELS as LABELLED
 
     assert set(LABELLED) == set(SUMMARISED)

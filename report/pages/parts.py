@@ -114,7 +114,7 @@ SEGMENT_COLUMNS = (
 
 
 # labels of the analysis's stats.KEY_FEATURES, in the order the pages show them
-KEY_FEATURES = {"monetary": "Revenue", "frequency_orders": "Orders", "recency_days": "Days since last order",
+KEY_FEATURE_LABELS = {"monetary": "Revenue", "frequency_orders": "Orders", "recency_days": "Days since last order",
                 "avg_order_value": "Avg order value"}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from analysis.result import Analysis
 from analysis.studies.products import MIN_SUPPORT
 from report.charts import segments as charts
-from report.pages.parts import (Chart, Column, KEY_FEATURES, KIND_LABELS, SEGMENT_COLUMNS, Table, feature_rows,
+from report.pages.parts import (Chart, Column, KEY_FEATURE_LABELS, KIND_LABELS, SEGMENT_COLUMNS, Table, feature_rows,
                                 kinds_present, records, segment_rows, segments)
 
 
@@ -103,7 +103,7 @@ def segment_statistics(a: Analysis) -> dict:
     boxes, means = [], []
     for kind, title in kinds_present(a):
         boxes.append(Chart(f"chart-box-{kind}", charts.segment_boxes(
-            t["segment_distributions"], seg, kind, KEY_FEATURES, cur),
+            t["segment_distributions"], seg, kind, KEY_FEATURE_LABELS, cur),
             f"{title}: quartiles and whiskers per segment, from summaries (no customer points are embedded).",
             Table(f"table-box-{kind}", f"{title}: distribution per segment", (
                 Column("segment", "Segment"), Column("feature_label", "Measure"),
@@ -112,16 +112,16 @@ def segment_statistics(a: Analysis) -> dict:
                 Column("median", "Median", "num", numeric=True),
                 Column("q3", "Upper quartile", "num", numeric=True), Column("max", "Max", "num", numeric=True),
                 Column("mean", "Mean", "num", numeric=True)),
-                feature_rows(t["segment_distributions"], kind, KEY_FEATURES))))
+                feature_rows(t["segment_distributions"], kind, KEY_FEATURE_LABELS))))
         means.append(Chart(f"chart-means-{kind}", charts.segment_means_ci(
-            t["segment_means"], seg, kind, KEY_FEATURES, cur),
+            t["segment_means"], seg, kind, KEY_FEATURE_LABELS, cur),
             f"{title}: mean per segment with a bootstrap 95% confidence interval; intervals that do not "
             "overlap point to a real difference.",
             Table(f"table-means-{kind}", f"{title}: means with 95% intervals", (
                 Column("segment", "Segment"), Column("feature_label", "Measure"),
                 Column("mean", "Mean", "num", numeric=True), Column("ci_low", "From", "num", numeric=True),
                 Column("ci_high", "To", "num", numeric=True), Column("n", "Customers", "int", numeric=True)),
-                feature_rows(t["segment_means"], kind, KEY_FEATURES))))
+                feature_rows(t["segment_means"], kind, KEY_FEATURE_LABELS))))
     pareto = t["pareto"]
     return {
         **validation_check(a),
