@@ -197,8 +197,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                   + tuple(study_warnings)),
         timings=timings, notes=tuple(engine.MEMORY_NOTES[noted:]),
     )
-    found = findings.findings(customers, tables["segments"], cleaned.ledger, analysis.headline, config.currency,
-                              tables=tables, rules=segment_map)
+    found = findings.findings(analysis, customers, cleaned.ledger, rules=segment_map)
     return replace(analysis, findings=found)
 
 
