@@ -55,12 +55,12 @@ def prefetch(modules: Iterable[str]) -> threading.Thread:
     return thread
 
 
-def build_date(period_end: dt.date) -> dt.date:
-    """SOURCE_DATE_EPOCH when set (reproducible builds), else the last date in the data."""
+def build_date() -> dt.date:
+    """The day the report is built: SOURCE_DATE_EPOCH when set (reproducible builds), else today (UTC)."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch and epoch.strip().isdigit():
         return dt.datetime.fromtimestamp(int(epoch), tz=dt.timezone.utc).date()
-    return period_end
+    return dt.datetime.now(dt.timezone.utc).date()
 
 
 def run_analysis(config: Config, progress: Progress | None = None, also_import: Iterable[str] = ()) -> Analysis:
@@ -278,7 +278,7 @@ def _core_figures(customers, cleaned, netted, rows_read: int, clustering) -> tup
         - len(netted.returned_everything),
         guest_rows=int(ledger["missing_customer"]),
         period_start=cleaned.first.date().isoformat(), period_end=period_end.isoformat(),
-        as_of=cleaned.as_of.isoformat(), build_date=build_date(period_end).isoformat(),
+        as_of=cleaned.as_of.isoformat(), build_date=build_date().isoformat(),
         date_format=cleaned.date_format)
     spend = MoneyFigures(
         orders=orders, revenue=revenue, avg_order_value=revenue / orders,

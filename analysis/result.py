@@ -54,7 +54,7 @@ class DataFigures:
     period_start: str
     period_end: str
     as_of: str
-    build_date: str                     # SOURCE_DATE_EPOCH when set, else period_end
+    build_date: str                     # the day the report was built: SOURCE_DATE_EPOCH when set, else today
     date_format: str                    # how the dates were read
 
 

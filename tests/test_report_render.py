@@ -497,7 +497,7 @@ def test_footer_shows_period_build_date_tool_version_and_attribution(site):
     for page in html_pages(site):
         text = page.read_text(encoding="utf-8")
         footer = text[text.index('<footer'):]
-        assert "3 Jan 2024 – 20 Mar 2024" in footer and "built 20 Mar 2024" in footer
+        assert "3 Jan 2024 – 20 Mar 2024" in footer and "report built 20 Mar 2024" in footer
         assert f"{analysis.TOOL_NAME} {analysis.__version__}" in footer
         assert f'<a href="{DOI}" rel="external">{DOI}</a>' in footer
 
