@@ -118,7 +118,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                                         "or negative quantities), and the --as-of date")
             from analysis.customers import cluster, profiles
             from analysis.customers import rules as cluster_rules
-            from analysis.studies import findings, lists
+            from analysis.studies import findings, lists, plan
 
             segment_map = config.segment_map or rfm.SEGMENT_RULES
             inputs = Inputs(lines=lines, as_of=as_of, start=start, config=config, segment_map=segment_map,
@@ -167,6 +167,8 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                 customers = customers.merge(more, on="customer_id", how="left")
             tables["customers"] = customers[TABLES["customers"]]
             tables["customer_lists"] = lists.customer_lists(customers, segment_map)
+            tables["actions"] = plan.actions(customers, tables["segments"],
+                                             sections["validation"].recommended_segmentation or "rfm", segment_map)
         except duckdb.OutOfMemoryException as exc:
             raise DataError(f"the engine ran out of memory ({str(exc).splitlines()[0]})", file=shown,
                             fix=f"raise its memory budget, e.g. SEGMENT_REPORT_ENGINE_MB={2 * ENGINE_MEMORY_MB}, "

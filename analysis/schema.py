@@ -134,6 +134,9 @@ TABLES = {
     "segment_countries": ["kind", "segment", "rank", "country", "customers", "revenue"],
     # the customer lists to act on, in order (analysis/studies/lists.py)
     "customer_lists": ["list", "position", "customer_id", "disagreement"],
+    # the segments of the recommended segmentation by the money at stake (analysis/studies/plan.py)
+    "actions": ["rank", "kind", "segment", "customers", "share_customers", "going_quiet", "at_stake", "basis",
+                "customers_at_risk", "value_at_risk", "action"],
     "segment_features": ["kind", "segment", "feature", "label", "median", "z"],
     "monthly": ["month", "revenue", "orders", "customers", "new_customers"],
     "monthly_by_segment": ["month", "kind", "segment", "revenue", "customers"],

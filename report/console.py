@@ -5,6 +5,7 @@ from __future__ import annotations
 from analysis.customers import cluster
 from analysis.result import Analysis
 from analysis.studies.findings import SHOWN_FINDINGS
+from analysis.studies.plan import SHOWN as SHOWN_ACTIONS
 
 
 def _table(rows: list[list[str]], header: list[str]) -> list[str]:
@@ -69,6 +70,15 @@ def summary(a: Analysis) -> str:
     if a.validation.recommendation_reason:
         lines += [f"Which segmentation to use (checked on the 90 days after {a.validation.validation_from}):",
                   f"  {a.validation.recommendation_reason}", ""]
+    plan = a.tables["actions"].head(SHOWN_ACTIONS)
+    if len(plan):
+        lines.append("What to do first (money at stake, largest first):")
+        for p in plan.itertuples():
+            overdue = (f" {p.customers_at_risk:,} are overdue; they spent {money(p.value_at_risk)} last year."
+                       if p.going_quiet and p.value_at_risk > 0 else "")
+            lines.append(f"  {p.rank}. {p.segment} ({p.customers:,} customers): {money(p.at_stake)} {p.basis}. "
+                         f"{p.action}{overdue}")
+        lines.append("")
     lines += [*_model_lines(a, money), ""]
     lines.append("Key findings:")
     lines += [f"  - {f.text}" for f in a.findings[:SHOWN_FINDINGS]]

@@ -221,3 +221,23 @@ def test_an_unreliable_purchase_model_has_its_probabilities_withheld_and_a_naive
     row = c.loc["12347"]
     assert row["expected_purchases_365"] == pytest.approx(6 / 367 * 365, rel=1e-6)
     assert row["expected_purchases_90"] == pytest.approx(6 / 367 * 90, rel=1e-6)
+
+
+def test_the_plan_on_uci_sums_its_own_customers_and_names_what_to_do(uci):
+    # the overview's "what to do first": every figure is the sum over the segment's own customers
+    from analysis.customers.rfm import lapsing_segments
+
+    plan, customers = uci.tables["actions"], uci.tables["customers"]
+    assert uci.validation.recommended_segmentation == "rfm" and (plan["kind"] == "rfm").all()
+    assert len(plan) >= 5 and plan["at_stake"].is_monotonic_decreasing
+    assert plan["segment"].head(3).tolist() == ["Champions", "Loyal", "Potential Loyalists"]
+    for row in plan.itertuples():
+        members = customers[customers["rfm_segment"] == row.segment]
+        assert row.customers == len(members) > 0
+        assert abs(row.at_stake - members["clv"].sum()) < 0.01 and row.basis == "expected next year"
+        assert row.customers_at_risk == members["at_risk"].sum()
+        assert abs(row.value_at_risk - members["value_at_risk"].sum()) < 0.01
+        assert row.going_quiet == (row.segment in lapsing_segments())
+    # a real customer: 12347 (Iceland, 7 orders, the last on 7 Dec 2011) is a Champion,
+    # counted in the plan's first row
+    assert customers.set_index("customer_id").loc["12347", "rfm_segment"] == plan["segment"].iloc[0]

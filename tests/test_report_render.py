@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import json
 import math
+import html
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -26,6 +27,7 @@ from analysis.config import make_config
 from analysis.errors import DataError
 from analysis.result import Analysis, Finding, SourceInfo
 from analysis.studies.lists import customer_lists
+from analysis.studies.plan import actions
 from report import downloads, render
 from report import site as site_pages
 from report.pages.parts import segments
@@ -173,6 +175,7 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
                                  "description": ["customer id", "order date", "line amount"]}),
         "customers": customers[TABLES["customers"]],
         "customer_lists": customer_lists(customers),
+        "actions": actions(customers, segments, "cluster"),
         "customer_sample": customers.iloc[:5][list(pd.Index(
             ["customer_id", "recency_days", "frequency_orders", "monetary", "avg_order_value", "rfm_segment",
              "cluster_name"]))].reset_index(drop=True),
@@ -855,7 +858,8 @@ def test_nothing_is_written_outside_the_output_folder(tmp_path, tiny):
 
 def test_a_segment_named_like_a_path_gets_a_safe_page_inside_the_site(tmp_path):
     tables = tiny_tables()
-    tables["segments"].loc[3, "segment"] = "../../Escape/..\\here"
+    old, tables["segments"].loc[3, "segment"] = tables["segments"].loc[3, "segment"], "../../Escape/..\\here"
+    tables["actions"]["segment"] = tables["actions"]["segment"].replace(old, "../../Escape/..\\here")
     a = dataclasses.replace(tiny_analysis(), config=make_config(), tables=tables)
     out = render.write_site(a, tmp_path / "site")
     assert (out / "segments" / "cluster-1-escape-here.html").is_file()
@@ -931,7 +935,21 @@ def test_the_segments_page_reports_the_next_90_day_check_the_rules_the_choice_of
 
 def test_the_overview_says_which_segmentation_to_act_on_and_why(site):
     text = (site / "index.html").read_text(encoding="utf-8")
-    assert "Use the behaviour clusters." in text and "separate what customers did next better" in text
+    assert "Act on the behaviour clusters." in text and "separate what customers did next better" in text
+
+
+def test_the_overview_opens_with_what_to_do_for_whom_worth_how_much_and_the_list(site, tiny):
+    text = (site / "index.html").read_text(encoding="utf-8")
+    assert text.index('id="plan"') < text.index('id="headline"') < text.index('id="findings"')
+    plan = text[text.index('id="plan"'):text.index('id="headline"')]
+    rows = re.findall(r'<tr>\s*<td class="nowrap"><a href="(segments/[^"]+)">.*?</span>(.*?)</a></td>'
+                      r'\s*<td class="num">([\d,]+)<.*?<a href="(downloads/segments/[^"]+)" download>', plan, re.S)
+    want = tiny.tables["actions"]
+    assert [r[1] for r in rows] == want["segment"].tolist() and len(rows) > 0
+    for (page, name, customers, listed), n in zip(rows, want["customers"]):
+        assert (site / page).is_file() and int(customers.replace(",", "")) == n
+        members = read_csv_rows(site / listed)
+        assert len(members) == n and {m["cluster_name"] for m in members} == {html.unescape(name)}
 
 
 def test_the_changes_page_lists_movers_and_the_at_risk_customers_by_value(site):

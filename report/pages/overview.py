@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from analysis.result import Analysis
+from analysis.studies import plan
 from analysis.studies.findings import SHOWN_FINDINGS
 from report.charts import overview as charts
 from report.formatters import make_money
-from report.pages.parts import Chart, Column, Kpi, SEGMENT_COLUMNS, Table, finding_rows, records, segment_rows, segments
+from report.pages.parts import (KIND_PLURALS, Chart, Column, Kpi, SEGMENT_COLUMNS, Table, finding_rows, records,
+                                segment_href, segment_rows, segments)
 
 
 def overview(a: Analysis) -> dict:
@@ -31,12 +33,13 @@ def overview(a: Analysis) -> dict:
             Kpi("Value at risk", a.changes.value_at_risk, "money0", "a year: at most what they spent in the last 365 days"),
             Kpi(f"Customer value, next {a.value.clv_horizon_days} days", a.value.clv_total, "money0",
                 f"predicted ({a.value.value_predictor} + Gamma–Gamma)" if a.value.value_model_reliable is not False
-                else f"purchase model NOT RELIABLE on this data ({a.value.value_model_doubts}): a naive forecast "
-                     f"('{a.value.value_predictor}') instead"),
+                else "a naive forecast: the purchase model is not reliable on this data (see Value)"),
         ],
+        "plan": plan_rows(a),
+        "customers": a.data.customers,
         "findings": finding_rows(a.findings[:SHOWN_FINDINGS]),
         "more_findings": max(len(a.findings) - SHOWN_FINDINGS, 0),
-        "recommendation": ({"label": {"rfm": "RFM segments", "cluster": "behaviour clusters"}[a.validation.recommended_segmentation],
+        "recommendation": ({"label": KIND_PLURALS[a.validation.recommended_segmentation],
                             "reason": a.validation.recommendation_reason} if a.validation.recommendation_reason else None),
         "share_chart": Chart("chart-segment-share", charts.segment_share_bars(seg, "rfm"),
                              "Each RFM segment's share of all customers next to its share of all revenue.",
@@ -62,6 +65,19 @@ def overview(a: Analysis) -> dict:
             charts.monthly_revenue_by_segment(t["monthly_by_segment"], seg, cur, "rfm", period),
             "Monthly revenue split by the RFM segment each customer is in today."),
     }
+
+
+def plan_rows(a: Analysis) -> list[dict]:
+    """The actions worth most (analysis.studies.plan): segment, its page and list, money at stake."""
+    seg = segments(a).set_index(["kind", "segment"])
+    rows = records(a.tables["actions"].head(plan.SHOWN))
+    for row in rows:
+        dressed = seg.loc[(row["kind"], row["segment"])]
+        row["href"] = segment_href(dressed["slug"])
+        row["list_href"] = f"downloads/segments/{dressed['slug']}.csv"
+        row["list_name"] = f"{dressed['slug']}.csv"
+        row["color"] = dressed["color"]
+    return rows
 
 
 def _pareto_share(pareto, top_share: float):

@@ -14,6 +14,7 @@ from report.charts.style import Figure, dressed
 
 KIND_TITLES = {"rfm": "RFM segments", "cluster": "Behaviour clusters"}
 KIND_LABELS = {"rfm": "RFM segment", "cluster": "Behaviour cluster"}
+KIND_PLURALS = {"rfm": "RFM segments", "cluster": "behaviour clusters"}  # within a sentence
 
 
 @dataclass(frozen=True)
