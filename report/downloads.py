@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 import analysis
 from analysis.result import Analysis
+from report import dictionary
 from report.pages.parts import finding_rows, segments
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -152,7 +153,7 @@ class CsvCells:
         if frame.columns.has_duplicates or not len(frame.columns):
             return None
         floats = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c].dtype)]
-        cells = float_cells({c: frame[c].to_numpy(dtype="float64", na_value=np.nan) for c in floats})
+        cells = float_cells({c: _rounded(c, frame[c].to_numpy(dtype="float64", na_value=np.nan)) for c in floats})
         for col in frame.columns:
             if col in cells:
                 continue
@@ -187,23 +188,37 @@ def _text_line(names: list[str]) -> str:
     return '""' if cells == [""] else ",".join(cells)
 
 
+def _rounded(name: str, values: np.ndarray) -> np.ndarray:
+    """A float column at the decimals its unit is written with (report.dictionary: money 2, shares 3)."""
+    places = dictionary.decimals(name)
+    return values if places is None else np.round(values, places)
+
+
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
-    """CSV with floats at STABLE_DIGITS significant digits and '\\n' line endings; text cells that a
-    spreadsheet would run as a formula start with an apostrophe."""
+    """CSV with floats at their unit's decimals (at most STABLE_DIGITS significant digits) and '\\n'
+    line endings; text cells that a spreadsheet would run as a formula start with an apostrophe."""
     cells = CsvCells.of(frame)
     if cells is not None:
         return cells.csv()
     out = safe_for_spreadsheets(frame)
+    out = out.assign(**{c: _rounded(c, out[c].to_numpy(dtype="float64", na_value=np.nan)) for c in out.columns
+                        if pd.api.types.is_float_dtype(out[c].dtype)})
     return out.to_csv(index=False, lineterminator="\n", float_format=FLOAT_FORMAT).encode("utf-8")
+
+
+def file_names(a: Analysis, columns: list[str]) -> list[str]:
+    """Column names as the files write them: the lifetime value is named after its horizon (clv_365),
+    in every file."""
+    horizon = a.value.clv_horizon_days
+    return [f"clv_{horizon}" if horizon and c == "clv" else c for c in columns]
 
 
 def _customer_columns(a: Analysis) -> tuple[list[str], list[str]]:
     """customers.csv columns (ids and segments first, then the features in schema order) and
-    their names in the file: the value column is named after its horizon, e.g. clv_365."""
+    their names in the file."""
     columns = list(a.tables["customers"].columns)
     order = FIRST_CUSTOMER_COLUMNS + [c for c in columns if c not in FIRST_CUSTOMER_COLUMNS]
-    horizon = a.value.clv_horizon_days
-    return order, [f"clv_{horizon}" if horizon and c == "clv" else c for c in order]
+    return order, file_names(a, order)
 
 
 def customers_table(a: Analysis) -> pd.DataFrame:
@@ -212,10 +227,46 @@ def customers_table(a: Analysis) -> pd.DataFrame:
     return a.tables["customers"][order].set_axis(names, axis=1)
 
 
+# A segment's list, ready for a campaign: who, what to do, what they are worth, how at risk.
+# (segment and action are the list's own: its kind's segment column and that segment's action)
+CAMPAIGN_COLUMNS = ["customer_id", "segment", "action", "other_segment", "country", "last_order_date",
+                    "frequency_orders", "monetary", "clv", "p_alive", "at_risk", "value_at_risk"]
+KIND_COLUMNS = {"rfm": ("rfm_segment", "cluster_name"), "cluster": ("cluster_name", "rfm_segment")}
+
+
+def _campaign_frame(a: Analysis) -> pd.DataFrame:
+    """The customers table with each customer's action in both segmentations, for the segment lists."""
+    c = a.tables["customers"]
+    seg = a.tables["segments"]
+    actions = {kind: seg[seg["kind"] == kind].set_index("segment")["action"] for kind in KIND_COLUMNS}
+    return c.assign(**{f"{kind}_action": c[own].map(actions[kind]).astype("string")
+                       for kind, (own, _) in KIND_COLUMNS.items()})
+
+
+def _campaign_columns(a: Analysis, kind: str) -> tuple[list[str], list[str]]:
+    """A segment list's columns in the campaign frame, and their names in the file."""
+    own, other = KIND_COLUMNS[kind]
+    columns = [{"segment": own, "action": f"{kind}_action", "other_segment": other}.get(c, c) for c in CAMPAIGN_COLUMNS]
+    return columns, file_names(a, [{"other_segment": other}.get(c, c) for c in CAMPAIGN_COLUMNS])
+
+
+def _by_value(c: pd.DataFrame) -> np.ndarray:
+    """Each customer's place when ordered by lifetime value (then net revenue, then id), most first."""
+    clv = c["clv"].to_numpy(dtype="float64", na_value=np.nan)
+    order = np.lexsort((c["customer_id"].to_numpy(dtype=object).astype(str),
+                        -c["monetary"].to_numpy(dtype="float64"), -np.nan_to_num(clv, nan=-np.inf)))
+    place = np.empty(len(c), dtype=np.int64)
+    place[order] = np.arange(len(c))
+    return place
+
+
 def segment_customers(a: Analysis, kind: str, segment: str) -> pd.DataFrame:
-    customers = customers_table(a)
-    column = "rfm_segment" if kind == "rfm" else "cluster_name"
-    return customers[customers[column] == segment]
+    """A segment's list (downloads/segments/<slug>.csv), most valuable first, with the file's names."""
+    frame = _campaign_frame(a)
+    rows = np.flatnonzero((frame[KIND_COLUMNS[kind][0]] == segment).to_numpy(dtype=bool, na_value=False))
+    rows = rows[np.argsort(_by_value(frame)[rows], kind="stable")]
+    columns, names = _campaign_columns(a, kind)
+    return frame.iloc[rows][columns].set_axis(names, axis=1)
 
 
 # why each customer is on the list: days since their last order against the gap expected of them
@@ -224,6 +275,7 @@ AT_RISK_COLUMNS = ["customer_id", "rfm_segment", "cluster", "cluster_name", "val
                    "overdue_days", "frequency_orders", "p_alive", "clv"]
 VALUE_COLUMNS = ["customer_id", "rfm_segment", "cluster", "cluster_name", "clv", "p_alive",
                  "expected_purchases_90", "expected_purchases_365", "monetary", "frequency_orders", "recency_days"]
+DISAGREEMENT_COLUMNS = ["customer_id", "disagreement", *VALUE_COLUMNS[1:]]
 
 
 def _list(a: Analysis, name: str) -> pd.DataFrame:
@@ -258,7 +310,7 @@ def alive_disagreements(a: Analysis) -> pd.DataFrame:
     listed = _list(a, "disagreements")
     rows = a.tables["customers"].iloc[_rows(a, listed)]
     return rows.assign(disagreement=listed["disagreement"].to_numpy(dtype=object)).reset_index(drop=True)[
-        ["customer_id", "disagreement", *VALUE_COLUMNS[1:]]]
+        DISAGREEMENT_COLUMNS]
 
 
 def movers_table(a: Analysis) -> pd.DataFrame:
@@ -359,38 +411,64 @@ def customer_file_items(a: Analysis) -> Iterator[tuple[str, bytes]]:
     """customers.csv, at_risk.csv, top_clv.csv and one CSV per segment, one (path, bytes) at a
     time: all cut from one set of cells of the customers table (a column type the fast writer
     leaves to pandas: table by table)."""
-    c = a.tables["customers"]
+    frame = _campaign_frame(a)
     seg = segments(a)
     listed = list(zip(seg["kind"].tolist(), seg["segment"].tolist(), seg["slug"].tolist()))
-    cells = CsvCells.of(c)
+    cells = CsvCells.of(frame)
     if cells is None:
         yield "downloads/customers.csv", to_csv_bytes(customers_table(a))
-        yield "downloads/at_risk.csv", to_csv_bytes(at_risk_customers(a))
-        yield "downloads/top_clv.csv", to_csv_bytes(top_clv_customers(a))
+        for name, table in (("at_risk", at_risk_customers(a)), ("top_clv", top_clv_customers(a))):
+            yield f"downloads/{name}.csv", to_csv_bytes(table.set_axis(file_names(a, list(table.columns)), axis=1))
         for kind, name, slug in listed:
             yield f"downloads/segments/{slug}.csv", to_csv_bytes(segment_customers(a, kind, name))
         return
     order, names = _customer_columns(a)
     yield "downloads/customers.csv", cells.csv(order, header=names)
-    yield "downloads/at_risk.csv", cells.csv(AT_RISK_COLUMNS, _list_rows(a, "at_risk"))
-    yield "downloads/top_clv.csv", cells.csv(VALUE_COLUMNS, _list_rows(a, "top_value"))
-    members = {kind: c.groupby(column, sort=False).indices
-               for kind, column in (("rfm", "rfm_segment"), ("cluster", "cluster_name"))}
+    yield "downloads/at_risk.csv", cells.csv(AT_RISK_COLUMNS, _list_rows(a, "at_risk"),
+                                             header=file_names(a, AT_RISK_COLUMNS))
+    yield "downloads/top_clv.csv", cells.csv(VALUE_COLUMNS, _list_rows(a, "top_value"),
+                                             header=file_names(a, VALUE_COLUMNS))
+    place = _by_value(frame)
+    members = {kind: frame.groupby(own, sort=False).indices for kind, (own, _) in KIND_COLUMNS.items()}
     for kind, name, slug in listed:
-        rows = members.get(kind, {}).get(name, np.empty(0, dtype=np.int64))
-        yield f"downloads/segments/{slug}.csv", cells.csv(order, rows, header=names)
+        rows = members[kind].get(name, np.empty(0, dtype=np.int64))
+        columns, header = _campaign_columns(a, kind)
+        yield f"downloads/segments/{slug}.csv", cells.csv(columns, rows[np.argsort(place[rows], kind="stable")],
+                                                          header=header)
+
+
+def file_columns(a: Analysis) -> dict[str, list[str]]:
+    """Each CSV under downloads/ (the segment lists as one, segments/<slug>.csv) and its columns as
+    written: what downloads/README.md and the downloads page describe."""
+    lists = dict.fromkeys(name for kind in KIND_COLUMNS for name in _campaign_columns(a, kind)[1])
+    return {
+        "customers.csv": _customer_columns(a)[1],
+        "segments/<slug>.csv": list(lists),
+        "at_risk.csv": file_names(a, AT_RISK_COLUMNS),
+        "top_clv.csv": file_names(a, VALUE_COLUMNS),
+        "p_alive_disagreements.csv": file_names(a, DISAGREEMENT_COLUMNS),
+        "movers.csv": list(movers_table(a).columns),
+        "segments.csv": list(segments(a).columns),
+        "returned_everything.csv": list(a.tables["returned_everything"].columns),
+        "ledger.csv": [dictionary.RENAMED["ledger.csv"].get(c, c) for c in a.tables["ledger"].columns],
+        "money_ledger.csv": list(a.tables["money_ledger"].columns),
+    }
 
 
 def write_downloads(a: Analysis, write: Callable[[str, bytes], None]) -> None:
     """Every file under downloads/, each passed to write(path inside the site, bytes) as soon as it
-    is made, so that they are never all in memory at once (about 1 GB at 100M lines)."""
+    is made, so that they are never all in memory at once (about 1 GB at 100M lines), and
+    downloads/README.md, the data dictionary of the CSV files."""
     for path, data in customer_file_items(a):
         write(path, data)
     write("downloads/segments.csv", to_csv_bytes(segments(a)))
-    write("downloads/ledger.csv", to_csv_bytes(a.tables["ledger"]))
+    write("downloads/ledger.csv", to_csv_bytes(a.tables["ledger"].rename(columns=dictionary.RENAMED["ledger.csv"])))
     write("downloads/money_ledger.csv", to_csv_bytes(a.tables["money_ledger"]))
     write("downloads/returned_everything.csv", to_csv_bytes(a.tables["returned_everything"]))
     write("downloads/movers.csv", to_csv_bytes(movers_table(a)))
-    write("downloads/p_alive_disagreements.csv", to_csv_bytes(alive_disagreements(a)))
+    disagreeing = alive_disagreements(a)
+    write("downloads/p_alive_disagreements.csv",
+          to_csv_bytes(disagreeing.set_axis(file_names(a, list(disagreeing.columns)), axis=1)))
+    write("downloads/README.md", dictionary.readme(a.value.clv_horizon_days, file_columns(a)).encode("utf-8"))
     text = json.dumps(summary(a), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
     write("downloads/summary.json", (text + "\n").encode("utf-8"))

@@ -7,6 +7,7 @@ from analysis.result import Analysis
 from report.pages.changes import changes
 from report.pages.cohorts import cohorts
 from report.pages.data_quality import data_quality
+from report.pages.downloads import downloads
 from report.pages.methodology import methodology
 from report.pages.overview import overview
 from report.pages.parts import KIND_TITLES, Page, segment_href, segment_rows, segments
@@ -23,6 +24,7 @@ PAGES = (
     Page("changes.html", "Changes and risk", "changes.html", "Changes", changes),
     Page("value.html", "Customer value", "value.html", "Value", value),
     Page("data-quality.html", "Data quality", "data-quality.html", "Data quality", data_quality),
+    Page("downloads.html", "Downloads", "downloads.html", "Downloads", downloads),
     Page("methodology.html", "Methodology", "methodology.html", "Methodology", methodology),
 )
 

@@ -574,7 +574,7 @@ def test_a_value_model_whose_drop_out_side_is_not_identified_is_marked_not_relia
     texts = [f["text"] for f in summary["findings"]]
     assert any(t.startswith(f"The purchase model ({model['model']}) is not reliable on this data") for t in texts)
     assert not any(t.startswith("Customers are predicted to spend") for t in texts)
-    assert "NOT RELIABLE" in (site / "index.html").read_text(encoding="utf-8")
+    assert "the purchase model is not reliable on this data" in (site / "index.html").read_text(encoding="utf-8")
     value_page = (site / "value.html").read_text(encoding="utf-8")
     assert "The purchase model is not reliable on this data" in value_page and value_page.count("Withheld") == 2
     assert "NOT RELIABLE on this data" in out

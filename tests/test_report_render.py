@@ -434,7 +434,7 @@ def html_pages(folder: Path) -> list[Path]:
 
 def test_every_page_is_written_one_per_segment_of_both_kinds(site):
     expected = {"index.html", "segments.html", "cohorts.html", "products.html", "changes.html", "value.html",
-                "data-quality.html", "methodology.html"}
+                "data-quality.html", "downloads.html", "methodology.html"}
     expected |= {f"segments/{slug}.html" for _, _, slug, _, _ in SEGMENTS}
     assert {str(p.relative_to(site)) for p in html_pages(site)} == expected
     for name in (".nojekyll", ".segment-report", "assets/style.css", "assets/plotly.min.js",
@@ -616,21 +616,27 @@ def test_customers_csv_neutralises_formulas_and_keeps_numbers_numeric(site):
 
 def test_negative_numbers_in_csv_stay_numbers(site):
     ledger = {r["reason"]: r for r in read_csv_rows(site / "downloads" / "ledger.csv")}
-    assert ledger["cancellation"]["revenue"] == "-12.5"
+    assert ledger["cancellation"]["line_amount"] == "-12.5"
 
 
 def test_each_segment_csv_holds_exactly_its_customers(site):
     rows = read_csv_rows(site / "downloads" / "segments" / "cluster-2-lapsed-one-off-buyers.csv")
     assert sorted(r["customer_id"] for r in rows) == sorted(["'" + FORMULA_ID, "c4", "c6"])
-    assert {r["cluster_name"] for r in rows} == {"Lapsed one-off buyers"}
+    assert {r["segment"] for r in rows} == {"Lapsed one-off buyers"} and "rfm_segment" in rows[0]
+    assert {r["action"] for r in rows} == {"Do something for Lapsed one-off buyers."}  # the cluster's, on every row
+    values = [float(r["clv_365"]) for r in rows if r["clv_365"]]
+    assert values == sorted(values, reverse=True)  # most valuable first
 
 
 def pandas_csv(frame: pd.DataFrame) -> bytes:
-    """How the site wrote a CSV before the fast writer: pandas, cell by cell."""
+    """How the site wrote a CSV before the fast writer: pandas, cell by cell (numbers at their unit's
+    decimals)."""
+    from report.dictionary import decimals
     from report.downloads import FLOAT_FORMAT, safe_for_spreadsheets
 
-    return safe_for_spreadsheets(frame).to_csv(index=False, lineterminator="\n",
-                                               float_format=FLOAT_FORMAT).encode("utf-8")
+    places = {c: decimals(c) for c in frame.columns if decimals(c) is not None}
+    return safe_for_spreadsheets(frame.round(places)).to_csv(index=False, lineterminator="\n",
+                                                             float_format=FLOAT_FORMAT).encode("utf-8")
 
 
 HOSTILE_TEXT = ["=1+1", "+1", "-1", "@A1", "\tx", "a,b", 'say "hi"', "two\nlines", "plain", "", None,
@@ -720,8 +726,9 @@ def test_customer_files_are_cut_from_one_table_exactly_as_each_table_was_written
 
     files = downloads.customer_files(tiny)
     assert files["downloads/customers.csv"] == pandas_csv(downloads.customers_table(tiny))
-    assert files["downloads/at_risk.csv"] == pandas_csv(downloads.at_risk_customers(tiny))
-    assert files["downloads/top_clv.csv"] == pandas_csv(downloads.top_clv_customers(tiny))
+    for name, table in (("at_risk", downloads.at_risk_customers(tiny)), ("top_clv", downloads.top_clv_customers(tiny))):
+        named = table.set_axis(downloads.file_names(tiny, list(table.columns)), axis=1)
+        assert files[f"downloads/{name}.csv"] == pandas_csv(named)
     seg = segments(tiny)
     for kind, name, slug in zip(seg["kind"], seg["segment"], seg["slug"]):
         assert files[f"downloads/segments/{slug}.csv"] == pandas_csv(downloads.segment_customers(tiny, kind, name))
@@ -735,8 +742,10 @@ def test_a_segment_without_customers_gets_a_csv_with_only_the_header(tiny):
     emptied = customers.assign(cluster_name=customers["cluster_name"].where(
         customers["cluster_name"] != "Lapsed one-off buyers", "Frequent high-spend buyers"))
     a = dataclasses.replace(tiny, tables={**tiny.tables, "customers": emptied})
-    header = downloads.customer_files(a)["downloads/customers.csv"].split(b"\n")[0]
-    assert downloads.customer_files(a)["downloads/segments/cluster-2-lapsed-one-off-buyers.csv"] == header + b"\n"
+    files = downloads.customer_files(a)
+    header = files["downloads/segments/cluster-1-frequent-high-spend-buyers.csv"].split(b"\n")[0]
+    assert header.startswith(b"customer_id,segment,action,rfm_segment,")
+    assert files["downloads/segments/cluster-2-lapsed-one-off-buyers.csv"] == header + b"\n"
 
 
 def test_summary_json_ledger_sums_to_the_input_rows(site):
@@ -949,7 +958,7 @@ def test_the_overview_opens_with_what_to_do_for_whom_worth_how_much_and_the_list
     for (page, name, customers, listed), n in zip(rows, want["customers"]):
         assert (site / page).is_file() and int(customers.replace(",", "")) == n
         members = read_csv_rows(site / listed)
-        assert len(members) == n and {m["cluster_name"] for m in members} == {html.unescape(name)}
+        assert len(members) == n and {m["segment"] for m in members} == {html.unescape(name)}
 
 
 def test_the_changes_page_lists_movers_and_the_at_risk_customers_by_value(site):
@@ -960,7 +969,7 @@ def test_the_changes_page_lists_movers_and_the_at_risk_customers_by_value(site):
     assert list(rows[0])[:4] == ["customer_id", "rfm_segment", "cluster", "cluster_name"]
     # why each is on the list: their last order against the gap expected of them
     assert {"value_at_risk", "revenue_last_365_days", "days_since_any_order", "order_days", "own_rhythm",
-            "expected_gap_days", "overdue_days", "p_alive", "clv"} <= set(rows[0])
+            "expected_gap_days", "overdue_days", "p_alive", "clv_365"} <= set(rows[0])
     assert "ordered on 4 days, about every 20 days; last order 70 days ago" in text  # c5, own rhythm
     assert "ordered on 2 days; 90% of customers who come back do so within 35 days; last order 40 days ago" in text
     movers = read_csv_rows(site / "downloads" / "movers.csv")
@@ -974,7 +983,7 @@ def test_the_value_page_states_the_model_units_the_one_time_caveat_and_the_clv_f
     assert "α (alpha)" in text and ">days<" in text  # alpha's unit
     assert "<strong>0.25</strong>" in text  # holdout MAE
     rows = read_csv_rows(site / "downloads" / "top_clv.csv")
-    assert [r["customer_id"] for r in rows][:2] == ["c1", "c2"] and float(rows[0]["clv"]) == 1200.0
+    assert [r["customer_id"] for r in rows][:2] == ["c1", "c2"] and float(rows[0]["clv_365"]) == 1200.0
 
 
 def test_summary_json_records_the_models_with_units_and_missing_values_as_null(site):
@@ -1026,3 +1035,41 @@ def test_the_report_labels_exactly_the_measures_the_analysis_summarises():
     from report.pages.parts import KEY_FEATURE_LABELS as LABELLED
 
     assert set(LABELLED) == set(SUMMARISED)
+
+
+def test_every_column_of_every_download_is_in_the_data_dictionary_page_and_readme(site, tiny):
+    from report import dictionary
+    from report.downloads import file_columns
+
+    readme = (site / "downloads" / "README.md").read_text(encoding="utf-8")
+    page = (site / "downloads.html").read_text(encoding="utf-8")
+    entries = dictionary.columns(365)
+    described = file_columns(tiny)
+    written: dict[str, list[str]] = {}
+    for path in sorted((site / "downloads").rglob("*.csv")):
+        name = "segments/<slug>.csv" if path.parent.name == "segments" else path.name
+        header = path.read_text(encoding="utf-8").split("\n")[0].split(",")
+        written.setdefault(name, [])
+        written[name] += [c for c in header if c not in written[name]]
+    assert set(written) == set(described) == set(dictionary.FILES)
+    for name, header in written.items():
+        assert set(header) == set(described[name]), name
+        assert f"`{name}`" in readme and html.escape(name) in page
+        for column in header:
+            assert column in entries, f"{name}: {column} is not in the data dictionary"
+            assert f"| `{column}` |" in readme and f'id="col-{column}"' in page
+
+
+def test_money_is_written_to_2_decimals_and_shares_and_probabilities_to_3(site):
+    from report import dictionary
+
+    checked = 0
+    for path in sorted((site / "downloads").rglob("*.csv")):
+        for row in read_csv_rows(path):
+            for column, cell in row.items():
+                places = dictionary.decimals(column)
+                if places is None or not cell or "." not in cell:
+                    continue
+                assert len(cell.split(".")[1]) <= places, (path.name, column, cell)
+                checked += 1
+    assert checked > 50
