@@ -48,6 +48,20 @@ def markdown_filter(text) -> Markup:
     return Markup(md.markdown(str(text), extensions=["tables", "toc"], output_format="html"))
 
 
+def collapsible(html_text) -> Markup:
+    """Each <h2> section of rendered markdown after the first as a closed "how" section whose
+    summary is the heading (a link to the heading's id opens it): a long reference page reads as
+    its list of contents."""
+    parts = re.split(r"(?=<h2[ >])", str(html_text))
+    out = [parts[0]] if not parts[0].startswith("<h2") else []
+    sections = parts[1:] if out else parts
+    for i, part in enumerate(sections):
+        heading_end = part.index("</h2>") + len("</h2>")
+        out.append(f'<details class="how section"{" open" if i == 0 else ""}><summary>{part[:heading_end]}</summary>'
+                   f'<div class="how-body">{part[heading_end:]}</div></details>\n')
+    return Markup("".join(out))
+
+
 def fmt_pvalue(value) -> str:
     """A p-value: '0.032', '< 0.001', or scientific for the very small ones shown in tables ('2.3e-14')."""
     from report.formatters import MISSING, _missing
@@ -90,6 +104,7 @@ def make_environment(currency: str = "") -> Environment:
     env.filters.update(EXTRA_FILTERS)
     env.filters["fmt"] = lambda value, name: env.filters[name](value)  # so table columns can name the extras
     env.filters["markdown"] = markdown_filter
+    env.filters["collapsible"] = collapsible
     env.globals["figure_html"] = figure_html
     return env
 
@@ -151,6 +166,7 @@ def site_files(a: Analysis) -> dict[str, bytes]:
     files = {path: text.encode("utf-8") for path, text in render_pages(a).items()}
     files["assets/plotly.min.js"] = plotly.offline.get_plotlyjs().encode("utf-8")
     files["assets/style.css"] = (TEMPLATES / "assets" / "style.css").read_bytes()
+    files["assets/site.js"] = (TEMPLATES / "assets" / "site.js").read_bytes()
     files[".nojekyll"] = b""
     files[MARKER] = MARKER_TEXT.encode("utf-8")
     if COMMITTED_README.is_file():

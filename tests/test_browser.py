@@ -348,7 +348,8 @@ def test_no_element_is_injected_from_the_data(visits):
     for page, v in visits.items():
         assert v["images"] == 0, page
         for script in v["scripts"]:
-            assert script.endswith("assets/plotly.min.js") or script.startswith("(function(){var f="), (page, script)
+            assert script.endswith(("assets/plotly.min.js", "assets/site.js")) or script.startswith(
+                "(function(){var f="), (page, script)
 
 
 def test_hostile_strings_show_literally_as_page_text(visits, site):
@@ -550,11 +551,12 @@ CONTRAST_SELECTORS = {
     "index.html": ["main p.lede", "main section p", ".brand", ".nav-item > a:not([aria-current])",
                    ".nav-item > a[aria-current]", ".menu > summary", ".menu-panel a", ".menu-heading",
                    ".kpi dt", ".kpi-value", ".kpi-note", ".finding-figure", ".finding-link", ".chart-title",
-                   ".chart-subtitle", "figcaption", ".chart-data > summary", ".downloads a", ".site-footer p",
-                   ".site-footer a"],
+                   ".chart-subtitle", "figcaption", ".chart-data > summary", "#downloads a", ".site-footer p",
+                   ".site-footer a", ".plan td a", ".plan .cell-note", ".plan-why"],
     "segment": [".breadcrumb", ".breadcrumb a", ".lede", ".label", ".action p", ".button", "thead th",
                 "td", ".pager a"],
-    "segments.html": [".segment-card h3 a", ".card-figures", ".card-rule", "caption", "td a"],
+    "segments.html": [".segment-card h3 a", ".card-figures", ".card-rule", "caption", "td a", "details.how > summary"],
+    "downloads.html": [".segment-lists a", ".files dt a", ".file-columns", "td code"],
 }
 
 
