@@ -588,6 +588,86 @@ def test_segment_colours_come_from_the_declared_colour_blind_safe_palettes(visit
     assert len(own) == 1 and bars == own
 
 
+# --- chart labels: none clipped, none on top of another -------------------------------------
+
+# Every text a reader reads in a drawn chart (tick labels, axis titles, annotations, point, bar and
+# legend labels): [problem, chart id, text...] when it reaches outside the chart's box or overlaps
+# another. Two labels turned alike (slanted tick labels) overlap only if they are closer across
+# the slant than their font size.
+LABELS_JS = r"""() => {
+  const out = [];
+  const box = e => e.getBoundingClientRect();
+  const angle = t => { const m = /rotate\((-?[\d.]+)/.exec(t.getAttribute('transform') || ''); return m ? +m[1] : 0; };
+  const overlap = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 1 && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 1;
+  document.querySelectorAll('div.chart.js-plotly-plot').forEach(chart => {
+    if (!chart.querySelector('svg.main-svg')) return;
+    const frame = box(chart);
+    const sel = '.xtick text, .ytick text, .g-xtitle text, .g-ytitle text, .annotation-text, .textpoint text, .bartext, .legendtext';
+    const texts = Array.from(chart.querySelectorAll(sel)).filter(t => t.textContent.trim() && getComputedStyle(t).display !== 'none' && t.getAttribute('opacity') !== '0');
+    const items = texts.map(t => ({t, r: box(t), a: angle(t), h: parseFloat(getComputedStyle(t).fontSize) || 12})).filter(i => i.r.width > 0);
+    for (const {t, r} of items)
+      if (r.left < frame.left - 1 || r.right > frame.right + 1 || r.top < frame.top - 1 || r.bottom > frame.bottom + 1)
+        out.push(['clipped', chart.id, t.textContent.slice(0, 40)]);
+    for (let i = 0; i < items.length; i++) for (let j = i + 1; j < items.length; j++) {
+      const A = items[i], B = items[j];
+      if (!overlap(A.r, B.r)) continue;
+      if (A.a && A.a === B.a) {  // two labels turned alike: their boxes are slanted, compare across the slant
+        const dx = Math.abs(A.r.left - B.r.left), dy = Math.abs(A.r.top - B.r.top), s = Math.sin(Math.abs(A.a) * Math.PI / 180);
+        if (Math.max(dx, dy) * s >= 0.9 * Math.min(A.h, B.h)) continue;
+      }
+      out.push(['overlap', chart.id, A.t.textContent.slice(0, 30), B.t.textContent.slice(0, 30)]);
+    }
+  });
+  return out;
+}"""
+LABEL_WIDTHS = (1366, PHONE)
+
+
+def label_problems(tab: Tab, url: str) -> list:
+    """The chart-label problems of one page, with every "How we know" section opened."""
+    tab.visit(url)
+    tab.page.evaluate("document.querySelectorAll('details.how').forEach(d => d.open = true)")
+    tab.page.wait_for_timeout(150)  # the opened sections' charts take their width
+    return tab.page.evaluate(LABELS_JS)
+
+
+def all_label_problems(browser, site: Site) -> list:
+    problems = []
+    for width in LABEL_WIDTHS:
+        with Tab(browser, width=width) as tab:
+            for page in site.pages():
+                problems += [(width, page, *p) for p in label_problems(tab, site.url(page))]
+    return problems
+
+
+def test_no_chart_label_is_clipped_or_overlaps_another_at_desktop_or_phone_width(browser, site):
+    assert all_label_problems(browser, site) == []
+
+
+@pytest.fixture(scope="module")
+def uci_site(tmp_path_factory) -> Site:
+    import build_report
+
+    from tests.conftest import SHARED_DATA
+
+    data = SHARED_DATA / "online_retail.csv.gz"
+    if not data.exists():
+        pytest.skip(f"real data not found at {data} (present in CI; absent in a fresh clone)")
+    out = tmp_path_factory.mktemp("uci") / "site"
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+        code = build_report.main(["--input", str(data), "--output", str(out), "--quiet"])
+    assert code == 0, err.getvalue()
+    return Site(out, data)
+
+
+def test_on_uci_online_retail_no_chart_label_is_clipped_or_overlaps_and_no_page_is_too_tall(browser, uci_site):
+    assert all_label_problems(browser, uci_site) == []
+    with Tab(browser, width=1366) as tab:
+        for page in uci_site.pages():
+            tab.visit(uci_site.url(page))
+            assert tab.page.evaluate("document.documentElement.scrollHeight") <= 8_000, page
+
+
 # --- README screenshots ----------------------------------------------------------------------
 
 def refresh_docs_screenshots() -> None:

@@ -164,15 +164,22 @@ def test_money_titles_carry_the_currency_and_drop_it_when_there_is_none(t):
     assert plain["monthly_revenue"].layout.yaxis.tickprefix == ""
 
 
-def test_skewed_values_get_a_log_axis_with_readable_ticks():
+def test_bars_of_counts_keep_a_linear_axis_however_skewed_and_label_their_values():
+    # a bar's length is its count: on a log axis 100,000 rows would look a few times as long as 3
     ledger = pd.DataFrame({"reason": ["kept", "duplicate", "bad_date"], "label": ["Kept", "Duplicate", "Bad"],
                            "description": ["", "", ""], "rows": [100_000, 3, 0], "share_rows": [0.9, 0.1, 0.0],
                            "revenue": [0.0, 0.0, 0.0]})
     fig = charts.ledger_rows(ledger)
-    assert fig.layout.xaxis.type == "log"
+    assert fig.layout.xaxis.type in (None, "linear", "-")
     assert list(fig.data[0].y) == ["Kept", "Duplicate"]  # reasons with no rows are left to the table
     assert list(fig.data[0].marker.color) == [charts.ACCENT, charts.MUTED]  # kept highlighted
-    assert "100k" in fig.layout.xaxis.ticktext
+    assert list(fig.data[0].text) == ["100,000 (90.0%)", "3 (10.0%)"]
+
+
+def test_skewed_values_get_a_log_axis_with_readable_ticks(t):
+    # points, not bars: the customer map spans orders of magnitude, and says so on its axes
+    fig = charts.customer_scatter(t["customer_sample"], t["segments"], 6)
+    assert fig.layout.xaxis.type == "log" and "log scale" in fig.layout.xaxis.title.text
 
 
 def test_even_values_keep_a_linear_axis(t):
@@ -197,9 +204,9 @@ def test_the_feature_profile_shows_z_and_medians_per_cluster(t):
 
 def test_segment_vs_all_compares_medians_with_all_customers(t):
     fig = charts.segment_vs_all_features(t["segment_features"], segment(t, "rfm-champions"), "£")
-    labels = list(fig.data[0].text)
-    assert labels[0] == "10 days vs 50 days"  # recency: segment median vs all customers' median
-    assert labels[2].startswith("£12.00 vs £")
+    labels = list(fig.data[0].y)  # each measure's name, and under it the two medians
+    assert labels[0].endswith(">10 days vs 50 days</span>")  # recency: segment median vs all customers'
+    assert ">£12.00 vs £" in labels[2]
 
 
 def test_product_names_reach_plotly_as_text_not_markup(t):
@@ -260,9 +267,10 @@ def test_value_at_risk_bars_are_sorted_and_leave_out_segments_with_none(t):
 
 def test_the_retention_heatmap_pivots_cohorts_by_month_since_first_order(t):
     heat = charts.retention_heatmap(t["cohorts"]).data[0]
-    # the data's first month holds the customers already buying when it starts, not a new cohort
-    assert list(heat.y) == ["Jan 2024: already customers", "Feb 2024", "Mar 2024"] and list(heat.x) == [0, 1, 2]
-    assert list(heat.z[0]) == [1.0, 0.75, 0.75] and heat.z[2][1] is None
+    # the data's first month holds the customers already buying when it starts, not a new cohort;
+    # month 0 (always 100%) is left out, so the colours span what varies
+    assert list(heat.y) == ["Jan 2024: already customers", "Feb 2024"] and list(heat.x) == [1, 2]
+    assert list(heat.z[0]) == [0.75, 0.75] and heat.zmax == 0.75
 
 
 def raw_charts(t, currency: str = "£") -> dict[str, Figure]:

@@ -39,9 +39,9 @@ SEGMENTS = [  # kind, name, slug, colour (the report's: RFM by place in rfm_rule
     ("rfm", "Champions", "rfm-champions", "#117733", ["c1", "c2"]),
     ("rfm", "At Risk", "rfm-at-risk", "#882255", [FORMULA_ID, "c4"]),
     ("rfm", "Can't Lose Them", "rfm-can-t-lose-them", "#44AA99", ["c5", "c6"]),
-    ("cluster", "Frequent high-spend buyers", "cluster-1-frequent-high-spend-buyers", "#0077BB",
+    ("cluster", "Frequent high-spend buyers", "cluster-1-frequent-high-spend-buyers", "#0072B2",
      ["c1", "c2", "c5"]),
-    ("cluster", "Lapsed one-off buyers", "cluster-2-lapsed-one-off-buyers", "#EE7733", [FORMULA_ID, "c4", "c6"]),
+    ("cluster", "Lapsed one-off buyers", "cluster-2-lapsed-one-off-buyers", "#E69F00", [FORMULA_ID, "c4", "c6"]),
 ]
 MONTHS = [dt.date(2024, 1, 1), dt.date(2024, 2, 1), dt.date(2024, 3, 1)]
 LEDGER = [("kept", "Kept", 20, 300.0), ("bad_date", "Unparseable date", 0, 0.0),
@@ -478,13 +478,14 @@ def test_nav_on_every_page_lists_every_page_and_every_segment(site):
 
 
 def test_plotly_js_is_written_once_and_every_page_loads_it_relatively(site):
-    bundles = [p for p in site.rglob("*.js")]
-    assert [str(p.relative_to(site)) for p in bundles] == ["assets/plotly.min.js"]
+    bundles = sorted(str(p.relative_to(site)) for p in site.rglob("*.js"))
+    assert bundles == ["assets/plotly.min.js", "assets/site.js"]
     for page in html_pages(site):
         parsed = parse(page)
         sources = [s for s in parsed.scripts if s]
-        assert len(sources) == 1 and sources[0].endswith("assets/plotly.min.js")
+        assert len(sources) == 2 and sources[0].endswith("assets/plotly.min.js") and sources[1].endswith("site.js")
         assert (page.parent / sources[0]).resolve() == (site / "assets" / "plotly.min.js").resolve()
+        assert (page.parent / sources[1]).resolve() == (site / "assets" / "site.js").resolve()
 
 
 def test_no_script_or_style_is_fetched_from_the_network(site):

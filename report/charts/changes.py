@@ -31,7 +31,7 @@ def transition_heatmap(transitions: pd.DataFrame, segments: pd.DataFrame, change
         xgap=2, ygap=2, colorbar=dict(title=dict(text="Customers"), thickness=12),
         hovertemplate="From %{customdata[0]} to %{customdata[1]}<br>%{z:,} customers"
                       "<br>spent %{customdata[2]:,.0f} since<extra></extra>"))
-    fig.update_xaxes(side="top", showgrid=False, tickangle=0, title_text="Segment now")
+    fig.update_xaxes(side="top", showgrid=False, title_text="Segment now")  # labels turn when too narrow
     fig.update_yaxes(autorange="reversed", showgrid=False, title_text="Segment before")
     return fig
 

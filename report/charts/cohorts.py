@@ -32,14 +32,18 @@ def cohort_label(month, already: bool) -> str:
 
 
 def retention_heatmap(cohorts: pd.DataFrame) -> Figure:
-    """Share of each monthly cohort that ordered again in each later month (month 0 = 100%)."""
-    names, offsets, z, custom = _cohort_grid(cohorts, "retention")
+    """Share of each monthly cohort that ordered again in each later month. Month 0 (100% by
+    definition) is left out, so the colour scale spans what varies: 0 to the highest later share."""
+    later = cohorts[cohorts["months_since_first"] > 0]
+    names, offsets, z, custom = _cohort_grid(later if len(later) else cohorts, "retention")
+    top = max((v for row in z for v in row if v is not None), default=1.0) or 1.0
     fig = figure("Retention by acquisition cohort",
-                 "Share of each month's new customers who ordered in each later month (the first month's customers "
-                 "were mostly customers already); hover for counts",
+                 "Share of each month's new customers who ordered in each later month (month 0, always 100%, "
+                 "left out; the first month's customers were mostly customers already); hover for counts",
                  height=bar_height(len(names), per_bar=22, base=200))
     fig.add_trace(trace(
-        "heatmap", x=offsets, y=names, z=z, customdata=custom, colorscale=SEQUENTIAL, zmin=0, zmax=1, xgap=1, ygap=1,
+        "heatmap", x=offsets, y=names, z=z, customdata=custom, colorscale=SEQUENTIAL, zmin=0, zmax=top, xgap=1,
+        ygap=1,
         colorbar=dict(title=dict(text="Retained"), tickformat=".0%", thickness=12),
         hovertemplate="Cohort %{y}, month %{x}<br>%{z:.1%} ordered"
                       "<br>%{customdata[0]:,} of %{customdata[1]:,} customers<extra></extra>"))

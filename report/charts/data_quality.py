@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import pandas as pd
 
-from report.charts.style import (ACCENT, Figure, MUTED, bar_height, figure, floats, log_axis, skewed, strings, trace,
+from report.charts.style import (ACCENT, Figure, MUTED, bar_height, figure, floats, strings, trace,
                                  wrap)
 
 
 def ledger_rows(ledger: pd.DataFrame) -> Figure:
     """Input rows per ledger reason, kept rows highlighted; reasons with no rows are left out
-    (the ledger table lists them). Log axis when the kept rows dwarf the dropped ones."""
+    (the ledger table lists them). A linear axis: bar lengths compare counts, labels give them."""
     part = ledger[floats(ledger["rows"]) > 0]
     values = floats(part["rows"])
-    log = skewed(values)
     kept = (part["reason"] == "kept").to_numpy()
     fig = figure("Input rows by outcome", "Every input row is kept or dropped for one reason",
                   height=bar_height(len(part), per_bar=34))
@@ -24,5 +23,5 @@ def ledger_rows(ledger: pd.DataFrame) -> Figure:
         customdata=strings(part["description"]),
         hovertemplate="%{y}: %{x:,.0f} rows<br>%{customdata}<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(**(log_axis(values, "count") if log else {}), title_text="Rows" + (" (log scale)" if log else ""))
+    fig.update_xaxes(title_text="Rows")
     return fig

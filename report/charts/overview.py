@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from report.charts.style import (ACCENT, Figure, TEMPLATE, TEMPLATE_JSON, bar_height, colors, figure, floats, fmt,
-                                 log_axis, money_label, months, period_note, plain, skewed, strings, trace, wrap)
+                                 money_label, months, period_note, plain, strings, trace, wrap)
 
 
 def segment_share_bars(segments: pd.DataFrame, kind: str = "rfm") -> Figure:
@@ -39,18 +39,18 @@ def segment_share_bars(segments: pd.DataFrame, kind: str = "rfm") -> Figure:
 
 
 def avg_order_value_bars(segments: pd.DataFrame, currency: str = "") -> Figure:
-    """Average order value per segment: RFM segments above, behaviour clusters below."""
+    """Average order value per segment: RFM segments above, behaviour clusters below, each on its
+    own linear axis (the two kinds are not compared bar for bar)."""
     kinds = [(k, t) for k, t in (("rfm", "RFM segments"), ("cluster", "Behaviour clusters"))
              if (segments["kind"] == k).any()]
     sizes = [int((segments["kind"] == k).sum()) for k, _ in kinds]
     # Plotly lays out the rows (axis domains, shared x axis, row titles); the traces are ours.
-    grid = make_subplots(rows=len(kinds), cols=1, shared_xaxes=True, vertical_spacing=0.14,
+    grid = make_subplots(rows=len(kinds), cols=1, shared_xaxes=False, vertical_spacing=0.14,
                          row_heights=sizes, subplot_titles=[t for _, t in kinds],
                          figure=go.Figure(layout=dict(template=TEMPLATE)))
     layout = grid.to_dict()["layout"]
     layout["template"] = TEMPLATE_JSON
     fig = Figure(layout=layout)
-    log = skewed(segments["avg_order_value"])
     for row, (kind, _title) in enumerate(kinds, start=1):
         seg = segments[segments["kind"] == kind]
         values = floats(seg["avg_order_value"])
@@ -63,13 +63,9 @@ def avg_order_value_bars(segments: pd.DataFrame, currency: str = "") -> Figure:
             hovertemplate=f"%{{y}}<br>Average order value {plain(currency)}%{{x:,.2f}}"
                           "<br>%{customdata:,.0f} orders<extra></extra>", xaxis=f"x{axis}", yaxis=f"y{axis}"))
         fig.update_layout(**{f"yaxis{axis}": dict(autorange="reversed")})
-    if log:
-        fig.update_xaxes(**log_axis(segments["avg_order_value"], "money", currency), showticklabels=True,
-                         tickangle=0)
-    else:
-        fig.update_xaxes(tickprefix=plain(currency), showticklabels=True, tickangle=0)
+    fig.update_xaxes(tickprefix=plain(currency), showticklabels=True, tickangle=0, rangemode="tozero")
     last = "" if len(kinds) == 1 else str(len(kinds))
-    fig.update_layout(**{f"xaxis{last}": dict(title_text="Per order" + (" (log scale)" if log else ""))})
+    fig.update_layout(**{f"xaxis{last}": dict(title_text="Per order")})
     fig.update_layout(height=bar_height(sum(sizes), per_bar=34, base=180),
                       title=dict(text=f"Average purchase value by segment{money_label(currency)}",
                                  subtitle=dict(text="Revenue per order; segment pages show what they buy")))

@@ -21,21 +21,22 @@ def affinity_bars(affinity: pd.DataFrame, segments: pd.DataFrame, kind: str, per
     for name, color in colors(segments, kind).items():
         part = data[data["segment"] == name].sort_values("rank")
         for row in part.to_dict("records"):
-            ys.append(f"{plain(short(str(row['product_name']), 30))}<br><i>{plain(short(name, 30))}</i>")
+            # at most about 20 characters a line, so the bars keep their width on a phone
+            ys.append(f"{wrap(plain(short(str(row['product_name']), 40)), 20)}<br><i>{plain(short(name, 20))}</i>")
             xs.append(row["lift"])
             cols.append(color)
             custom.append([plain(name), plain(row["product_name"]), stable(row["segment_revenue_share"]),
                            stable(row["all_revenue_share"]), int(row["customers"])])
     fig = figure(f"Products each {KIND_NAMES[kind]} buys more than others",
                  f"Top {per_segment} per segment by lift (2 = twice as likely to buy it)",
-                 height=bar_height(len(ys), per_bar=46), showlegend=False)
+                 height=bar_height(len(ys), per_bar=58), showlegend=False)
     fig.add_trace(trace(
         "bar", y=ys or [""], x=floats(pd.Series(xs, dtype="float64")) if xs else [0], orientation="h",
         marker_color=cols or [MUTED], customdata=custom or None,
         hovertemplate="%{customdata[0]}: %{customdata[1]}<br>lift %{x:.2f}"
                       "<br>%{customdata[2]:.1%} of the segment's revenue vs %{customdata[3]:.1%} of all"
                       "<br>%{customdata[4]:,} customers bought it<extra></extra>"))
-    fig.update_xaxes(title_text="Lift (times as likely as all customers)", rangemode="tozero")
+    fig.update_xaxes(title_text="Times as likely as all", rangemode="tozero")
     fig.update_yaxes(autorange="reversed")
     return fig
 
@@ -46,7 +47,7 @@ def category_mix_bars(category_mix: pd.DataFrame, segments: pd.DataFrame, kind: 
     names = [n for n in colors(segments, kind) if (data["segment"] == n).any()]
     categories = sorted(data["category"].astype("string").unique().tolist())
     fig = figure(f"Category mix per {KIND_NAMES[kind]}", "Share of each segment's revenue by product category",
-                 height=bar_height(len(names), per_bar=34, base=200), barmode="stack", bargap=0.25)
+                 height=bar_height(len(names), per_bar=46, base=200), barmode="stack", bargap=0.25)
     for i, category in enumerate(categories):
         part = data[data["category"] == category].set_index("segment")
         fig.add_trace(trace(
@@ -55,7 +56,7 @@ def category_mix_bars(category_mix: pd.DataFrame, segments: pd.DataFrame, kind: 
             orientation="h", name=plain(category), marker_color=CATEGORY_COLORS[i % len(CATEGORY_COLORS)],
             customdata=[stable(part.loc[n, "revenue"]) if n in part.index else 0.0 for n in names],
             hovertemplate=f"%{{y}}<br>{plain(category)}: %{{x:.1%}} (%{{customdata:,.0f}})<extra></extra>"))
-    fig.update_xaxes(tickformat=".0%", range=[0, 1], title_text="Share of the segment's revenue")
+    fig.update_xaxes(tickformat=".0%", range=[0, 1], title_text="Share of revenue")
     fig.update_yaxes(autorange="reversed")
     return fig
 
@@ -78,6 +79,6 @@ def first_purchase_bars(first_purchase: pd.DataFrame, significance: float = SIGN
     if len(part):
         overall = floats(part["overall_repeat_rate"])[0]
         fig.add_vline(x=overall, line=dict(color=INK, dash="dash"))
-    fig.update_xaxes(tickformat=".0%", range=[0, 1], title_text="Customers who ordered again")
+    fig.update_xaxes(tickformat=".0%", range=[0, 1], title_text="Ordered again")
     fig.update_yaxes(autorange="reversed")
     return fig

@@ -7,8 +7,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from report.charts.style import (FEATURE_FORMATS, Figure, INK, bar_height, figure, floats, fmt, log_axis, money_label,
-                                 months, period_note, plain, short, skewed, strings, trace, wrap)
+from report.charts.style import (FEATURE_FORMATS, MUTED_INK, Figure, INK, bar_height, figure, floats, fmt, money_label,
+                                 months, period_note, plain, short, strings, trace, wrap)
 
 
 def _of(table: pd.DataFrame, segment: Mapping) -> pd.DataFrame:
@@ -24,7 +24,7 @@ def segment_top_products(segment_products: pd.DataFrame, segment: Mapping, curre
     names = [wrap(plain(short(f"{r}. {n}", 48)), 26)
              for r, n in zip(part["rank"].tolist(), part["product_name"].tolist())]
     fig = figure(f"Top products by revenue{money_label(currency)}", plain(segment["segment"]),
-                  height=bar_height(len(part)))
+                  height=bar_height(len(part), per_bar=40))
     fig.add_trace(trace(
         "bar", y=names, x=floats(part["revenue"]), orientation="h", marker_color=segment["color"],
         customdata=np.column_stack([strings(part["product_name"]), strings(part["product_id"]),
@@ -37,10 +37,10 @@ def segment_top_products(segment_products: pd.DataFrame, segment: Mapping, curre
 
 
 def segment_top_countries(segment_countries: pd.DataFrame, segment: Mapping, currency: str = "") -> Figure:
-    """The segment's top countries by number of customers (log axis when one country dominates)."""
+    """The segment's top countries by number of customers (a linear axis: bar lengths compare counts;
+    the labels give the numbers when one country dwarfs the rest)."""
     part = _of(segment_countries, segment).sort_values("rank")
     values = floats(part["customers"])
-    log = skewed(values)
     fig = figure("Top countries by customers", plain(segment["segment"]), height=bar_height(len(part)))
     fig.add_trace(trace(
         "bar", y=[wrap(c, 18) for c in strings(part["country"])], x=values, orientation="h",
@@ -49,8 +49,7 @@ def segment_top_countries(segment_countries: pd.DataFrame, segment: Mapping, cur
         hovertemplate=f"%{{y}}<br>%{{x:,.0f}} customers<br>Revenue {plain(currency)}%{{customdata:,.0f}}"
                       "<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(**(log_axis(values, "count") if log else {}),
-                     title_text="Customers" + (" (log scale)" if log else ""))
+    fig.update_xaxes(title_text="Customers")
     return fig
 
 
@@ -61,12 +60,13 @@ def segment_monthly_revenue(monthly_by_segment: pd.DataFrame, segment: Mapping, 
     fig = figure(f"Revenue per month{money_label(currency)}", plain(segment["segment"]) + period_note(period),
                  height=380,
                   bargap=0.15)
+    # months as categories: each label sits under its bar, never at an axis corner
     fig.add_trace(trace(
-        "bar", x=months(part["month"]), y=floats(part["revenue"]), marker_color=segment["color"],
-        customdata=floats(part["customers"]),
-        hovertemplate=f"%{{x|%b %Y}}<br>Revenue {plain(currency)}%{{y:,.0f}}"
+        "bar", x=[pd.Timestamp(m).strftime("%b %Y") for m in months(part["month"])], y=floats(part["revenue"]),
+        marker_color=segment["color"], customdata=floats(part["customers"]),
+        hovertemplate=f"%{{x}}<br>Revenue {plain(currency)}%{{y:,.0f}}"
                       "<br>%{customdata:,.0f} active customers<extra></extra>"))
-    fig.update_xaxes(type="date", tickformat="%b %Y")
+    fig.update_xaxes(type="category")
     fig.update_yaxes(tickprefix=plain(currency), title_text=f"Revenue{money_label(currency)}")
     return fig
 
@@ -83,16 +83,18 @@ def segment_vs_all_features(segment_features: pd.DataFrame, segment: Mapping, cu
     every = [fmt(overall_median.get(f, np.nan), k, currency) for f, k in zip(features, kinds)]
     z = floats(part["z"])
     fig = figure(f"{plain(segment['segment'])} vs all customers",
-                  "Bars: difference from all customers in standard deviations · labels: median vs all customers",
-                  height=bar_height(len(part), per_bar=40))
+                  "Bars: how far the segment's median stands from all customers' · under each measure: the two medians",
+                  height=bar_height(len(part), per_bar=58))
+    # the medians sit under each measure's name, so no label competes with the bars for width on a phone
+    names = [f"{wrap(v, 22)}<br><span style='font-size:11px;color:{MUTED_INK}'>{a} vs {b}</span>"
+             for v, a, b in zip(strings(part["label"]), own, every)]
     fig.add_trace(trace(
-        "bar", y=[wrap(v, 16) for v in strings(part["label"])], x=z, orientation="h", marker_color=segment["color"],
-        text=[f"{a} vs {b}" for a, b in zip(own, every)], textposition="outside", cliponaxis=False,
-        customdata=np.column_stack([own, every]),
-        hovertemplate="%{y}<br>Median %{customdata[0]} (all customers %{customdata[1]})"
-                      "<br>%{x:+.2f} SD<extra></extra>"))
-    limit = max(float(np.nanmax(np.abs(z))) if len(z) and np.isfinite(z).any() else 1.0, 0.5) * 1.9
+        "bar", y=names, x=z, orientation="h", marker_color=segment["color"],
+        customdata=np.column_stack([strings(part["label"]), own, every]),
+        hovertemplate="%{customdata[0]}<br>Median %{customdata[1]} (all customers %{customdata[2]})"
+                      "<br>%{x:+.2f} standard deviations<extra></extra>"))
+    limit = max(float(np.nanmax(np.abs(z))) if len(z) and np.isfinite(z).any() else 1.0, 0.5) * 1.1
     fig.update_xaxes(range=[-limit, limit], zeroline=True, zerolinecolor=INK, zerolinewidth=1.5,
-                     title_text="← below · SD · above all customers →")
+                     title_text="vs all customers")
     fig.update_yaxes(autorange="reversed")
     return fig

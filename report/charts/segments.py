@@ -18,31 +18,23 @@ def segment_value_scatter(segments: pd.DataFrame, kind: str = "rfm", currency: s
     x, y = floats(seg["share_customers"]), floats(seg["share_revenue"])
     label = "RFM segments" if kind == "rfm" else "Behaviour clusters"
     fig = figure(f"{label}: share of revenue vs share of customers",
-                  "Above the dashed line a segment brings more revenue than its size", height=460)
+                  "Above the dashed line a segment brings more revenue than its size", height=520)
     positive = np.concatenate([x[x > 0], y[y > 0]])
     lo = float(positive.min()) / 1.6 if len(positive) else 0.001
     fig.add_trace(trace("scatter", x=[lo, 1], y=[lo, 1], mode="lines", line=dict(color=MUTED, dash="dash"),
                              hoverinfo="skip", showlegend=False))
-    fig.add_trace(trace(
-        "scatter", x=x, y=y, mode="markers+text", text=strings(seg["segment"]),
-        textposition=_label_positions(x, lo),
-        textfont=dict(size=11), marker=dict(color=seg["color"].tolist(), size=14, line=dict(color=INK, width=0.5)),
-        showlegend=False, customdata=np.column_stack([floats(seg["customers"]), floats(seg["revenue_per_customer"])]),
-        hovertemplate="%{text}<br>%{x:.1%} of customers (%{customdata[0]:,.0f})<br>%{y:.2%} of revenue"
-                      f"<br>{plain(currency)}%{{customdata[1]:,.0f}} revenue per customer<extra></extra>"))
+    # one trace per segment, named in the legend in its colour: point labels would collide where
+    # segments sit close together, a legend never does
+    custom = np.column_stack([floats(seg["customers"]), floats(seg["revenue_per_customer"])])
+    for i, (name, color) in enumerate(zip(strings(seg["segment"]), seg["color"].tolist())):
+        fig.add_trace(trace(
+            "scatter", x=x[i:i + 1], y=y[i:i + 1], mode="markers", name=name, customdata=custom[i:i + 1],
+            marker=dict(color=color, size=14, line=dict(color=INK, width=0.5)),
+            hovertemplate="%{fullData.name}<br>%{x:.1%} of customers (%{customdata[0]:,.0f})<br>%{y:.2%} of revenue"
+                          f"<br>{plain(currency)}%{{customdata[1]:,.0f}} revenue per customer<extra></extra>"))
     fig.update_xaxes(**log_axis(np.concatenate([x, [lo, 1.0]]), "pct"), title_text="Share of customers (log scale)")
     fig.update_yaxes(**log_axis(np.concatenate([y, [lo, 1.0]]), "pct"), title_text="Share of revenue (log scale)")
     return fig
-
-
-def _label_positions(x: np.ndarray, lo: float) -> list[str]:
-    """Point labels alternate above and below (by x order) so neighbours do not overlap, and
-    labels near the right edge go to the left of their point so they stay inside the chart."""
-    order = np.argsort(np.nan_to_num(x), kind="stable")
-    vertical = np.empty(len(x), dtype=object)
-    vertical[order] = ["top" if i % 2 == 0 else "bottom" for i in range(len(x))]
-    side = ["left" if v > 0.12 else "right" if v < lo * 4 else "center" for v in x]
-    return [f"{v} {h}" for v, h in zip(vertical, side)]
 
 
 def rfm_grid_heatmap(rfm_grid: pd.DataFrame) -> Figure:
@@ -140,10 +132,10 @@ def cluster_feature_heatmap(segment_features: pd.DataFrame, segments: pd.DataFra
         "heatmap", x=[wrap(plain(labels[f]), 12) for f in features], y=[wrap(plain(n), 18) for n in names], z=z,
         text=text, customdata=[[plain(labels[f]) for f in features] for _ in names],
         texttemplate="%{text}", textfont=dict(size=11), colorscale=DIVERGING, zmin=-limit, zmax=limit, zmid=0,
-        xgap=2, ygap=2, colorbar=dict(title=dict(text="z"), thickness=12),
+        xgap=2, ygap=2, colorbar=dict(title=dict(text="SD from all"), thickness=12),
         hovertemplate="%{y}<br>%{customdata}: median %{text}<br>%{z:+.2f} SD from all customers<extra></extra>"))
     fig.update_yaxes(autorange="reversed", showgrid=False)
-    fig.update_xaxes(side="top", showgrid=False, tickangle=0)
+    fig.update_xaxes(side="top", showgrid=False)  # labels turn when the columns are too narrow for them
     return fig
 
 
@@ -193,7 +185,7 @@ def rfm_cluster_crosstab(crosstab: pd.DataFrame, segments: pd.DataFrame) -> Figu
         colorbar=dict(title=dict(text="Customers"), thickness=12),
         hovertemplate="RFM: %{y}<br>Cluster: %{customdata}<br>%{z:,.0f} customers<extra></extra>"))
     fig.update_yaxes(autorange="reversed", showgrid=False)
-    fig.update_xaxes(side="top", showgrid=False, tickangle=0)
+    fig.update_xaxes(side="top", showgrid=False)  # labels turn when the columns are too narrow for them
     return fig
 
 
@@ -325,11 +317,11 @@ def pairwise_effects(pairwise: pd.DataFrame, currency: str = "") -> Figure:
     """Largest pairwise revenue differences between clusters: rank-biserial effect per pair
     (+1: every customer of the first cluster spends more than every one of the second)."""
     part = pairwise.head(15)
-    labels = [f"{wrap(plain(short(a, 30)), 30)}<br>vs {plain(short(b, 30))}"
+    labels = [f"{wrap(plain(short(a, 40)), 20)}<br>vs {wrap(plain(short(b, 40)), 20)}"
               for a, b in zip(part["a"].tolist(), part["b"].tolist())]
     fig = figure("Largest revenue differences between behaviour clusters",
                  "Rank-biserial effect: +1 = the first always spends more, −1 = always less",
-                 height=bar_height(len(part), per_bar=44))
+                 height=bar_height(len(part), per_bar=64))
     effect = floats(part["effect"])
     fig.add_trace(trace(
         "bar", y=labels, x=effect, orientation="h", marker_color=[ACCENT if v >= 0 else "#D55E00" for v in effect],
@@ -337,7 +329,7 @@ def pairwise_effects(pairwise: pd.DataFrame, currency: str = "") -> Figure:
                                     [f"{p:.2g}" for p in floats(part["p_holm"])]]),
         hovertemplate=f"%{{y}}<br>effect %{{x:+.2f}}<br>medians {plain(currency)}%{{customdata[0]:,.0f}} vs "
                       f"{plain(currency)}%{{customdata[1]:,.0f}}<br>Holm-adjusted p %{{customdata[2]}}<extra></extra>"))
-    fig.update_xaxes(range=[-1.05, 1.05], zeroline=True, zerolinecolor=INK, title_text="Rank-biserial effect")
+    fig.update_xaxes(range=[-1.05, 1.05], zeroline=True, zerolinecolor=INK, title_text="Effect, −1 to +1")
     fig.update_yaxes(autorange="reversed")
     return fig
 
@@ -354,8 +346,9 @@ def lorenz_curve(lorenz: pd.DataFrame, gini: float) -> Figure:
         "scatter", x=floats(lorenz["customer_share"]), y=floats(lorenz["revenue_share"]), mode="lines", name="Revenue",
         line=dict(color=ACCENT, width=3), fill="tonexty", fillcolor="rgba(0,114,178,0.12)",
         hovertemplate="lowest %{x:.0%} of customers<br>bring %{y:.1%} of revenue<extra></extra>"))
-    fig.update_xaxes(tickformat=".0%", range=[0, 1], title_text="Share of customers (lowest spenders first)")
-    fig.update_yaxes(tickformat=".0%", range=[0, 1], title_text="Share of revenue")
+    fig.update_xaxes(tickformat=".0%", range=[0, 1], title_text="Share of customers")
+    fig.update_yaxes(tickformat=".0%", range=[0, 1], tickvals=[0.2, 0.4, 0.6, 0.8, 1.0],  # 0% once, on the x axis
+                     title_text="Share of revenue")
     return fig
 
 

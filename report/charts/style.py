@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 ACCENT = "#0072B2"   # Okabe-Ito blue: the one colour for "all customers" and highlights
 MUTED = "#9AA5B1"    # grey for context (dropped rows, reference lines)
 INK = "#1F2933"
+MUTED_INK = "#52606D"  # secondary text (labels under labels)
 SEQUENTIAL = [[0.0, "#EFF3FF"], [0.25, "#BDD7E7"], [0.5, "#6BAED6"], [0.75, "#3182BD"], [1.0, "#08519C"]]
 DIVERGING = [[0.0, "#2166AC"], [0.25, "#92C5DE"], [0.5, "#F7F7F7"], [0.75, "#F4A582"], [1.0, "#B2182B"]]
 STABLE_DIGITS = 10   # significant digits kept in figures (see floats)
@@ -27,8 +28,12 @@ TEMPLATE = go.layout.Template(layout=dict(
     title=dict(x=0, xanchor="left", font=dict(size=16)),
     paper_bgcolor="#FFFFFF", plot_bgcolor="#FFFFFF",
     colorway=[ACCENT, "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"],
-    xaxis=dict(gridcolor="#E4E7EB", zerolinecolor="#CBD2D9", linecolor="#CBD2D9", automargin=True),
-    yaxis=dict(gridcolor="#E4E7EB", zerolinecolor="#CBD2D9", linecolor="#CBD2D9", automargin=True),
+    # labels keep clear of each other: x tick labels start a little below the axis (clear of the y
+    # axis's lowest label at the corner), axis titles stand off their tick labels
+    xaxis=dict(gridcolor="#E4E7EB", zerolinecolor="#CBD2D9", linecolor="#CBD2D9", automargin=True,
+               ticklabelstandoff=8, title=dict(standoff=12)),
+    yaxis=dict(gridcolor="#E4E7EB", zerolinecolor="#CBD2D9", linecolor="#CBD2D9", automargin=True,
+               title=dict(standoff=10)),
     hoverlabel=dict(align="left"),
     legend=dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom", traceorder="normal"),
     margin=dict(l=8, r=16, t=72, b=8),
@@ -133,10 +138,12 @@ def log_axis(values, kind: str = "count", currency: str = "") -> dict:
 
 
 def wrap(text: str, width: int = 14) -> str:
-    """Break a (plain) label into lines of about `width` characters for crowded axes."""
+    """Break a (plain) label into lines of about `width` characters for crowded axes, counting the
+    characters shown (an escaped '&lt;' is one)."""
+    shown = lambda t: len(html.unescape(t))  # noqa: E731
     lines, line = [], ""
     for word in text.split():
-        if line and len(line) + 1 + len(word) > width:
+        if line and shown(line) + 1 + shown(word) > width:
             lines.append(line)
             line = word
         else:
@@ -144,12 +151,13 @@ def wrap(text: str, width: int = 14) -> str:
     return "<br>".join(lines + [line])
 
 
-# Colour-blind-safe palettes (Paul Tol's 'muted' and 'bright' sets); one colour per segment, given
+# Colour-blind-safe palettes (Paul Tol's 'muted' set, Okabe-Ito); one colour per segment, given
 # by the RFM segment's place in the segment map or the cluster's number, so it is the same on every page.
 RFM_COLORS = ["#117733", "#44AA99", "#882255", "#CC6677", "#88CCEE", "#332288", "#6699CC", "#DDCC77",
               "#AA4499", "#999933", "#BBBBBB", "#777777"]
-CLUSTER_COLORS = ["#0077BB", "#EE7733", "#009988", "#CC3311", "#33BBEE", "#EE3377", "#BBBBBB",
-                  "#000000", "#882255", "#44AA99", "#999933", "#AA4499"]
+# Okabe-Ito, ordered so that the first five hold no two alike (blue and sky blue, orange and
+# vermillion come only from the sixth cluster on)
+CLUSTER_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#000000", "#56B4E9", "#D55E00", "#F0E442"]
 
 
 def slugify(text: str) -> str:
