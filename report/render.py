@@ -25,7 +25,7 @@ from markupsafe import Markup
 
 from analysis.errors import DataError
 from analysis.result import Analysis
-from report import downloads, site
+from report import downloads, glossary, site
 from report.charts.style import Figure
 from report.formatters import make_filters
 
@@ -157,7 +157,8 @@ def render_pages(a: Analysis) -> dict[str, str]:
     out = {}
     for page in (*site.PAGES, *site.segment_pages(a)):
         template = env.get_template(page.template)
-        out[page.file] = template.render(**context, **page.build(a), page=page, root=page.root)
+        text = template.render(**context, **page.build(a), page=page, root=page.root)
+        out[page.file] = text if page.file == glossary.PAGE else glossary.link_terms(text, page.root)
     return out
 
 

@@ -8,6 +8,7 @@ from report.pages.changes import changes
 from report.pages.cohorts import cohorts
 from report.pages.data_quality import data_quality
 from report.pages.downloads import downloads
+from report.pages.glossary import glossary
 from report.pages.methodology import methodology
 from report.pages.overview import overview
 from report.pages.parts import KIND_TITLES, Page, segment_href, segment_rows, segments
@@ -26,6 +27,7 @@ PAGES = (
     Page("data-quality.html", "Data quality", "data-quality.html", "Data quality", data_quality),
     Page("downloads.html", "Downloads", "downloads.html", "Downloads", downloads),
     Page("methodology.html", "Methodology", "methodology.html", "Methodology", methodology),
+    Page("glossary.html", "Glossary", "glossary.html", "", glossary),  # linked from every term and the footer
 )
 
 
@@ -41,7 +43,7 @@ def site_context(a: Analysis) -> dict:
     """What every page shows: title, navigation, footer."""
     return {
         "site_title": a.config.title,
-        "nav": [(p.file, p.nav_label) for p in PAGES],
+        "nav": [(p.file, p.nav_label) for p in PAGES if p.nav_label],
         "segment_nav": [(KIND_TITLES[kind], segment_rows(a, kind)) for kind in KIND_TITLES
                         if (a.tables["segments"]["kind"] == kind).any()],
         "period": (a.data.period_start, a.data.period_end),

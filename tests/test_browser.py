@@ -660,6 +660,12 @@ def uci_site(tmp_path_factory) -> Site:
     return Site(out, data)
 
 
+def test_on_uci_online_retail_every_technical_term_links_to_the_glossary(uci_site):
+    from tests.test_report_render import unexplained_terms
+
+    assert unexplained_terms(uci_site.root) == {}
+
+
 def test_on_uci_online_retail_no_chart_label_is_clipped_or_overlaps_and_no_page_is_too_tall(browser, uci_site):
     assert all_label_problems(browser, uci_site) == []
     with Tab(browser, width=1366) as tab:

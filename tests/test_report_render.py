@@ -434,7 +434,7 @@ def html_pages(folder: Path) -> list[Path]:
 
 def test_every_page_is_written_one_per_segment_of_both_kinds(site):
     expected = {"index.html", "segments.html", "cohorts.html", "products.html", "changes.html", "value.html",
-                "data-quality.html", "downloads.html", "methodology.html"}
+                "data-quality.html", "downloads.html", "methodology.html", "glossary.html"}
     expected |= {f"segments/{slug}.html" for _, _, slug, _, _ in SEGMENTS}
     assert {str(p.relative_to(site)) for p in html_pages(site)} == expected
     for name in (".nojekyll", ".segment-report", "assets/style.css", "assets/plotly.min.js",
@@ -937,14 +937,15 @@ def test_the_segments_page_reports_the_next_90_day_check_the_rules_the_choice_of
     assert "Kruskal" not in text.split('id="differences"')[1].split("</table>")[0]  # no circular test table
     assert "as the data stood on 2023-12-22" in text and "separate what customers did next better" in text
     assert "&lt; 1e-300" in text  # an adjusted p-value of exactly 0
-    assert "Orders ≥ 4" in text and "Best silhouette among the candidates" in text
+    words = re.sub(r'</?a\b[^>]*>', "", text)  # glossary links removed
+    assert "Orders ≥ 4" in words and "Best silhouette among the candidates" in words
     assert "&lt;/script&gt;&lt;img src=x" in text and "<img src=x" not in text  # hostile text in a rule stays text
     assert ">no<" in text  # the candidate with a tiny cluster is marked not eligible
     assert "<strong>0.55</strong>" in text  # Gini from the headline
 
 
 def test_the_overview_says_which_segmentation_to_act_on_and_why(site):
-    text = (site / "index.html").read_text(encoding="utf-8")
+    text = re.sub(r'</?a\b[^>]*>', "", (site / "index.html").read_text(encoding="utf-8"))  # glossary links removed
     assert "Act on the behaviour clusters." in text and "separate what customers did next better" in text
 
 
@@ -1074,3 +1075,45 @@ def test_money_is_written_to_2_decimals_and_shares_and_probabilities_to_3(site):
                 assert len(cell.split(".")[1]) <= places, (path.name, column, cell)
                 checked += 1
     assert checked > 50
+
+
+def unexplained_terms(site_root: Path) -> dict[str, set[str]]:
+    """Per page, the glossary terms its text uses (outside navigation, scripts, styles and code)
+    that it does not link to the glossary."""
+    from report import glossary
+
+    out = {}
+    for page in html_pages(site_root):
+        if page.name == glossary.PAGE:
+            continue
+        text = page.read_text(encoding="utf-8")
+        main = text[text.find("<main"):text.rfind("</main>")]
+        words = re.sub(r"<(nav|script|style|code)\b.*?</\1>", " ", main, flags=re.S)
+        used = glossary.used_terms(html.unescape(re.sub(r"<[^>]+>", " ", words)))
+        linked = set(re.findall(r'href="(?:\.\./)*glossary\.html#term-([a-z0-9-]+)"', main))
+        if used - linked:
+            out[str(page.relative_to(site_root))] = used - linked
+    return out
+
+
+def test_every_technical_term_on_a_page_links_to_its_glossary_entry_with_the_meaning_on_hover(site):
+    from report import glossary
+
+    assert unexplained_terms(site) == {}
+    text = (site / "segments.html").read_text(encoding="utf-8")
+    link = re.search(r'<a class="term" href="glossary\.html#term-icl" title="([^"]+)">ICL</a>', text)
+    assert link and html.unescape(link.group(1)) == glossary.BY_KEY["icl"].meaning
+    assert text.count('href="glossary.html#term-icl"') == 1  # the first use only
+    entries = (site / "glossary.html").read_text(encoding="utf-8")
+    assert all(f'id="term-{t.key}"' in entries for t in glossary.TERMS)
+
+
+def test_terms_are_never_linked_inside_links_scripts_or_code():
+    from report.glossary import link_terms
+
+    page = ('<main><p>The ICL and <a href="x">RFM segments</a></p><script>var s = "ICL RFM";</script>'
+            '<code>RFM</code><p>RFM again, ICL again</p></main>')
+    out = link_terms(page, "")
+    assert out.count('class="term"') == 2 and '<a href="x">RFM segments</a>' in out
+    assert 'var s = "ICL RFM"' in out and "<code>RFM</code>" in out
+    assert '>RFM</a> again, ICL again' in out  # RFM's first linkable use is here; ICL was linked above
