@@ -677,26 +677,30 @@ def test_on_uci_online_retail_no_chart_label_is_clipped_or_overlaps_and_no_page_
 # --- README screenshots ----------------------------------------------------------------------
 
 def refresh_docs_screenshots() -> None:
-    """Build the bundled sample and save the first screen of the overview and of one segment
-    page at desktop and phone width to docs/screenshots/ (run by hand, not by pytest)."""
+    """Build UCI Online Retail (the bundled sample when ../shared/data/ is absent) and save the
+    first screen of the overview, the segments page and the first segment page at 1366 and 390 px
+    to docs/screenshots/ (run by hand, not by pytest)."""
     import tempfile
 
     from playwright.sync_api import sync_playwright
 
     import build_report
+    from tests.conftest import SHARED_DATA
 
+    uci = SHARED_DATA / "online_retail.csv.gz"
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
         out = Path(tmp) / "site"
+        args = ["--input", str(uci)] if uci.exists() else []
         with contextlib.redirect_stdout(io.StringIO()):
-            assert build_report.main(["--output", str(out), "--quiet"]) == 0
-        sample = Site(out, PROJECT / "data" / "sample_transactions.csv.gz")
+            assert build_report.main([*args, "--output", str(out), "--quiet"]) == 0
+        built = Site(out, uci if uci.exists() else PROJECT / "data" / "sample_transactions.csv.gz")
         chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shots = {"overview": "index.html", "segment": "segments/rfm-champions.html"}
-        for label, width, height, scale in (("desktop", DESKTOP, 800, 1), ("phone", PHONE, 844, 2)):
+        shots = {"overview": "index.html", "segments": "segments.html", "segment": built.segment_page()}
+        for label, width, height, scale in (("desktop", 1366, 768, 1), ("phone", PHONE, 844, 2)):
             with Tab(chromium, width=width, height=height, scale=scale) as tab:
                 for name, page_file in shots.items():
-                    tab.visit(sample.url(page_file))
+                    tab.visit(built.url(page_file))
                     target = DOCS_SCREENSHOTS / f"{name}-{label}.png"
                     tab.page.screenshot(path=str(target))
                     print(f"{target.relative_to(PROJECT)}: {target.stat().st_size // 1024} KiB")
