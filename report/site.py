@@ -11,7 +11,7 @@ from report.pages.downloads import downloads
 from report.pages.glossary import glossary
 from report.pages.methodology import methodology
 from report.pages.overview import overview
-from report.pages.parts import KIND_TITLES, Page, segment_href, segment_rows, segments
+from report.pages.parts import KIND_TITLES, Page, primary_kind, segment_href, segment_rows, segments
 from report.pages.products import products
 from report.pages.segment import segment_page
 from report.pages.segments import segments_overview
@@ -32,8 +32,9 @@ PAGES = (
 
 
 def segment_pages(a: Analysis) -> list[Page]:
-    """One page per segment of both kinds, in the segments table's order."""
+    """One page per segment of the recommended segmentation, in the segments table's order."""
     seg = segments(a)
+    seg = seg[seg["kind"] == primary_kind(a)]
     return [Page(segment_href(slug), name, "segment.html", name,
                  lambda a, slug=slug: segment_page(a, slug))
             for slug, name in zip(seg["slug"].tolist(), seg["segment"].tolist())]
@@ -44,7 +45,7 @@ def site_context(a: Analysis) -> dict:
     return {
         "site_title": a.config.title,
         "nav": [(p.file, p.nav_label) for p in PAGES if p.nav_label],
-        "segment_nav": [(KIND_TITLES[kind], segment_rows(a, kind)) for kind in KIND_TITLES
+        "segment_nav": [(KIND_TITLES[kind], segment_rows(a, kind)) for kind in (primary_kind(a),)
                         if (a.tables["segments"]["kind"] == kind).any()],
         "period": (a.data.period_start, a.data.period_end),
         "build_date": a.data.build_date,

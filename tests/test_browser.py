@@ -108,7 +108,7 @@ class Site:
         return (self.root / page).as_uri()
 
     def segment_page(self) -> str:
-        return next(p for p in self.pages() if p.startswith("segments/rfm-"))
+        return next(p for p in self.pages() if p.startswith("segments/"))
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ from analysis.studies.lists import customer_lists
 from analysis.studies.plan import actions
 from report import downloads, render
 from report import site as site_pages
-from report.pages.parts import segments
+from report.pages.parts import primary_kind, segments
 
 XSS_PRODUCT = "</script><img src=x onerror=alert(1)>"
 FORMULA_ID = '=HYPERLINK("x")'
@@ -175,7 +175,7 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
                                  "description": ["customer id", "order date", "line amount"]}),
         "customers": customers[TABLES["customers"]],
         "customer_lists": customer_lists(customers),
-        "actions": actions(customers, segments, "cluster"),
+        "actions": actions(customers, segments, "rfm"),
         "customer_sample": customers.iloc[:5][list(pd.Index(
             ["customer_id", "recency_days", "frequency_orders", "monetary", "avg_order_value", "rfm_segment",
              "cluster_name"]))].reset_index(drop=True),
@@ -330,8 +330,8 @@ NEW_HEADLINE = {
     "holdout_cutoff": "2023-12-22", "clv_total": 2260.5, "holdout_beats_naive": True,
     "value_model_reliable": True, "value_model_doubts": "",
     "cluster_reason": "Best silhouette among the candidates whose every cluster holds at least 20 customers.",
-    "cluster_outliers": 1, "clusters_stable": True, "validation_from": "2023-12-22", "recommended_segmentation": "cluster",
-    "recommendation_reason": "Behaviour clusters separate what customers did next better.",
+    "cluster_outliers": 1, "clusters_stable": True, "validation_from": "2023-12-22", "recommended_segmentation": "rfm",
+    "recommendation_reason": "RFM segments separate what customers did next better.",
     "separation_difference": 0.1, "separation_difference_low": 0.02, "separation_difference_high": 0.18,
 }
 
@@ -432,10 +432,10 @@ def html_pages(folder: Path) -> list[Path]:
 
 # --- pages and links -----------------------------------------------------------------------
 
-def test_every_page_is_written_one_per_segment_of_both_kinds(site):
+def test_every_page_is_written_one_per_segment_of_the_recommended_segmentation(site):
     expected = {"index.html", "segments.html", "cohorts.html", "products.html", "changes.html", "value.html",
                 "data-quality.html", "downloads.html", "methodology.html", "glossary.html"}
-    expected |= {f"segments/{slug}.html" for _, _, slug, _, _ in SEGMENTS}
+    expected |= {f"segments/{slug}.html" for kind, _, slug, _, _ in SEGMENTS if kind == "rfm"}
     assert {str(p.relative_to(site)) for p in html_pages(site)} == expected
     for name in (".nojekyll", ".segment-report", "assets/style.css", "assets/plotly.min.js",
                  "downloads/customers.csv", "downloads/segments.csv", "downloads/ledger.csv",
@@ -473,8 +473,8 @@ def test_nav_on_every_page_lists_every_page_and_every_segment(site):
         links = {link for _, link in parse(page).links}
         for file, _label in [(p.file, p.nav_label) for p in site_pages.PAGES]:
             assert root + file in links, f"{page.name} misses {file}"
-        for _, _, slug, _, _ in SEGMENTS:
-            assert f"{root}segments/{slug}.html" in links
+        for kind, _, slug, _, _ in SEGMENTS:  # the recommended segmentation's pages; the other has none
+            assert (f"{root}segments/{slug}.html" in links) == (kind == "rfm")
 
 
 def test_plotly_js_is_written_once_and_every_page_loads_it_relatively(site):
@@ -868,11 +868,16 @@ def test_nothing_is_written_outside_the_output_folder(tmp_path, tiny):
 
 def test_a_segment_named_like_a_path_gets_a_safe_page_inside_the_site(tmp_path):
     tables = tiny_tables()
-    old, tables["segments"].loc[3, "segment"] = tables["segments"].loc[3, "segment"], "../../Escape/..\\here"
-    tables["actions"]["segment"] = tables["actions"]["segment"].replace(old, "../../Escape/..\\here")
+    for row in (0, 3):  # an RFM segment (it has a page) and a cluster (a list only)
+        old, tables["segments"].loc[row, "segment"] = tables["segments"].loc[row, "segment"], "../../Escape/..\\here"
+        kind = tables["segments"].loc[row, "kind"]
+        actions = tables["actions"]
+        actions["segment"] = actions["segment"].where((actions["kind"] != kind) | (actions["segment"] != old),
+                                                      "../../Escape/..\\here")
     a = dataclasses.replace(tiny_analysis(), config=make_config(), tables=tables)
     out = render.write_site(a, tmp_path / "site")
-    assert (out / "segments" / "cluster-1-escape-here.html").is_file()
+    assert (out / "segments" / "rfm-escape-here.html").is_file()
+    assert (out / "downloads" / "segments" / "rfm-escape-here.csv").is_file()
     assert (out / "downloads" / "segments" / "cluster-1-escape-here.csv").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
 
@@ -885,8 +890,10 @@ def test_a_site_builds_from_the_tiny_transactions_file(tmp_path, tiny_csv):
     a = run_analysis(make_config(input=tiny_csv, output=tmp_path / "site"))
     out = render.write_site(a, tmp_path / "site")
     assert (out / "index.html").is_file()
-    for slug in segments(a)["slug"]:
-        assert (out / "segments" / f"{slug}.html").is_file()
+    seg = segments(a)
+    for kind, slug in zip(seg["kind"], seg["slug"]):
+        assert (out / "segments" / f"{slug}.html").is_file() == (kind == primary_kind(a))
+        assert (out / "downloads" / "segments" / f"{slug}.csv").is_file()
     summary = json.loads((out / "downloads" / "summary.json").read_text(encoding="utf-8"))
     assert sum(summary["ledger"].values()) == summary["input"]["rows"] == 12
 
@@ -946,7 +953,7 @@ def test_the_segments_page_reports_the_next_90_day_check_the_rules_the_choice_of
 
 def test_the_overview_says_which_segmentation_to_act_on_and_why(site):
     text = re.sub(r'</?a\b[^>]*>', "", (site / "index.html").read_text(encoding="utf-8"))  # glossary links removed
-    assert "Act on the behaviour clusters." in text and "separate what customers did next better" in text
+    assert "Act on the RFM segments." in text and "separate what customers did next better" in text
 
 
 def test_the_overview_opens_with_what_to_do_for_whom_worth_how_much_and_the_list(site, tiny):
@@ -956,7 +963,7 @@ def test_the_overview_opens_with_what_to_do_for_whom_worth_how_much_and_the_list
     rows = re.findall(r'<tr>\s*<td class="nowrap"><a href="(segments/[^"]+)">.*?</span>(.*?)</a></td>'
                       r'\s*<td class="num">([\d,]+)<.*?<a href="(downloads/segments/[^"]+)" download>', plan, re.S)
     want = tiny.tables["actions"]
-    assert [r[1] for r in rows] == want["segment"].tolist() and len(rows) > 0
+    assert [html.unescape(r[1]) for r in rows] == want["segment"].tolist() and len(rows) > 0
     for (page, name, customers, listed), n in zip(rows, want["customers"]):
         assert (site / page).is_file() and int(customers.replace(",", "")) == n
         members = read_csv_rows(site / listed)

@@ -24,7 +24,7 @@ def holdout_bars(holdout: pd.DataFrame, cutoff: str | None, model: str = "BG/NBD
             "bar", x=x, y=floats(holdout[col]), name=name, marker_color=color, customdata=floats(holdout["customers"]),
             hovertemplate=f"{name}<br>%{{x}} repeat purchases before: %{{y:.2f}} per customer"
                           "<br>%{customdata:,.0f} customers<extra></extra>"))
-    fig.update_xaxes(type="category", title_text="Repeat purchase days before the cutoff")
+    fig.update_xaxes(type="category", title_text="Repeat purchases before")
     fig.update_yaxes(title_text="Mean purchase days in the holdout")
     return fig
 

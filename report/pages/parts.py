@@ -90,12 +90,19 @@ def segments(a: Analysis) -> pd.DataFrame:
     return dressed(a.tables["segments"], a.tables["rfm_rules"]["segment"].tolist())
 
 
+def primary_kind(a: Analysis) -> str:
+    """The segmentation the report recommends (RFM when the data cannot tell): its segments get a
+    page each; the other is summarised on the segments page."""
+    return a.validation.recommended_segmentation or "rfm"
+
+
 def segment_rows(a: Analysis, kind: str) -> list[dict]:
-    """Segments of one kind with their page address."""
+    """Segments of one kind with their page address (None for the segmentation not recommended,
+    which has no pages of its own)."""
     seg = segments(a)
     rows = records(seg[seg["kind"] == kind])
     for row in rows:
-        row["href"] = segment_href(row["slug"])
+        row["href"] = segment_href(row["slug"]) if kind == primary_kind(a) else None
         row["kind_label"] = KIND_LABELS[kind]
     return rows
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from analysis.result import Analysis
 from analysis.studies.products import MIN_SUPPORT
 from report.charts import segments as charts
-from report.pages.parts import (Chart, Column, KEY_FEATURE_LABELS, KIND_LABELS, SEGMENT_COLUMNS, Table, feature_rows,
-                                kinds_present, records, segment_rows, segments)
+from report.pages.parts import (KIND_PLURALS, Chart, Column, KEY_FEATURE_LABELS, KIND_LABELS, SEGMENT_COLUMNS, Table, feature_rows,
+                                kinds_present, primary_kind, records, segment_rows, segments)
 
 
 def segments_overview(a: Analysis) -> dict:
@@ -21,6 +21,9 @@ def segments_overview(a: Analysis) -> dict:
                    for m, title, fmt, note in metric_info if (edges["metric"] == m).any()]
     selection = t["cluster_selection"].sort_values("k")
     return {
+        "primary": KIND_PLURALS[primary_kind(a)],
+        "other": KIND_PLURALS["cluster" if primary_kind(a) == "rfm" else "rfm"],
+        "recommended": bool(a.validation.recommended_segmentation),
         "rfm": segment_rows(a, "rfm"),
         "clusters": segment_rows(a, "cluster"),
         "rfm_table": Table("table-rfm-segments", "RFM segments in segment-map order",
