@@ -181,6 +181,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
             engine.close(con)
 
     tables["ledger"] = cleaned.ledger
+    tables["contacts"] = cleaned.contacts
     tables["money_ledger"] = netted.money
     tables["returned_everything"] = netted.returned_everything
     tables["mapping"] = _mapping_table(mapping)

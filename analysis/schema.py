@@ -19,6 +19,7 @@ CANONICAL = {
     "revenue": "line amount (default quantity x unit_price)",
     "country": "customer country (optional)",
     "currency": "currency code of the amount (optional; one currency per report)",
+    "contact": "customer email or name (optional; written only into the segment lists)",
 }
 
 # Known names per field, compared after lower-casing and dropping non-alphanumerics,
@@ -40,6 +41,8 @@ ALIASES = {
                 "value", "netamount", "totalprice"],
     "country": ["country", "billingcountry", "shippingcountry", "customercountry", "countrycode"],
     "currency": ["currency", "currencycode", "curr", "ccy"],
+    "contact": ["email", "emailaddress", "customeremail", "contactemail", "contact", "customername",
+                "fullname", "billingname"],
 }
 
 # Known exports whose column names would be misread by the generic aliases (Shopify's 'Name' is the
@@ -53,7 +56,7 @@ PROFILES = [
                     "order_ts": ["createdat", "paidat"], "quantity": ["lineitemquantity"],
                     "unit_price": ["lineitemprice"], "product_name": ["lineitemname"],
                     "product_id": ["lineitemsku"], "country": ["billingcountry", "shippingcountry"],
-                    "currency": ["currency"]},
+                    "currency": ["currency"], "contact": ["billingname", "shippingname"]},
     },
 ]
 # Order totals repeated on line rows must not be summed as line revenue.
@@ -134,6 +137,8 @@ TABLES = {
     "segment_countries": ["kind", "segment", "rank", "country", "customers", "revenue"],
     # the customer lists to act on, in order (analysis/studies/lists.py)
     "customer_lists": ["list", "position", "customer_id", "disagreement"],
+    # each customer's latest email or name, when the input has a contact column (else no rows)
+    "contacts": ["customer_id", "contact"],
     # the segments of the recommended segmentation by the money at stake (analysis/studies/plan.py)
     "actions": ["rank", "kind", "segment", "customers", "share_customers", "going_quiet", "at_stake", "basis",
                 "customers_at_risk", "value_at_risk", "action"],

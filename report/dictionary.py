@@ -42,6 +42,8 @@ def columns(horizon: int | None = 365) -> dict[str, Entry]:
         "kind": Entry("text", "Which segmentation: 'rfm' (RFM segments) or 'cluster' (behaviour clusters)."),
         "action": Entry("text", "What to do about the segment."),
         "country": Entry("text", "The customer's country: the one with most of their revenue."),
+        "contact": Entry("text", "The customer's email or name from the input's contact column, as on their "
+                                 "latest order that has one (only when the input has such a column)."),
         # when and how often
         "first_order_date": Entry("date", "Day of the first order kept."),
         "last_order_date": Entry("date", "Day of the last order kept."),

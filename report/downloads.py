@@ -235,19 +235,28 @@ KIND_COLUMNS = {"rfm": ("rfm_segment", "cluster_name"), "cluster": ("cluster_nam
 
 
 def _campaign_frame(a: Analysis) -> pd.DataFrame:
-    """The customers table with each customer's action in both segmentations, for the segment lists."""
+    """The customers table with each customer's action in both segmentations, and their contact
+    when the input has one, for the segment lists."""
     c = a.tables["customers"]
     seg = a.tables["segments"]
     actions = {kind: seg[seg["kind"] == kind].set_index("segment")["action"] for kind in KIND_COLUMNS}
-    return c.assign(**{f"{kind}_action": c[own].map(actions[kind]).astype("string")
-                       for kind, (own, _) in KIND_COLUMNS.items()})
+    more = {f"{kind}_action": c[own].map(actions[kind]).astype("string") for kind, (own, _) in KIND_COLUMNS.items()}
+    if _has_contacts(a):
+        more["contact"] = c["customer_id"].map(a.tables["contacts"].set_index("customer_id")["contact"]).astype("string")
+    return c.assign(**more)
+
+
+def _has_contacts(a: Analysis) -> bool:
+    return len(a.tables["contacts"]) > 0
 
 
 def _campaign_columns(a: Analysis, kind: str) -> tuple[list[str], list[str]]:
-    """A segment list's columns in the campaign frame, and their names in the file."""
+    """A segment list's columns in the campaign frame, and their names in the file (contact, after
+    the id, only when the input has one)."""
     own, other = KIND_COLUMNS[kind]
-    columns = [{"segment": own, "action": f"{kind}_action", "other_segment": other}.get(c, c) for c in CAMPAIGN_COLUMNS]
-    return columns, file_names(a, [{"other_segment": other}.get(c, c) for c in CAMPAIGN_COLUMNS])
+    wanted = CAMPAIGN_COLUMNS[:1] + ["contact"] * _has_contacts(a) + CAMPAIGN_COLUMNS[1:]
+    columns = [{"segment": own, "action": f"{kind}_action", "other_segment": other}.get(c, c) for c in wanted]
+    return columns, file_names(a, [{"other_segment": other}.get(c, c) for c in wanted])
 
 
 def _by_value(c: pd.DataFrame) -> np.ndarray:

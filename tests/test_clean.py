@@ -177,3 +177,25 @@ def test_dropped_lines_outside_the_kept_dates_do_not_widen_the_period(tmp_path):
     cleaned, _ = run_clean(path)
     assert (cleaned.first, cleaned.last) == (pd.Timestamp("2024-01-05 10:00"), pd.Timestamp("2024-04-01 10:00"))
     assert cleaned.as_of == dt.date(2024, 4, 2)
+
+
+def test_each_customer_keeps_the_contact_of_their_latest_kept_order_that_has_one(tmp_path):
+    from tests.conftest import HEADER, TINY_LINES
+
+    # A changes address in March; A's credit note and C's lines (all dropped) carry contacts that
+    # must not be used; B never gives one after February; a contact after the as-of date is ignored.
+    emails = ["a@old.example", "a@old.example", "a@old.example", "b@example", "a@credit.example", "guest@x",
+              "b@postage.example", "c@free.example", "a@new.example", "c@bad.example", "c@bad.example", ""]
+    path = tmp_path / "contacts.csv"
+    path.write_text("\n".join([HEADER + ",Email", *(f"{line},{e}" for line, e in zip(TINY_LINES, emails))]) + "\n",
+                    encoding="utf-8")
+    cleaned, _ = run_clean(path)
+    assert cleaned.contacts.to_dict("list") == {"customer_id": ["A", "B"], "contact": ["a@new.example", "b@example"]}
+    assert "contact" not in cleaned.lines.columns
+    early, _ = run_clean(path, as_of=dt.date(2024, 3, 1))
+    assert early.contacts["contact"].tolist() == ["a@old.example", "b@example"]
+
+
+def test_without_a_contact_column_there_are_no_contacts(tiny_csv):
+    cleaned, _ = run_clean(tiny_csv)
+    assert list(cleaned.contacts.columns) == ["customer_id", "contact"] and cleaned.contacts.empty

@@ -176,6 +176,9 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
         "customers": customers[TABLES["customers"]],
         "customer_lists": customer_lists(customers),
         "actions": actions(customers, segments, "rfm"),
+        # c2 has none; the formula customer's contact is a formula too
+        "contacts": pd.DataFrame({"customer_id": _strings(["c1", FORMULA_ID, "c4"]),
+                                  "contact": _strings(["ann@example.com", "@SUM(1+1)", "Dan Smith"])}),
         "customer_sample": customers.iloc[:5][list(pd.Index(
             ["customer_id", "recency_days", "frequency_orders", "monetary", "avg_order_value", "rfm_segment",
              "cluster_name"]))].reset_index(drop=True),
@@ -736,6 +739,28 @@ def test_customer_files_are_cut_from_one_table_exactly_as_each_table_was_written
     assert b"clv_365" in files["downloads/customers.csv"].split(b"\n")[0]
 
 
+def test_segment_lists_carry_each_customers_contact_when_the_input_has_one(tiny):
+    from report import downloads
+
+    files = downloads.customer_files(tiny)
+    rows = {}
+    for path, data in files.items():
+        if path.startswith("downloads/segments/"):
+            table = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+            assert list(table.columns[:3]) == ["customer_id", "contact", "segment"]
+            rows.update(zip(table["customer_id"], table["contact"]))
+    # c2 has no contact: an empty cell; a formula-looking contact is neutralised like any cell
+    assert rows["c1"] == "ann@example.com" and rows["c2"] == "" and rows["c4"] == "Dan Smith"
+    assert rows["'" + FORMULA_ID] == "'@SUM(1+1)"
+    assert "contact" not in files["downloads/customers.csv"].split(b"\n")[0].decode()
+    assert "contact" in downloads.file_columns(tiny)["segments/<slug>.csv"]
+    # without a contact column the lists have none
+    bare = dataclasses.replace(tiny, tables={**tiny.tables, "contacts": tiny.tables["contacts"].iloc[:0]})
+    header = downloads.customer_files(bare)["downloads/segments/rfm-champions.csv"].split(b"\n")[0]
+    assert header.startswith(b"customer_id,segment,action,")
+    assert "contact" not in downloads.file_columns(bare)["segments/<slug>.csv"]
+
+
 def test_a_segment_without_customers_gets_a_csv_with_only_the_header(tiny):
     from report import downloads
 
@@ -745,7 +770,7 @@ def test_a_segment_without_customers_gets_a_csv_with_only_the_header(tiny):
     a = dataclasses.replace(tiny, tables={**tiny.tables, "customers": emptied})
     files = downloads.customer_files(a)
     header = files["downloads/segments/cluster-1-frequent-high-spend-buyers.csv"].split(b"\n")[0]
-    assert header.startswith(b"customer_id,segment,action,rfm_segment,")
+    assert header.startswith(b"customer_id,contact,segment,action,rfm_segment,")
     assert files["downloads/segments/cluster-2-lapsed-one-off-buyers.csv"] == header + b"\n"
 
 

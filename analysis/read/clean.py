@@ -50,11 +50,11 @@ assert all(c[:1].isalpha() for c in NON_PRODUCT_CODES + NON_PRODUCT_CODE_PREFIXE
 
 MAX_BAD_SHARE = 0.10  # above this share of unreadable dates or numbers, refuse instead of dropping
 OUTLIER_FACTOR = 1000  # a line worth this many times the median line is reported (and kept)
-LINE_COLUMNS = [f for f in CANONICAL if f != "currency"]  # the kept lines' columns
+LINE_COLUMNS = [f for f in CANONICAL if f not in ("currency", "contact")]  # the kept lines' columns
 STRICT_ALLOWED = {"kept", "cancellation", "missing_customer"}
 FIX_MAP = "map the right column with --map {field}=COLUMN"
 # Fields read as trimmed text (customer_id is also normalised: see canonical).
-TEXT_FIELDS = ("order_id", "customer_id", "product_id", "product_name", "category", "country", "currency")
+TEXT_FIELDS = ("order_id", "customer_id", "product_id", "product_name", "category", "country", "currency", "contact")
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ class Cleaned:
     first: pd.Timestamp | None = None
     last: pd.Timestamp | None = None
     median_line: float | None = None
+    contacts: pd.DataFrame | None = None  # schema.TABLES['contacts']
 
 
 def check_mapping(mapping: dict[str, str], columns: tuple[str, ...], shown: str) -> None:
@@ -134,7 +135,7 @@ def canonical(table: ibis.Table, mapping: dict[str, str], date_format: DateForma
         *keep, order_id=order_id, customer_id=parsed._cust, order_ts=parsed._ts,
         product_id=parsed._t_product_id, product_name=parsed._t_product_name, category=parsed._t_category,
         quantity=quantity, unit_price=price, revenue=revenue, country=parsed._t_country,
-        _currency=parsed._t_currency, _bad_number=bad_number,
+        _currency=parsed._t_currency, _contact=parsed._t_contact, _bad_number=bad_number,
     )
 
 
@@ -232,7 +233,9 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
     c = canonical(renamed.mutate(_h=_row_hash(renamed, raw, kind)), inner, date_format, decimal, keep=("_h",),
                   kind=kind)
     c = c.mutate(_base=_code(c, only_currency))
-    c = c.select(*LINE_COLUMNS, "_currency", "_bad_number", "_base", "_h")
+    # a contact column is carried to the stored lines only when there is one (see _contacts)
+    c = c.select(*LINE_COLUMNS, "_currency", *(["_contact"] if "contact" in inner else []), "_bad_number",
+                 "_base", "_h")
     base = engine.store(con, "_lines", c, folder=workdir)
     found = _with_duplicates(base, con)
     lines, multi, numbered = found if found is not None else (None, None, None)
@@ -309,10 +312,25 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
         for name in ("_dups", "_multi"):
             engine.drop(con, name)
     return Cleaned(lines=keyed.select(*LINE_COLUMNS), keyed=keyed, returns=returns, ledger=ledger, as_of=as_of,
-                   customers_with_purchases=n_purchasers,
+                   customers_with_purchases=n_purchasers, contacts=_contacts(base, cutoff),
                    date_format=date_format.format if date_format else "typed", warnings=tuple(warnings),
                    currencies=currencies, first=pd.Timestamp(facts["kept_first"]),
                    last=pd.Timestamp(facts["kept_last"]), median_line=float(median) if median else None)
+
+
+def _contacts(base: ibis.Table, cutoff) -> pd.DataFrame:
+    """schema.TABLES['contacts']: each customer's contact on their latest kept line that has one
+    (ties: the greatest), sorted by customer_id; no rows when the input has no contact column."""
+    if "_contact" not in base.columns:
+        return pd.DataFrame({"customer_id": pd.Series(dtype="string"), "contact": pd.Series(dtype="string")})
+    keep = base._base.isnull() & base._contact.notnull()
+    kept = base.filter(keep & (base.order_ts < cutoff) if cutoff is not None else keep)
+    last = ibis.row_number().over(group_by=kept.customer_id,
+                                  order_by=[ibis.desc(kept.order_ts), ibis.desc(kept._contact)])
+    latest = kept.select("customer_id", contact=kept._contact, _n=last)
+    df = engine.execute(latest.filter(latest._n == 0).select("customer_id", "contact"))
+    return (df.astype({"customer_id": "string", "contact": "string"}).sort_values("customer_id", kind="stable")
+            .reset_index(drop=True))
 
 
 def _cutoff(as_of: dt.date):
