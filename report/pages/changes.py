@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from analysis.result import Analysis
-from analysis.studies.changes import ONE_ORDER_QUANTILE
+from analysis.studies.changes import AT_RISK_MARGIN, MIN_QUIET_DAYS, ONE_ORDER_QUANTILE, RHYTHM_ORDER_DAYS
 from report import downloads
 from report.charts import changes as charts
 from report.formatters import fmt_days
@@ -49,6 +49,8 @@ def changes(a: Analysis) -> dict:
             Kpi("Value at risk", a.changes.value_at_risk, "money0", "a year: at most what they spent in the last 365 days"),
         ],
         "change_from": a.changes.change_from,
+        "rule": {"quiet_days": MIN_QUIET_DAYS, "rhythm_days": RHYTHM_ORDER_DAYS, "margin": AT_RISK_MARGIN,
+                 "quantile": ONE_ORDER_QUANTILE},
         "change_days": a.changes.change_days,
         "transition_chart": Chart("chart-transitions",
                                   charts.transition_heatmap(t["transitions"], seg, a.changes.change_from),
