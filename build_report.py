@@ -17,6 +17,8 @@ import sys
 import time
 
 EXIT_BAD_INPUT = 2
+EXIT_BUG = 1
+EXIT_INTERRUPTED = 130  # as shells report a Ctrl-C
 
 
 def _map_pair(text: str) -> tuple[str, str]:
@@ -84,6 +86,7 @@ def parser() -> argparse.ArgumentParser:
                    help="options file in TOML (default: report.toml in the current folder, if present); "
                         "flags given here override it")
     p.add_argument("--quiet", action="store_true", help="print only errors and where the site was written")
+    p.add_argument("--debug", action="store_true", help="on an error, show the full traceback as well")
     return p
 
 
@@ -94,28 +97,32 @@ def main(argv: list[str] | None = None) -> int:
     from analysis.errors import ConfigError, DataError
 
     say = (lambda *a: None) if args.quiet else print
-    options = {k: v for k, v in vars(args).items() if k not in ("quiet", "config")}
+    options = {k: v for k, v in vars(args).items() if k not in ("quiet", "config", "debug")}
     options["column_map"] = tuple(args.column_map) if args.column_map else None
     try:
         config = resolve_config(options, args.config)
-        from analysis.pipeline import STAGES, run_analysis
-        from report.progress import StageBar
+        from report.output import prepared
 
         started = time.perf_counter()
-        say(f"Reading {config.input} ...")
-        bar = StageBar((*STAGES, "site"), say, enabled=False if args.quiet else None)
-        try:
-            # The site writer's imports (plotly, Jinja) load in the background meanwhile.
-            analysis = run_analysis(config, progress=bar, also_import=("report.render", "report.console"))
-            from report.console import summary
-            from report.render import write_site
+        # The output folder is checked (and locked) before any work: a refusal costs no analysis.
+        with prepared(config.output) as out:
+            from analysis.pipeline import STAGES, run_analysis
+            from report.progress import StageBar
 
-            bar.start("site")
-            t0 = time.perf_counter()
-            write_site(analysis, config.output)
-            bar("site", time.perf_counter() - t0)
-        finally:
-            bar.close()
+            say(f"Reading {config.input} ...")
+            bar = StageBar((*STAGES, "site"), say, enabled=False if args.quiet else None)
+            try:
+                # The site writer's imports (plotly, Jinja) load in the background meanwhile.
+                analysis = run_analysis(config, progress=bar, also_import=("report.render", "report.console"))
+                from report.console import summary
+                from report.render import write_site
+
+                bar.start("site")
+                t0 = time.perf_counter()
+                write_site(analysis, out)
+                bar("site", time.perf_counter() - t0)
+            finally:
+                bar.close()
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
@@ -123,11 +130,38 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as exc:
         print(f"error: {exc.message()}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("interrupted; the previous site is untouched", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        raise
+    except (OSError, MemoryError) as exc:  # the machine, not the input: disk, permissions, memory
+        if args.debug:
+            raise
+        print(f"error: {_environment_error(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # a bug: one line, and how to see more
+        if args.debug:
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}\n"
+              "  fix: run again with --debug for the full traceback, and report it", file=sys.stderr)
+        return EXIT_BUG
     say(summary(analysis))
-    for note in analysis.notes:
+    for note in (*analysis.notes, *out.notes):
         say(f"note: {note}")
     print(f"Site written to {config.output}/index.html in {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def _environment_error(exc: BaseException) -> str:
+    """An error of the machine (disk full, read-only, permissions, memory) as one message with a fix."""
+    if isinstance(exc, MemoryError):
+        return "ran out of memory\n  fix: free memory, or build on a smaller --input (e.g. a date range)"
+    from report.output import os_error
+
+    return os_error(exc, exc.filename or "?", "read or write a file", output=False).message()
 
 
 def exit_now(code: int) -> None:

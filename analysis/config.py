@@ -127,6 +127,10 @@ def load_toml(path: Path) -> dict:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError([f"{path}: cannot be read ({exc.strerror})"]) from None
+    except UnicodeDecodeError as exc:
+        line = Path(path).read_bytes()[:exc.start].count(b"\n") + 1
+        raise ConfigError([f"{path}: line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+                           "save the file as UTF-8 (most editors offer it under 'Save as' or 'Encoding')"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML ({exc})"]) from None
     data = {k.replace("-", "_"): v for k, v in data.items()}

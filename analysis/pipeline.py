@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -63,9 +64,54 @@ def build_date() -> dt.date:
     return dt.datetime.now(dt.timezone.utc).date()
 
 
+WORKDIR_PREFIX = "segment-report-"
+
+
+def workdir_prefix() -> str:
+    """The engine's temporary folder is named after the build's process, so that a later build can
+    tell a killed build's folder from a running one's."""
+    return f"{WORKDIR_PREFIX}{os.getpid()}-"
+
+
+def clear_stale_workdirs() -> tuple[str, ...]:
+    """Remove the temporary folders of builds that were killed (their process is gone): a note if any."""
+    gone = []
+    for folder in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*-*"):
+        pid = folder.name[len(WORKDIR_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or not folder.is_dir() or folder.stat().st_uid != os.getuid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # still running
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue  # someone else's process
+        shutil.rmtree(folder, ignore_errors=True)
+        gone.append(folder.name)
+    return (f"removed the temporary folders of {len(gone)} interrupted build{'s' * (len(gone) != 1)} "
+            f"from {tempfile.gettempdir()}",) if gone else ()
+
+
+def _disk_full(exc: Exception) -> bool:
+    return "No space left on device" in str(exc) or "Disk quota exceeded" in str(exc)
+
+
 def run_analysis(config: Config, progress: Progress | None = None, also_import: Iterable[str] = ()) -> Analysis:
-    """Read, clean, aggregate, segment and profile. Raises DataError for unusable input.
-    `also_import`: modules the caller needs next (the site writer), imported in the background."""
+    """Read, clean, aggregate, segment and profile. Raises DataError for unusable input, or when the
+    temporary folder fills up. `also_import`: modules the caller needs next (the site writer),
+    imported in the background."""
+    try:
+        return _run_analysis(config, progress, also_import)
+    except duckdb.Error as exc:
+        if not _disk_full(exc):
+            raise
+        raise DataError("the temporary folder is full: the engine could not write its working files there",
+                        file=tempfile.gettempdir(),
+                        fix="free some space there, or point TMPDIR at a folder with more room") from None
+
+
+def _run_analysis(config: Config, progress: Progress | None, also_import: Iterable[str]) -> Analysis:
     timings: dict[str, float] = {}
     noted = len(engine.MEMORY_NOTES)
     prefetch((*LATER_MODULES, *also_import))
@@ -81,7 +127,8 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
             progress(name, timings[name])
 
     shown = display_path(config.input)
-    with tempfile.TemporaryDirectory(prefix="segment-report-") as workdir:
+    cleared = clear_stale_workdirs()
+    with tempfile.TemporaryDirectory(prefix=workdir_prefix()) as workdir:
         con = _connect(config, Path(workdir), shown)
         background = engine.Background(con)
         try:
@@ -100,6 +147,8 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
                 except duckdb.OutOfMemoryException:
                     raise
                 except (duckdb.Error, *engine.read_errors(con)) as exc:  # a malformed row met while reading
+                    if _disk_full(exc):
+                        raise
                     raise engine_error(exc, src, shown) from None
                 rows_read = int(cleaned.ledger["rows"].sum())
             with stage("returns"):
@@ -198,7 +247,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
         more=sections,
         warnings=(cleaned.warnings + ((big,) if big else ()) + _cluster_warnings(clustering, len(customers))
                   + tuple(study_warnings)),
-        timings=timings, notes=tuple(engine.MEMORY_NOTES[noted:]),
+        timings=timings, notes=tuple(engine.MEMORY_NOTES[noted:]) + cleared,
     )
     found = findings.findings(analysis, customers, cleaned.ledger, rules=segment_map)
     return replace(analysis, findings=found)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -28,14 +26,10 @@ from analysis.result import Analysis
 from report import downloads, glossary, site
 from report.charts.style import Figure
 from report.formatters import make_filters
+from report.output import COMMITTED_README, Output, prepared
 
 PROJECT = Path(__file__).resolve().parent.parent
 TEMPLATES = PROJECT / "templates"
-COMMITTED_README = PROJECT / "site" / "README.md"
-MARKER = ".segment-report"
-MARKER_TEXT = "This folder is a generated segment-report site; the next build replaces it.\n"
-REPLACEABLE = {"README.md", ".gitkeep"}  # a folder holding only these may become a site
-KEPT_FILES = (".gitkeep",)               # carried over from the folder being replaced
 TOP_MARGIN = 30  # the title is HTML above the chart, so Plotly needs little room on top
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "typesetMath": False}
 DIV_ID = re.compile(r"[a-z][a-z0-9-]*")
@@ -169,7 +163,6 @@ def site_files(a: Analysis) -> dict[str, bytes]:
     files["assets/style.css"] = (TEMPLATES / "assets" / "style.css").read_bytes()
     files["assets/site.js"] = (TEMPLATES / "assets" / "site.js").read_bytes()
     files[".nojekyll"] = b""
-    files[MARKER] = MARKER_TEXT.encode("utf-8")
     if COMMITTED_README.is_file():
         files["README.md"] = COMMITTED_README.read_bytes()
     return files
@@ -202,56 +195,10 @@ def _write_all(a: Analysis, folder: Path) -> None:
         made.result()
 
 
-def check_replaceable(output: Path) -> None:
-    """Raise DataError unless `output` is missing, empty, a previous site, or only README/.gitkeep."""
-    if not output.exists() and not output.is_symlink():
-        return
-    if not output.is_dir():
-        raise DataError("the output path exists and is not a folder", file=str(output),
-                        fix="choose a folder name for --output")
-    entries = sorted(os.listdir(output))
-    if not entries or MARKER in entries or set(entries) <= REPLACEABLE:
-        return
-    raise DataError(f"refusing to replace a folder that is not a report site (no {MARKER} marker)",
-                    file=str(output), example=", ".join(entries[:5]),
-                    fix="choose a new or empty folder for --output, or remove this one yourself")
-
-
-def write_site(a: Analysis, output_dir) -> Path:
-    """Write the whole site to `<output>.tmp-<pid>`, then swap it in."""
-    output = Path(os.path.abspath(output_dir))
-    if output.parent == output:
-        raise DataError("refusing to write a site to the file-system root", file=str(output),
-                        fix="choose a folder for --output")
-    check_replaceable(output)
-
-    # Phase 1: every file into a temporary sibling folder.
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.parent / f"{output.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    try:
-        _write_all(a, tmp)
-        for name in KEPT_FILES:
-            if (output / name).is_file() and not (tmp / name).exists():
-                shutil.copyfile(output / name, tmp / name)
-        check_replaceable(output)  # still safe to replace (nothing changed it meanwhile)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-    # Phase 2: swap: old site aside, new one in, old one deleted.
-    old = output.parent / f"{output.name}.old-{os.getpid()}"
-    had_old = output.exists()
-    if had_old:
-        os.rename(output, old)
-    try:
-        os.rename(tmp, output)
-    except BaseException:
-        if had_old:
-            os.rename(old, output)
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if had_old:
-        shutil.rmtree(old)
-    return output
+def write_site(a: Analysis, output) -> Path:
+    """Write the whole site into a new folder beside the output, then swap it in (see report.output).
+    `output`: a folder path (checked and locked here) or an output.Output already prepared."""
+    if isinstance(output, Output):
+        return output.write(lambda folder: _write_all(a, folder))
+    with prepared(output) as out:
+        return out.write(lambda folder: _write_all(a, folder))

@@ -189,3 +189,237 @@ def test_only_currency_keeps_one_currency_and_counts_the_rest(tmp_path):
     rows = "".join(f"C{i % 25},2024-01-{1 + i % 20:02d},{5 + i},{'EUR' if i % 4 else 'USD'}\n" for i in range(80))
     summary, _ = build(tmp_path, "customer_id,order_date,revenue,currency\n" + rows, "--only-currency", "eur")
     assert summary["ledger"]["other_currency"] == 20 and summary["ledger"]["kept"] == 60
+
+
+# --- the output folder and the machine: refused before the analysis, never a traceback, nothing lost or left --
+
+import contextlib  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def tree(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+
+def cli(tmp_path, site, *args):
+    """A CLI build of a small good file into `site`."""
+    path = tmp_path / "in.csv"
+    if not path.exists():
+        path.write_text(H + good_rows(60, customers=20))
+    return run_cli("--input", str(path), "--output", str(site), *args)
+
+
+def refused_early(code, out, err, *parts):
+    """Exit 2 with one message holding `parts`, before any analysis (nothing was read)."""
+    assert code == 2 and "Traceback" not in err and err.startswith("error: "), err
+    assert "Reading" not in out, "the output should be refused before the analysis starts"
+    for part in parts:
+        assert part in err, f"{part!r} not in {err!r}"
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, size: str, read_only: bool = False):
+    """A small file system mounted at `path` (root only; skipped where mounting is not allowed)."""
+    path.mkdir(parents=True, exist_ok=True)
+    options = f"size={size}" + (",ro" if read_only else "")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip() or 'not root'})")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def test_a_folder_holding_a_users_readme_is_refused_and_left_as_it_was(tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "README.md").write_text("my notes")
+    refused_early(*cli(tmp_path, notes), "no .segment-report marker", "README.md", "fix:")
+    assert tree(notes) == {"README.md": b"my notes"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "notes"]
+
+
+@pytest.mark.parametrize("name", [".gitkeep", "CNAME"])
+def test_a_folder_holding_only_a_placeholder_is_refused_too(tmp_path, name):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / name).write_text("")
+    refused_early(*cli(tmp_path, folder), name)
+
+
+def test_files_added_to_a_built_site_are_carried_over_on_rebuild(tmp_path):
+    site = tmp_path / "site"
+    code, _, err = cli(tmp_path, site, "--quiet")
+    assert code == 0, err
+    (site / "CNAME").write_text("shop.example.com\n")
+    (site / "extra").mkdir()
+    (site / "extra" / "notes.txt").write_text("mine")
+    (site / "index.html").write_text("edited by hand")  # a generated page: the build rewrites it
+    code, out, err = cli(tmp_path, site)
+    assert code == 0, err
+    assert (site / "CNAME").read_text() == "shop.example.com\n" and (site / "extra" / "notes.txt").read_text() == "mine"
+    assert "kept 2 files you added" in out and "CNAME" in out
+    assert (site / "index.html").read_text() != "edited by hand"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "site"]
+
+
+def test_an_output_below_a_file_is_refused_before_the_analysis(tmp_path):
+    (tmp_path / "sales.csv").write_text("x")
+    refused_early(*cli(tmp_path, tmp_path / "sales.csv" / "site"), "sales.csv", "is a file")
+
+
+def test_an_output_that_is_a_link_to_an_earlier_site_replaces_the_site_and_keeps_the_link(tmp_path):
+    real = tmp_path / "builds" / "site"
+    assert cli(tmp_path, real, "--quiet")[0] == 0
+    (real / "CNAME").write_text("x")
+    link = tmp_path / "current"
+    link.symlink_to(real, target_is_directory=True)
+    code, _, err = cli(tmp_path, link, "--quiet", "--title", "Again")
+    assert code == 0, err
+    assert link.is_symlink() and "Again" in (real / "index.html").read_text() and (real / "CNAME").is_file()
+    assert sorted(p.name for p in real.parent.iterdir()) == ["site"]
+
+
+def test_a_second_build_into_the_same_folder_is_refused_while_the_first_runs(tmp_path):
+    from report.output import prepared
+
+    with prepared(tmp_path / "site"):
+        refused_early(*cli(tmp_path, tmp_path / "site"), "another build", f"process {os.getpid()}", "wait")
+    assert cli(tmp_path, tmp_path / "site", "--quiet")[0] == 0  # the lock goes with the first build
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "site"]
+
+
+def test_a_config_file_that_is_not_utf8_gets_a_message_with_the_line(tmp_path):
+    cfg = tmp_path / "report.toml"
+    cfg.write_bytes('title = "Caf\xe9 sales"\n'.encode("cp1252"))
+    code, _, err = run_cli("--config", str(cfg), "--output", str(tmp_path / "site"), "--quiet")
+    assert code == 2 and "Traceback" not in err
+    assert "line 1" in err and "not UTF-8" in err and "save the file as UTF-8" in err
+
+
+def test_ctrl_c_during_the_analysis_exits_130_with_one_line_and_the_site_untouched(tmp_path, monkeypatch):
+    import analysis.pipeline
+
+    site = tmp_path / "site"
+    assert cli(tmp_path, site, "--quiet")[0] == 0
+    before = tree(site)
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(analysis.pipeline, "run_analysis", interrupted)
+    code, _, err = cli(tmp_path, site, "--quiet")
+    assert code == 130 and err.strip() == "interrupted; the previous site is untouched"
+    assert tree(site) == before and sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "site"]
+
+
+def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(tmp_path, monkeypatch):
+    import analysis.pipeline
+
+    def broken(*a, **k):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(analysis.pipeline, "run_analysis", broken)
+    code, _, err = cli(tmp_path, tmp_path / "site", "--quiet")
+    assert code == 1 and "Traceback" not in err and "unexpected ZeroDivisionError" in err and "--debug" in err
+    with pytest.raises(ZeroDivisionError):
+        cli(tmp_path, tmp_path / "site", "--quiet", "--debug")
+
+
+def test_a_read_only_output_is_refused_before_the_analysis(tmp_path):
+    with tmpfs(tmp_path / "ro", "1m", read_only=True) as ro:
+        refused_early(*cli(tmp_path, ro / "site"), "read-only", "--output")
+
+
+def test_too_little_room_for_the_new_site_is_refused_before_the_analysis(tmp_path):
+    with tmpfs(tmp_path / "small", "2m") as small:
+        refused_early(*cli(tmp_path, small / "site"), "not enough free space", "MB free")
+        assert sorted(p.name for p in small.iterdir()) == []
+
+
+def test_a_disk_that_fills_while_writing_gives_a_message_and_keeps_the_previous_site(tmp_path, monkeypatch):
+    from report import output
+
+    monkeypatch.setattr(output, "MARGIN_BYTES", 0)  # past the check: the disk fills while writing
+    with tmpfs(tmp_path / "small", "16m") as small:
+        site = small / "site"
+        assert cli(tmp_path, site, "--quiet")[0] == 0
+        before = tree(site)
+        free = __import__("shutil").disk_usage(small).free
+        (small / "filler").write_bytes(b"\0" * (free - 64 * 1024))
+        monkeypatch.setattr(output, "_size", lambda folder: 0)  # the check believes there is room
+        code, _, err = cli(tmp_path, site, "--quiet")
+        assert code == 2 and "Traceback" not in err and "disk is full" in err, err
+        assert tree(site) == before and sorted(p.name for p in small.iterdir()) == ["filler", "site"]
+
+
+def _subprocess_build(tmp_path, site, env=None, **kw):
+    path = tmp_path / "in.csv"
+    if not path.exists():
+        path.write_text(H + good_rows(3000, customers=300, days=28))
+    return subprocess.Popen([sys.executable, str(ROOT / "build_report.py"), "--input", str(path), "--output", str(site)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            env={**os.environ, **(env or {})}, **kw)
+
+
+def _workdirs(pid, tmp=None):
+    return list(Path(tmp or tempfile.gettempdir()).glob(f"segment-report-{pid}-*"))
+
+
+@pytest.mark.slow
+def test_a_full_temporary_folder_is_a_message_not_an_engine_traceback(tmp_path):
+    with tmpfs(tmp_path / "tmp", "64k") as tiny_tmp:
+        proc = _subprocess_build(tmp_path, tmp_path / "site", env={"TMPDIR": str(tiny_tmp)})
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 2 and "Traceback" not in err, err
+        assert "full" in err and "TMPDIR" in err and str(tiny_tmp) in err
+        assert not (tmp_path / "site").exists() and list(tiny_tmp.iterdir()) == []
+
+
+def _wait_for(predicate, proc, timeout=120):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and proc.poll() is None:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", ["analysis", "writing"])
+def test_ctrl_c_and_kill_leave_the_previous_site_and_the_next_build_clears_the_rest(tmp_path, moment):
+    site = tmp_path / "site"
+    first = _subprocess_build(tmp_path, site)
+    assert first.wait(timeout=300) == 0
+    before = tree(site)
+    started = {"analysis": lambda p: _workdirs(p.pid),
+               "writing": lambda p: (tmp_path / f"site.tmp-{p.pid}").exists()}[moment]
+    # Ctrl-C: one line, exit 130, nothing left
+    proc = _subprocess_build(tmp_path, site)
+    assert _wait_for(lambda: started(proc), proc), "the build ended before the moment came"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and err.strip().endswith("interrupted; the previous site is untouched"), err
+    assert "Traceback" not in err
+    assert tree(site) == before and sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "site"]
+    assert _workdirs(proc.pid) == []
+    # kill -9: the site is intact; what the build left is cleared by the next one, which says so
+    proc = _subprocess_build(tmp_path, site)
+    assert _wait_for(lambda: started(proc), proc), "the build ended before the moment came"
+    proc.kill()
+    proc.wait()
+    assert tree(site) == before
+    again = _subprocess_build(tmp_path, site)
+    out, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err
+    assert "interrupted build" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "site"] and _workdirs(proc.pid) == []

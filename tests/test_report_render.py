@@ -821,7 +821,7 @@ def test_a_failure_while_writing_files_removes_the_half_written_copy(tmp_path, t
         return real(self, data)
 
     monkeypatch.setattr(Path, "write_bytes", flaky)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(DataError, match="cannot write the site: disk full"):
         render.write_site(tiny, out)
     monkeypatch.undo()
     assert tree(out) == before
@@ -867,13 +867,29 @@ def test_refuses_to_replace_a_file(tmp_path, tiny):
     assert out.read_text() == "not a folder"
 
 
-def test_a_folder_holding_only_readme_and_gitkeep_may_be_replaced(tmp_path, tiny):
+def test_a_folder_holding_only_the_projects_own_site_readme_may_be_replaced(tmp_path, tiny):
+    # a fresh clone's site/ holds the committed README.md only: the first build replaces it
     out = tmp_path / "site"
     out.mkdir()
-    (out / "README.md").write_text("placeholder")
-    (out / ".gitkeep").write_text("")
+    (out / "README.md").write_bytes(render.COMMITTED_README.read_bytes())
     render.write_site(tiny, out)
-    assert (out / "index.html").is_file() and (out / ".gitkeep").is_file()
+    assert (out / "index.html").is_file()
+    # anyone else's README, or a README beside a .gitkeep, is theirs
+    for files in ({"README.md": "my notes"}, {"README.md": render.COMMITTED_README.read_text(), ".gitkeep": ""}):
+        other = tmp_path / f"other{len(files)}"
+        other.mkdir()
+        for name, text in files.items():
+            (other / name).write_text(text)
+        with pytest.raises(DataError, match="not a report site"):
+            render.write_site(tiny, other)
+        assert {p.name: p.read_text() for p in other.iterdir()} == files
+
+
+def test_the_marker_lists_every_file_the_build_wrote(tmp_path, tiny):
+    out = render.write_site(tiny, tmp_path / "site")
+    lines = (out / ".segment-report").read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("This folder is a generated segment-report site")
+    assert lines[1:] == sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
 
 
 def test_the_site_readme_is_the_committed_one(site):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import tempfile
 from pathlib import Path
 
@@ -139,7 +140,7 @@ def open_source(spec, con, workdir: Path | None = None, shown: str | None = None
     from analysis.read import spark
 
     shown = shown or str(spec)
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="segment-report-"))
+    workdir = Path(workdir or tempfile.mkdtemp(prefix=f"segment-report-{os.getpid()}-"))
     if is_connection_url(spec):
         return open_url(str(spec), con, shown)
     on_spark = engine.dialect(con) == "pyspark"
