@@ -72,6 +72,12 @@ REFUSED = {
     "negative everything": (file("neg.csv", H + "".join(
         r.replace(",1,", ",-1,").replace(",2,", ",-2,").replace(",3,", ",-3,") for r in good_rows().splitlines(True))),
                             [], ["no rows left", "Cancellation or return"]),
+    "negative prices only": (file("np.csv", H + "".join(r.rsplit(",", 2)[0] + ",-2.5,UK\n" for r in good_rows().splitlines())),
+                             [], ["column 'UnitPrice'", "Zero or negative price", "-2.5", "--map unit_price"]),
+    "every order after the as-of date": (file("late.csv", H + good_rows()), ["--as-of", "2023-06-01"],
+                                         ["column 'InvoiceDate'", "After the as-of date", "2024-01-01", "later --as-of"]),
+    "an unclosed quote": (file("quote.csv", H + good_rows(20) + '1,2,"3\n' + good_rows(20)), [],
+                          ["quote.csv", "line 22", "quoted value that is never closed", "'1,2,\"3'"]),
     "all amounts NaN or inf": (file("nan.csv", H + "".join(
         f"{i},{i},2024-01-01,P,{'nan' if i % 2 else 'inf'},2,UK\n" for i in range(10))), [],
                                ["Quantity", "not numbers", "'inf'"]),
@@ -108,6 +114,15 @@ def test_unusable_input_exits_2_with_a_short_clear_message(tmp_path, case):
     for part in expected:
         assert part in err, f"{part!r} not in {err!r}"
     assert not site.exists()
+
+
+def test_utf16_text_without_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "u16.csv"
+    path.write_bytes((H + good_rows(40, customers=20)).encode("utf-16-le"))
+    code, out, err = run_cli("--input", str(path), "--output", str(tmp_path / "site"), "--quiet")
+    assert code == 0, err
+    summary = json.loads((tmp_path / "site" / "downloads" / "summary.json").read_text())
+    assert summary["ledger"]["kept"] == 40 and summary["input"]["mapping"]["customer_id"] == "CustomerID"
 
 
 def test_output_path_that_is_a_file_is_refused_and_left_alone(tmp_path):

@@ -158,12 +158,15 @@ def non_product(c: ibis.Table) -> ibis.Value:
             | ibis.ifelse(c.product_name.length() <= NAME_GUARD, by_name, False).fill_null(False))
 
 
-def _code(c: ibis.Table, only_currency: str | None) -> ibis.Value:
+def _code(c: ibis.Table, only_currency: str | None, priced: bool = False) -> ibis.Value:
     """The first reason (before duplicates, which need the whole table) that drops the row, as
-    a code; NULL when none applies."""
+    a code; NULL when none applies. `priced`: the file has a unit price column, so a negative
+    amount from a negative price on a positive quantity (a bad-debt adjustment, not a return)
+    is a non-positive price."""
     credit_note = ibis.ifelse(c.order_id.startswith("C") | c.order_id.startswith("c"),
                               c.order_id.re_search(r"^[Cc][0-9]"), False).fill_null(False)
-    cancelled = credit_note | (c.quantity < 0) | (c.revenue < 0)
+    negative = (c.revenue < 0) & ~((c.unit_price < 0) & (c.quantity > 0)) if priced else c.revenue < 0
+    cancelled = credit_note | (c.quantity < 0) | negative
     other_currency = (c._currency.upper() != only_currency.upper()).fill_null(True) if only_currency \
         else ibis.literal(False)
     return ibis.cases(
@@ -228,11 +231,12 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
     if fill_order_fields and "order_id" in inner:
         renamed = _fill_from_order(renamed, inner)
     currencies = _check_currencies(renamed, inner, mapping, only_currency, shown)
+    priced = "unit_price" in inner
     # One pass over the input: typed columns, the first reason that drops the row, a hash of
     # the raw row for duplicates. Raw text is not kept; examples are read back from the source.
     c = canonical(renamed.mutate(_h=_row_hash(renamed, raw, kind)), inner, date_format, decimal, keep=("_h",),
                   kind=kind)
-    c = c.mutate(_base=_code(c, only_currency))
+    c = c.mutate(_base=_code(c, only_currency, priced))
     # a contact column is carried to the stored lines only when there is one (see _contacts)
     c = c.select(*LINE_COLUMNS, "_currency", *(["_contact"] if "contact" in inner else []), "_bad_number",
                  "_base", "_h")
@@ -242,7 +246,7 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
     if lines is None:  # a hash collision between different rows: number the copies exactly
         dup = ibis.row_number().over(group_by=[renamed[a] for a in raw])
         exact = canonical(renamed.mutate(_dup=dup), inner, date_format, decimal, keep=("_dup",), kind=kind)
-        exact = exact.mutate(_base=_code(exact, only_currency))
+        exact = exact.mutate(_base=_code(exact, only_currency, priced))
         lines = engine.store(con, "_lines_exact", exact.select(*LINE_COLUMNS, "_currency", "_bad_number", "_base",
                                                               "_dup"))
     dropped = lines._base.fill_null(ibis.ifelse(lines._dup > 0, ibis.literal(CODES["duplicate"], "int8"),
@@ -285,9 +289,14 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
 
     if int(ledger.loc[ledger.reason == KEPT[0], "rows"].iloc[0]) == 0:
         top = ledger[ledger.reason != KEPT[0]].sort_values("rows", ascending=False).iloc[0]
+        field, fix = EMPTIED.get(top["reason"], ("customer_id", "check the column mapping shown with --map"))
+        field = next((f for f in ((field,) if isinstance(field, str) else field) if f in mapping), None)
+        example = None
+        if field is not None:
+            dropped = lines.filter(lines._code == CODES[top["reason"]])
+            example = engine.execute(dropped.select(v=dropped[field]).limit(1))["v"].iloc[0]
         raise DataError(f"no rows left after cleaning: {top['rows']:,} of {n:,} dropped as '{top['label']}'",
-                        file=shown, column=mapping.get("customer_id"), rows=n,
-                        fix="check the column mapping shown with --map, and the --as-of date")
+                        file=shown, column=mapping.get(field), rows=n, example=_plain(example), fix=fix)
     n_purchasers = int(facts["purchasers"])
     # (a view: analysis.read.returns reads it once, to match the returns to the purchases they undo)
     ret = base.filter(base._base == CODES["cancellation"])
@@ -331,6 +340,31 @@ def _contacts(base: ibis.Table, cutoff) -> pd.DataFrame:
     df = engine.execute(latest.filter(latest._n == 0).select("customer_id", "contact"))
     return (df.astype({"customer_id": "string", "contact": "string"}).sort_values("customer_id", kind="stable")
             .reset_index(drop=True))
+
+
+# When every row is dropped, the field to name and the fix, by the reason that dropped most rows.
+EMPTIED = {
+    "bad_date": ("order_ts", "map the date column with --map order_ts=COLUMN, or read day-first dates with --dayfirst"),
+    "bad_number": (("quantity", "unit_price", "revenue"), "map the amount columns with --map, or set --decimal ,"),
+    "other_currency": ("currency", "keep a currency the file holds with --only-currency"),
+    "missing_customer": ("customer_id", "map the customer id column with --map customer_id=COLUMN"),
+    "cancellation": (("quantity", "order_id", "revenue"), "sales need a positive quantity and an order id not "
+                     "starting with C; map other columns with --map if these are not the right ones"),
+    "non_positive_price": (("unit_price", "revenue"), "prices must be above zero: map the price column with "
+                           "--map unit_price=COLUMN"),
+    "non_product": (("product_id", "product_name"), "map the product columns with --map product_id=COLUMN"),
+    "duplicate": ("order_id", "check the file: every row repeats an earlier one"),
+    "after_as_of": ("order_ts", "choose a later --as-of date, or leave it out"),
+}
+
+
+def _plain(value):
+    """A value from the engine as the message shows it (a date without its midnight, numbers plain)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat(sep=" ")
+    return value.item() if hasattr(value, "item") else value
 
 
 def _cutoff(as_of: dt.date):

@@ -113,9 +113,68 @@ def read_head(path: Path, kind: str, shown: str) -> bytes:
         opener = gzip.open if kind == "gz" else open
         with opener(path, "rb") as fh:
             return fh.read(HEAD_BYTES)
+    except PermissionError:
+        raise DataError("cannot be read: permission denied", file=shown,
+                        fix="check the file's permissions (or copy it somewhere you can read it)") from None
     except (OSError, EOFError) as exc:
         raise DataError(f"could not be read ({exc})", file=shown,
                         fix="check the file is complete and not truncated") from None
+
+
+def utf16_without_bom(head: bytes) -> str | None:
+    """'utf-16-le' or 'utf-16-be' when `head` looks like UTF-16 text with no byte-order mark
+    (every other byte zero), else None."""
+    sample = head[:4096 - (len(head[:4096]) % 2)]
+    if len(sample) < 8:
+        return None
+    odd, even = sample[1::2], sample[0::2]
+    for name, zeros, chars in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+        if zeros.count(0) >= 0.9 * len(zeros) and chars.count(0) <= 0.1 * len(chars):
+            return name
+    return None
+
+
+def first_bad_row(path: Path, limit: int = 1_000_000) -> tuple[int, str, str] | None:
+    """The first row of a delimited text file that does not fit its header, within the first
+    `limit` rows: (line number, what is wrong, the start of the row), or None."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as fh:
+            head = [fh.readline() for _ in range(3)]
+            lines = [line.rstrip("\r\n") for line in head if line.strip()]
+            if not lines:
+                return None
+            delim = sniff_delimiter(lines)
+            fh.seek(0)
+            reader = csv.reader(fh, delimiter=delim, strict=True)
+            width, start = None, 1
+            for n, row in enumerate(reader):
+                if width is None:
+                    width = len(row)
+                elif row and len(row) != width and n < limit:
+                    text = delim.join(row).replace("\n", " ")
+                    what = ("starts a quoted value that is never closed" if reader.line_num - start > 1 and
+                            len(row) < width else f"has {len(row)} fields where the header has {width}")
+                    return start, what, text[:60]
+                if n >= limit:
+                    return None
+                start = reader.line_num + 1
+    except csv.Error as exc:
+        what = "starts a quoted value that is never closed" if "end of data" in str(exc) else \
+            f"cannot be split into fields ({exc})"
+        return start, what, _line(path, opener, start)[:60]
+    except (OSError, EOFError, UnicodeError):
+        return None
+    return None
+
+
+def _line(path: Path, opener, number: int) -> str:
+    """Line `number` (1 first) of a text file, as read."""
+    with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as fh:
+        for n, line in enumerate(fh, start=1):
+            if n == number:
+                return line.rstrip("\r\n")
+    return ""
 
 
 def detect_encoding(head: bytes, given: str | None) -> str:
@@ -123,6 +182,8 @@ def detect_encoding(head: bytes, given: str | None) -> str:
         return given
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
+    if utf16_without_bom(head):  # exported without a byte-order mark: every other byte is zero
+        return utf16_without_bom(head)
     try:
         head.decode("utf-8")
         return "utf-8"

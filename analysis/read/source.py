@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -17,7 +18,8 @@ import ibis
 
 from analysis.engine.memory import engine_settings
 from analysis.errors import DataError
-from analysis.read.files import (FIX_FORMAT, Source, detect_encoding, fingerprint_later, first_lines, has_header,
+from analysis.read.files import (FIX_FORMAT, Source, detect_encoding, fingerprint_later, first_bad_row, first_lines,
+                                 has_header,
                                  is_whitespace_aligned, kind_of_file, read_head, resolve_files, sniff_delimiter,
                                  transcode, unzip_single)
 
@@ -47,9 +49,21 @@ KNOWN_DATASETS = [
 ]
 
 
-def _engine_error(exc: Exception, what: str, shown: str) -> DataError:
+def _engine_error(exc: Exception, what: str, shown: str, files=()) -> DataError:
+    """The engine's error as one line naming the user's file (never a copy in the temporary folder)
+    and, for delimited text, the first row that does not fit the header."""
     text = str(exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
+    for path in files:
+        first = first.replace(str(path), shown)
+    first = re.sub(r"\S*segment-report-\d+-[^\s\"']*", shown, first)
+    if what == "delimited text" and files:
+        bad = first_bad_row(Path(files[0]))
+        if bad is not None:
+            line, problem, snippet = bad
+            return DataError(f"line {line:,} {problem}", file=shown, example=snippet,
+                             fix="fix or remove that row (an unclosed quote, or a delimiter inside an unquoted value), "
+                                 "then build again")
     return DataError(f"could not be read as {what} ({first})", file=shown,
                      fix="check the file is complete and in one of the supported formats; " + FIX_FORMAT)
 
@@ -190,7 +204,7 @@ def open_source(spec, con, workdir: Path | None = None, shown: str | None = None
     except LookupError:
         raise DataError(f"unknown encoding '{encoding}'", file=shown, fix="use --encoding utf-8 or cp1252") from None
     except Exception as exc:  # the engine's own parse errors: one clear line instead of a traceback
-        raise _engine_error(exc, "Parquet" if kind == "parquet" else "delimited text", shown) from None
+        raise _engine_error(exc, "Parquet" if kind == "parquet" else "delimited text", shown, files) from None
     fmt = ("zip/" if zipped else "") + fmt + (".gz" if gzipped else "") + \
         (f" ({len(files)} files)" if len(files) > 1 else "")
     columns = tuple(table.columns)
@@ -277,4 +291,4 @@ def attribution_for(columns: tuple[str, ...], rows: int) -> str:
 
 def engine_error(exc: Exception, source: Source, shown: str) -> DataError:
     """The clear message for an error the engine raised while reading `source`'s rows."""
-    return _engine_error(exc, "Parquet" if source.kind == "parquet" else "delimited text", shown)
+    return _engine_error(exc, "Parquet" if source.kind == "parquet" else "delimited text", shown, source.files)
