@@ -40,8 +40,8 @@ def parser() -> argparse.ArgumentParser:
         prog="build_report.py",
         description="Turn a transactions file into a static customer-segmentation website (site/).",
         epilog="Fields for --map: order_id, customer_id, order_ts, product_id, product_name, category, "
-               "quantity, unit_price, revenue, country. Exit code 2 means the input or options "
-               "could not be used; the message says how to fix it.")
+               "quantity, unit_price, revenue, country, currency, contact. Exit code 2 means the input, "
+               "options or machine could not be used (the message says how to fix it); 130 interrupted.")
     p.add_argument("--input", metavar="PATH",
                    help="transactions file: CSV/TSV/TXT (any common delimiter), .gz or .zip, or Parquet "
                         "(default: the bundled sample in data/); with --engine spark also a table name; "
@@ -72,7 +72,7 @@ def parser() -> argparse.ArgumentParser:
                         "missing customer id")
     p.add_argument("--seed", type=int, help="random seed for clustering and sampling (default: 0)")
     p.add_argument("--clusters", type=int, metavar="K",
-                   help="number of behaviour clusters (default: chosen by silhouette between --k-min and --k-max)")
+                   help="number of behaviour clusters (default: chosen from the data between --k-min and --k-max)")
     p.add_argument("--k-min", type=int, metavar="K", help="smallest number of clusters tried (default: 3)")
     p.add_argument("--k-max", type=int, metavar="K", help="largest number of clusters tried (default: 8)")
     p.add_argument("--title", help="report title (default: 'Customer segments')")

@@ -9,6 +9,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -27,7 +28,7 @@ from analysis.read import returns
 from analysis.read.clean import big_lines_warning, clean
 from analysis.read.source import attribution_for, connect_url, engine_error, is_connection_url, open_source
 from analysis.result import SECTIONS, Analysis, ClusterFigures, DataFigures, MoneyFigures, SourceInfo
-from analysis.schema import CANONICAL, TABLES, detect_columns, detect_profile
+from analysis.schema import CANONICAL, TABLES, detect_columns, detect_profile, other_candidates
 from analysis.studies.study import Inputs, Queried
 
 # Called with (stage, seconds) when a stage ends; if it has a `start` method, that is called
@@ -245,7 +246,8 @@ def _run_analysis(config: Config, progress: Progress | None, also_import: Iterab
         tables={name: tables[name] for name in [*TABLES, *(t for study in studies for t in study.tables)]},
         data=data, money=money, clusters=clusters, **{name: sections.pop(name) for name in SECTIONS[3:]},
         more=sections,
-        warnings=(cleaned.warnings + ((big,) if big else ()) + _cluster_warnings(clustering, len(customers))
+        warnings=(tuple(other_candidates(list(src.columns), mapping, config.mapping)) + cleaned.warnings
+                  + ((big,) if big else ()) + _cluster_warnings(clustering, len(customers), config.clusters)
                   + tuple(study_warnings)),
         timings=timings, notes=tuple(engine.MEMORY_NOTES[noted:]) + cleared,
     )
@@ -277,13 +279,22 @@ def _connect(config: Config, workdir: Path, shown: str):
     return engine.connect("duckdb" if is_connection_url(spec) else config.engine, workdir, config.spark_master)
 
 
-def _cluster_warnings(clustering, n_customers: int) -> tuple[str, ...]:
+def _cluster_warnings(clustering, n_customers: int, asked: int | None = None) -> tuple[str, ...]:
     from analysis.customers import cluster
 
-    if clustering.k > 1:
+    if clustering.k <= 1:
+        return (f"Only {n_customers:,} customers: too few to find behaviour clusters "
+                f"(at least {cluster.MIN_CUSTOMERS} needed), so they are shown as one group.",)
+    if asked is None:
         return ()
-    return (f"Only {n_customers:,} customers: too few to find behaviour clusters "
-            f"(at least {cluster.MIN_CUSTOMERS} needed), so they are shown as one group.",)
+    sizes = list(Counter(clustering.labels.tolist()).values())
+    least = max(cluster.MIN_CLUSTER_CUSTOMERS, cluster.MIN_CLUSTER_SHARE * n_customers)
+    small = sum(size < least for size in sizes)
+    if len(sizes) < asked or small:
+        return (f"--clusters {asked} asked for more clusters than these {n_customers:,} customers support: "
+                f"{len(sizes)} found, {small} of them under {least:,.0f} customers (the smallest {min(sizes):,}); "
+                "leave --clusters out to let the data choose.",)
+    return ()
 
 
 def _profile_tables(customers, clustering, rules, learned, config) -> dict:

@@ -105,6 +105,24 @@ def detect_columns(columns: list[str], overrides: dict[str, str] | None = None) 
     return {f: mapping[f] for f in CANONICAL if f in mapping}
 
 
+def other_candidates(columns: list[str], mapping: dict[str, str], overrides: dict[str, str] | None = None) -> list[str]:
+    """Warnings for fields detected (not --map'ed) where another unused column would also have
+    matched: the choice was made silently, so say which column was used and how to pick another."""
+    overrides = overrides or {}
+    used = set(mapping.values())
+    out = []
+    for field, chosen in mapping.items():
+        if field in overrides:
+            continue
+        names = set(ALIASES.get(field, ()))
+        others = [c for c in columns if c not in used and normalise(c) in names | {normalise(chosen)}]
+        if others:
+            listed = ", ".join(f"'{c}'" for c in others[:3])
+            out.append(f"{len(others) + 1} columns could be the {field}: '{chosen}' was used, not {listed}; "
+                       f"choose with --map {field}=COLUMN")
+    return out
+
+
 # Columns of each table in Analysis.tables, declared once and checked when Analysis is built.
 # Units are in the names: *_days, *_orders, revenue/monetary in the data's currency, share_* in 0..1.
 TABLES = {

@@ -438,3 +438,17 @@ def test_ctrl_c_and_kill_leave_the_previous_site_and_the_next_build_clears_the_r
     assert again.returncode == 0, err
     assert "interrupted build" in out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "site"] and _workdirs(proc.pid) == []
+
+
+@pytest.mark.slow
+def test_silent_choices_are_said_two_candidate_columns_and_too_many_clusters_asked(tmp_path):
+    text = ("InvoiceNo,CustomerID,Customer ID,InvoiceDate,StockCode,Quantity,UnitPrice,Country\n" +
+            "".join(f"{1000 + i},{100 + i % 25},{900 + i % 7},2024-01-{1 + i % 20:02d} 10:00:00,P{i % 5},{1 + i % 3},"
+                    f"{2.5 + i % 4},UK\n" for i in range(200)))
+    summary, out = build(tmp_path, text, "--clusters", "12")
+    assert summary["headline"]["customers"] == 25  # CustomerID, the first
+    assert any("2 columns could be the customer_id: 'CustomerID' was used, not 'Customer ID'" in w
+               and "--map customer_id=COLUMN" in w for w in summary["warnings"])
+    assert any(w.startswith("--clusters 12 asked for more clusters than these 25 customers support")
+               for w in summary["warnings"])
+    assert "could be the customer_id" in out
