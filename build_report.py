@@ -70,6 +70,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", default=None,
                    help="fail when any row would be dropped for a reason other than a cancellation or a "
                         "missing customer id")
+    p.add_argument("--keep-outlier-dates", action="store_true", default=None,
+                   help="keep rows dated more than a year away from the rest of the data (by default they are "
+                        "dropped as bad dates, with a warning: a stray 1900 would stretch the period)")
     p.add_argument("--seed", type=int, help="random seed for clustering and sampling (default: 0)")
     p.add_argument("--clusters", type=int, metavar="K",
                    help="number of behaviour clusters (default: chosen from the data between --k-min and --k-max)")

@@ -60,6 +60,8 @@ class Config:
                                      "column with several)", "--only-currency")
     strict: bool = _opt(False, "fail when any row would be dropped for a reason other than cancellation or a "
                         "missing customer id", "--strict")
+    keep_outlier_dates: bool = _opt(False, "keep rows dated more than a year away from the rest of the data "
+                                    "(by default dropped as bad dates, with a warning)", "--keep-outlier-dates")
     seed: int = _opt(0, "seed for clustering and sampling", "--seed")
     clusters: int | None = _opt(None, "number of behaviour clusters; default chosen automatically", "--clusters")
     k_min: int = _opt(3, "smallest number of clusters tried", "--k-min")
@@ -190,7 +192,7 @@ def make_config(**options) -> Config:
         if key in given and (not isinstance(given[key], int) or isinstance(given[key], bool)):
             problems.append(f"{where}{key} must be a whole number, got {given[key]!r}")
             given.pop(key)
-    for key in ("dayfirst", "strict"):
+    for key in ("dayfirst", "strict", "keep_outlier_dates"):
         if key in given and not isinstance(given[key], bool):
             problems.append(f"{where}{key} must be true or false, got {given[key]!r}")
             given.pop(key)

@@ -143,6 +143,7 @@ def _run_analysis(config: Config, progress: Progress | None, also_import: Iterab
                     cleaned = clean(src.table, mapping, con, shown=shown, as_of=config.as_of,
                                     dayfirst=config.dayfirst, decimal=config.decimal,
                                     only_currency=config.only_currency, strict=config.strict,
+                                    keep_outlier_dates=config.keep_outlier_dates,
                                     fill_order_fields=bool(profile and profile["fill_order_fields"]),
                                     workdir=Path(workdir))
                 except duckdb.OutOfMemoryException:

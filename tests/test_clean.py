@@ -199,3 +199,42 @@ def test_each_customer_keeps_the_contact_of_their_latest_kept_order_that_has_one
 def test_without_a_contact_column_there_are_no_contacts(tiny_csv):
     cleaned, _ = run_clean(tiny_csv)
     assert list(cleaned.contacts.columns) == ["customer_id", "contact"] and cleaned.contacts.empty
+
+
+def _with_dates(tmp_path, extra):
+    from tests.conftest import HEADER, TINY_LINES
+
+    path = tmp_path / "stray.csv"
+    path.write_text("\n".join([HEADER, *TINY_LINES, *extra]) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_stray_date_far_from_the_rest_is_dropped_as_a_bad_date_and_said(tmp_path):
+    path = _with_dates(tmp_path, ["2001,A,1900-01-01 10:00:00,P1,MUG,1,5.00,United Kingdom",
+                                  "2002,B,2099-12-31 10:00:00,P1,MUG,1,5.00,France"])
+    cleaned, _ = run_clean(path)
+    rows = cleaned.ledger.set_index("reason")["rows"]
+    assert rows["bad_date"] == 1 + 2 and rows["kept"] == 5
+    assert cleaned.as_of == dt.date(2024, 4, 2)  # as without the strays
+    assert (cleaned.first.date(), cleaned.last.date()) == (dt.date(2024, 1, 5), dt.date(2024, 4, 1))
+    said = [w for w in cleaned.warnings if "away from the rest" in w]
+    assert len(said) == 1 and "2 rows" in said[0] and "1900-01-01" in said[0] and "--keep-outlier-dates" in said[0]
+    assert any("1 rows dropped because column 'order_date' could not be read" in w for w in cleaned.warnings)
+
+
+def test_outlier_dates_are_kept_when_asked_and_a_real_gap_in_busy_data_is_not_a_stray(tmp_path):
+    from analysis.read.clean import clean
+    from analysis.read.source import open_source
+    from analysis.schema import detect_columns
+
+    path = _with_dates(tmp_path, ["2001,A,1900-01-01 10:00:00,P1,MUG,1,5.00,United Kingdom"])
+    con = ibis.duckdb.connect()
+    src = open_source(path, con)
+    kept = clean(src.table, detect_columns(list(src.columns)), con, shown=str(path), as_of=None,
+                 keep_outlier_dates=True)
+    assert kept.ledger.set_index("reason")["rows"]["bad_date"] == 1 and kept.first.year == 1900
+    # two busy years apart: many rows on each side of the gap, so neither side is a stray
+    busy = [f"{3000 + i},C{i % 9},{2019 if i % 2 else 2023}-03-{1 + i % 28:02d} 10:00:00,P1,MUG,1,5.00,UK"
+            for i in range(200)]
+    cleaned, _ = run_clean(_with_dates(tmp_path, busy))
+    assert cleaned.first.year == 2019 and not any("away from the rest" in w for w in cleaned.warnings)

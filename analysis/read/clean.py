@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from analysis import engine
@@ -23,7 +24,8 @@ from analysis.schema import CANONICAL, REQUIRED
 
 # (code, label, what it means): the order is the order in which rows are checked.
 REASONS = [
-    ("bad_date", "Unparseable date", "the date could not be read in the file's date format"),
+    ("bad_date", "Unreadable or stray date", "the date could not be read in the file's date format, or lies more than a "
+     "year away from the rest of the data (kept with --keep-outlier-dates)"),
     ("bad_number", "Non-numeric amount", "quantity, price or revenue is not a finite number"),
     ("other_currency", "Other currency", "in a currency other than the one chosen with --only-currency"),
     ("missing_customer", "Guest order (no customer id)", "no customer id, so it cannot be linked to a customer"),
@@ -216,9 +218,11 @@ def _example(source: ibis.Table, bad: ibis.Value, value: ibis.Value):
 
 def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of: dt.date | None,
           dayfirst: bool = False, decimal: str = ".", only_currency: str | None = None,
-          strict: bool = False, fill_order_fields: bool = False, workdir: Path | None = None) -> Cleaned:
+          strict: bool = False, fill_order_fields: bool = False, workdir: Path | None = None,
+          keep_outlier_dates: bool = False) -> Cleaned:
     """Check and type every row; drop with a reason or keep. Raises DataError for unusable input.
-    `workdir`: a folder for the typed lines (see engine.store); without it they are a table."""
+    `workdir`: a folder for the typed lines (see engine.store); without it they are a table.
+    Rows dated far from the rest (see outlier_dates) are dropped as bad dates unless `keep_outlier_dates`."""
     check_mapping(mapping, tuple(table.columns), shown)
     kind = engine.dialect(con)
     ts_col = table[mapping["order_ts"]]
@@ -241,6 +245,10 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
     c = c.select(*LINE_COLUMNS, "_currency", *(["_contact"] if "contact" in inner else []), "_bad_number",
                  "_base", "_h")
     base = engine.store(con, "_lines", c, folder=workdir)
+    outside = None if keep_outlier_dates else outlier_dates(base)
+    if outside is not None:  # rare: every later pass sees those rows as bad dates
+        base = base.mutate(_base=ibis.ifelse(base._base.isnull() & outside.condition(base.order_ts),
+                                             ibis.literal(CODES["bad_date"], "int8"), base._base))
     found = _with_duplicates(base, con)
     lines, multi, numbered = found if found is not None else (None, None, None)
     if lines is None:  # a hash collision between different rows: number the copies exactly
@@ -271,6 +279,8 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
         kept_first=base.order_ts.min(where=in_period), kept_last=base.order_ts.max(where=in_period),
     )).iloc[0]
     n = int(facts["n"])
+    if outside is not None:  # unreadable dates only: the strays are not a reason to refuse the file
+        facts["bad_date"] -= outside.rows
     bad = _bad_rows(renamed, inner, date_format, decimal, kind)
     _refuse_unreadable(lines, facts, mapping, inner, date_format, shown, renamed, bad)
     if as_of is None:
@@ -281,7 +291,7 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
     lines = lines.mutate(_code=lines._code.fill_null(
         ibis.ifelse(after, ibis.literal(CODES["after_as_of"], "int8"), ibis.literal(CODES[KEPT[0]], "int8"))))
     ledger, kept_revenue = _ledger(lines, n)
-    warnings = _warnings(lines, ledger, mapping, inner, date_format, renamed, bad)
+    warnings = _warnings(lines, ledger, mapping, inner, date_format, renamed, bad, outside)
     # exact (the approximate one depends on the scan order), from counts per value: bounded memory
     median = quantiles.median_of_counts(kept_revenue["revenue"], kept_revenue["rows"])
     if strict:
@@ -340,6 +350,48 @@ def _contacts(base: ibis.Table, cutoff) -> pd.DataFrame:
     df = engine.execute(latest.filter(latest._n == 0).select("customer_id", "contact"))
     return (df.astype({"customer_id": "string", "contact": "string"}).sort_values("customer_id", kind="stable")
             .reset_index(drop=True))
+
+
+OUTLIER_GAP_DAYS = 365  # a date this far from the rest of the data, held by few rows, is a stray
+
+
+@dataclass(frozen=True)
+class OutlierDates:
+    """The bulk of the data's days (first, last) and the rows dated far outside it."""
+    first: dt.date
+    last: dt.date
+    rows: int
+    example: str
+
+    def condition(self, ts: ibis.Value) -> ibis.Value:
+        return (ts < engine.day_start(self.first)) | (ts >= engine.day_start(self.last + dt.timedelta(days=1)))
+
+
+def outlier_dates(base: ibis.Table) -> OutlierDates | None:
+    """Rows dated more than OUTLIER_GAP_DAYS from every other row, at either end, when they hold at
+    most 1% of the rows (or one row): a stray 1900 or 2099 that would stretch the period, the
+    recency of everyone and the cohorts. From the rows per day of the rows with no other reason
+    to drop them (a small table); None when there are none."""
+    ok = base.filter(base._base.isnull())
+    days = engine.execute(ok.group_by(day=ok.order_ts.date()).aggregate(n=ok.count()).order_by("day"))
+    if len(days) < 2:
+        return None
+    day = pd.to_datetime(days["day"]).dt.date.to_numpy()
+    n = days["n"].to_numpy(dtype="int64")
+    limit = max(0.01 * n.sum(), 1)
+    gaps = np.array([(b - a).days for a, b in zip(day[:-1], day[1:])])
+    big = np.flatnonzero(gaps > OUTLIER_GAP_DAYS)
+    lo, hi = 0, len(day) - 1
+    before = [i for i in big if n[:i + 1].sum() <= limit]  # strays before the bulk: up to day i
+    after = [i for i in big if n[i + 1:].sum() <= limit]   # strays after it: from day i + 1
+    if before:
+        lo = max(before) + 1
+    if after:
+        hi = min(after)
+    if lo == 0 and hi == len(day) - 1:
+        return None
+    strays = np.r_[np.arange(lo), np.arange(hi + 1, len(day))]
+    return OutlierDates(first=day[lo], last=day[hi], rows=int(n[strays].sum()), example=str(day[strays[0]]))
 
 
 # When every row is dropped, the field to name and the fix, by the reason that dropped most rows.
@@ -474,8 +526,9 @@ def _ledger(lines: ibis.Table, n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     return ledger[["reason", "label", "description", "rows", "share_rows", "revenue"]], kept
 
 
-def _warnings(lines: ibis.Table, ledger: pd.DataFrame, mapping: dict[str, str],
-              inner: dict[str, str], date_format: DateFormat | None, source: ibis.Table, bad_rows: dict) -> list[str]:
+def _warnings(lines: ibis.Table, ledger: pd.DataFrame, mapping: dict[str, str], inner: dict[str, str],
+              date_format: DateFormat | None, source: ibis.Table, bad_rows: dict,
+              outside: OutlierDates | None = None) -> list[str]:
     out = []
     if date_format and date_format.others:
         out.append(f"Dates in column '{mapping['order_ts']}' come in {len(date_format.formats)} formats "
@@ -487,8 +540,13 @@ def _warnings(lines: ibis.Table, ledger: pd.DataFrame, mapping: dict[str, str],
                    f"('{date_format.format}'). If that is wrong, rebuild "
                    f"{'without' if order == 'day/month' else 'with'} --dayfirst.")
     by = ledger.set_index("reason")["rows"]
-    if by["bad_date"]:
-        out.append(f"{by['bad_date']:,} rows dropped because column '{mapping['order_ts']}' could not be read "
+    far = outside.rows if outside is not None else 0
+    if far:
+        out.append(f"{far:,} row{'s' * (far != 1)} dated more than {OUTLIER_GAP_DAYS} days away from the rest of the "
+                   f"data (which runs {outside.first} to {outside.last}), e.g. {outside.example}, dropped as bad "
+                   "dates; --keep-outlier-dates keeps them.")
+    if by["bad_date"] - far:
+        out.append(f"{by['bad_date'] - far:,} rows dropped because column '{mapping['order_ts']}' could not be read "
                    f"as a date, e.g. {_example(source, bad_rows['order_ts'], source[inner['order_ts']])!r}.")
     if by["bad_number"]:
         fld = _worst_amount(lines)
