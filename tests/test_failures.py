@@ -452,3 +452,18 @@ def test_silent_choices_are_said_two_candidate_columns_and_too_many_clusters_ask
     assert any(w.startswith("--clusters 12 asked for more clusters than these 25 customers support")
                for w in summary["warnings"])
     assert "could be the customer_id" in out
+
+
+def test_a_build_killed_between_the_two_renames_gets_its_previous_site_back(tmp_path):
+    from report.output import prepared
+
+    old = tmp_path / "site.old-999999"  # the previous site, moved aside; the new one never came
+    old.mkdir()
+    (old / ".segment-report").write_text("x")
+    (old / "index.html").write_text("previous")
+    (tmp_path / "site.tmp-999999").mkdir()
+    with prepared(tmp_path / "site") as out:
+        assert (tmp_path / "site" / "index.html").read_text() == "previous"
+        assert any("put back the previous site" in n for n in out.notes)
+        assert any("site.tmp-999999" in n for n in out.notes)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
