@@ -116,6 +116,7 @@ def test_unusable_input_exits_2_with_a_short_clear_message(tmp_path, case):
     assert not site.exists()
 
 
+@pytest.mark.slow
 def test_utf16_text_without_a_byte_order_mark_is_read(tmp_path):
     path = tmp_path / "u16.csv"
     path.write_bytes((H + good_rows(40, customers=20)).encode("utf-16-le"))
@@ -271,6 +272,7 @@ def test_a_folder_holding_only_a_placeholder_is_refused_too(tmp_path, name):
     refused_early(*cli(tmp_path, folder), name)
 
 
+@pytest.mark.slow
 def test_files_added_to_a_built_site_are_carried_over_on_rebuild(tmp_path):
     site = tmp_path / "site"
     code, _, err = cli(tmp_path, site, "--quiet")
@@ -292,6 +294,7 @@ def test_an_output_below_a_file_is_refused_before_the_analysis(tmp_path):
     refused_early(*cli(tmp_path, tmp_path / "sales.csv" / "site"), "sales.csv", "is a file")
 
 
+@pytest.mark.slow
 def test_an_output_that_is_a_link_to_an_earlier_site_replaces_the_site_and_keeps_the_link(tmp_path):
     real = tmp_path / "builds" / "site"
     assert cli(tmp_path, real, "--quiet")[0] == 0
@@ -304,6 +307,7 @@ def test_an_output_that_is_a_link_to_an_earlier_site_replaces_the_site_and_keeps
     assert sorted(p.name for p in real.parent.iterdir()) == ["site"]
 
 
+@pytest.mark.slow
 def test_a_second_build_into_the_same_folder_is_refused_while_the_first_runs(tmp_path):
     from report.output import prepared
 
@@ -321,6 +325,7 @@ def test_a_config_file_that_is_not_utf8_gets_a_message_with_the_line(tmp_path):
     assert "line 1" in err and "not UTF-8" in err and "save the file as UTF-8" in err
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_the_analysis_exits_130_with_one_line_and_the_site_untouched(tmp_path, monkeypatch):
     import analysis.pipeline
 
@@ -361,6 +366,7 @@ def test_too_little_room_for_the_new_site_is_refused_before_the_analysis(tmp_pat
         assert sorted(p.name for p in small.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_disk_that_fills_while_writing_gives_a_message_and_keeps_the_previous_site(tmp_path, monkeypatch):
     from report import output
 

@@ -7,10 +7,12 @@ are read as text so that cleaning can count and report values it cannot parse.
 
 from __future__ import annotations
 
+import atexit
 import csv
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -154,7 +156,10 @@ def open_source(spec, con, workdir: Path | None = None, shown: str | None = None
     from analysis.read import spark
 
     shown = shown or str(spec)
-    workdir = Path(workdir or tempfile.mkdtemp(prefix=f"segment-report-{os.getpid()}-"))
+    if workdir is None:  # a caller without a build's folder (tests, benchmarks): removed at exit
+        workdir = tempfile.mkdtemp(prefix=f"segment-report-{os.getpid()}-")
+        atexit.register(shutil.rmtree, workdir, True)
+    workdir = Path(workdir)
     if is_connection_url(spec):
         return open_url(str(spec), con, shown)
     on_spark = engine.dialect(con) == "pyspark"
