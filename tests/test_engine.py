@@ -56,6 +56,7 @@ def orders_db(tmp_path_factory):
     db = folder / "shop.duckdb"
     with duckdb.connect(str(db)) as con:
         con.execute(f"CREATE TABLE orders AS SELECT * FROM read_csv('{csv}', all_varchar=true)")
+        con.execute("CREATE SCHEMA sales; CREATE TABLE sales.orders AS SELECT * FROM orders")
     return db, csv
 
 
@@ -72,6 +73,9 @@ def test_a_table_in_a_duckdb_file_gives_the_same_report_as_the_file(orders_db):
     assert db.stat().st_mtime_ns == before  # read-only: nothing written to the user's database
     with duckdb.connect(str(db), read_only=True) as con:
         assert [r[0] for r in con.execute("SHOW TABLES").fetchall()] == ["orders"]
+    # a schema-qualified name reads the table in that schema
+    in_schema = run_analysis(make_config(input=f"duckdb:///{db}?table=sales.orders"))
+    pd.testing.assert_frame_equal(a, in_schema.tables["customers"])
 
 
 @pytest.mark.slow
@@ -90,6 +94,7 @@ def test_typed_warehouse_columns_give_the_same_customers_within_float_tolerance(
 @pytest.mark.parametrize("url, problem", [
     ("duckdb:///{db}", "connection URL names no table"),
     ("duckdb:///{db}?table=nope", "table 'nope' could not be read"),
+    ("duckdb:///{db}?table=nope.orders", "table 'nope.orders' could not be read"),
     ("duckdb:///{missing}?table=orders", "database file not found"),
 ])
 def test_a_bad_connection_url_is_one_clear_error(orders_db, tmp_path, url, problem):

@@ -269,7 +269,8 @@ def open_url(url: str, con, shown: str) -> Source:
                 raise DataError("database file not found", file=shown, fix="check the path in the URL")
             con.raw_sql("DETACH DATABASE IF EXISTS _input")
             con.raw_sql(f"ATTACH '{path.replace(chr(39), chr(39) * 2)}' AS _input (READ_ONLY)")
-            table = con.table(name, database="_input")
+            *schema, leaf = name.split(".")  # 'orders' or 'sales.orders' (schema.table)
+            table = con.table(leaf, database=("_input", schema[-1]) if schema else "_input")
         else:
             *db, leaf = name.split(".")
             table = con.table(leaf, database=tuple(db) if len(db) > 1 else (db[0] if db else None))
