@@ -18,6 +18,9 @@ from analysis.schema import CANONICAL
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_INPUT = ROOT / "data" / "sample_transactions.csv.gz"
 DEFAULT_CONFIG_FILE = "report.toml"
+MAX_CLUSTERS = 8    # behaviour clusters: as many as the charts have distinct colour-blind-safe colours
+MAX_SEGMENTS = 12   # RFM segments (a segment_map): likewise
+WHY_MAX = "more could not each keep a distinct colour on the charts, nor be acted on one by one"
 LAPSING_R_SCORE = 2  # a segment_map rule without 'lapsing' is lapsing when its R scores reach at most this
 
 
@@ -202,11 +205,15 @@ def make_config(**options) -> Config:
         except ValueError:
             problems.append(f"{where}as_of must be a date like 2011-12-10, got {given['as_of']!r}")
             given.pop("as_of")
-    if "clusters" in given and not 2 <= given["clusters"] <= 20:
-        problems.append(f"--clusters must be between 2 and 20, got {given['clusters']}")
+    if "clusters" in given and not 2 <= given["clusters"] <= MAX_CLUSTERS:
+        problems.append(f"--clusters must be between 2 and {MAX_CLUSTERS}, got {given['clusters']} ({WHY_MAX})")
     k_min, k_max = given.get("k_min", 3), given.get("k_max", 8)
-    if not 2 <= k_min <= k_max <= 20:
-        problems.append(f"cluster range must satisfy 2 <= k_min <= k_max <= 20, got {k_min}..{k_max}")
+    if not 2 <= k_min <= k_max <= MAX_CLUSTERS:
+        problems.append(f"cluster range must satisfy 2 <= k_min <= k_max <= {MAX_CLUSTERS}, got {k_min}..{k_max} "
+                        f"({WHY_MAX})")
+    if len(given.get("segment_map", ())) > MAX_SEGMENTS:
+        problems.append(f"segment_map has {len(given['segment_map'])} rules; at most {MAX_SEGMENTS} segments "
+                        "can each keep a colour of their own on the charts")
     if given.get("top_n", 10) < 1:
         problems.append("--top-n must be at least 1")
     if given.get("decimal", ".") not in (".", ","):

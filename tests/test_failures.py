@@ -134,6 +134,13 @@ def test_output_path_that_is_a_file_is_refused_and_left_alone(tmp_path):
     assert code == 2 and "site" in err and target.read_text() == "mine"
 
 
+def test_more_clusters_than_the_charts_have_colours_for_is_refused(tmp_path):
+    (tmp_path / "in.csv").write_text(H + good_rows())
+    for args in (["--clusters", "9"], ["--k-max", "12"]):
+        code, _, err = run_cli("--input", str(tmp_path / "in.csv"), "--output", str(tmp_path / "site"), "--quiet", *args)
+        assert code == 2 and "8" in err and "distinct colour" in err, err
+
+
 def test_an_invalid_config_file_reports_every_problem_at_once(tmp_path):
     (tmp_path / "in.csv").write_text(H + good_rows())
     cfg = tmp_path / "report.toml"
@@ -451,11 +458,11 @@ def test_silent_choices_are_said_two_candidate_columns_and_too_many_clusters_ask
     text = ("InvoiceNo,CustomerID,Customer ID,InvoiceDate,StockCode,Quantity,UnitPrice,Country\n" +
             "".join(f"{1000 + i},{100 + i % 25},{900 + i % 7},2024-01-{1 + i % 20:02d} 10:00:00,P{i % 5},{1 + i % 3},"
                     f"{2.5 + i % 4},UK\n" for i in range(200)))
-    summary, out = build(tmp_path, text, "--clusters", "12")
+    summary, out = build(tmp_path, text, "--clusters", "8")
     assert summary["headline"]["customers"] == 25  # CustomerID, the first
     assert any("2 columns could be the customer_id: 'CustomerID' was used, not 'Customer ID'" in w
                and "--map customer_id=COLUMN" in w for w in summary["warnings"])
-    assert any(w.startswith("--clusters 12 asked for more clusters than these 25 customers support")
+    assert any(w.startswith("--clusters 8 asked for more clusters than these 25 customers support")
                for w in summary["warnings"])
     assert "could be the customer_id" in out
 

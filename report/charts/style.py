@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from analysis.config import MAX_CLUSTERS, MAX_SEGMENTS
+
 ACCENT = "#0072B2"   # Okabe-Ito blue: the one colour for "all customers" and highlights
 MUTED = "#9AA5B1"    # grey for context (dropped rows, reference lines)
 INK = "#1F2933"
@@ -158,6 +160,7 @@ RFM_COLORS = ["#117733", "#44AA99", "#882255", "#CC6677", "#88CCEE", "#332288", 
 # Okabe-Ito, ordered so that the first five hold no two alike (blue and sky blue, orange and
 # vermillion come only from the sixth cluster on)
 CLUSTER_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#000000", "#56B4E9", "#D55E00", "#F0E442"]
+assert len(CLUSTER_COLORS) >= MAX_CLUSTERS and len(RFM_COLORS) >= MAX_SEGMENTS, "one colour per segment"
 
 
 def slugify(text: str) -> str:
