@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Callable, Iterator
@@ -147,18 +148,17 @@ class Output:
     def _clear_leftovers(self) -> None:
         """Holding the lock, any temporary sibling is a killed build's: remove it, or put back the
         previous site if the build was killed between the two renames of its swap."""
-        name = self.path.name
-        left = sorted(p for p in self.parent.iterdir() if p.name.startswith((f"{name}.tmp-", f"{name}.old-")))
-        olds = [p for p in left if p.name.startswith(f"{name}.old-")]
+        ours = re.compile(rf"{re.escape(self.path.name)}\.(tmp|old)-\d+")
+        # a build's own folders hold the marker from their first moment; a user's site.old-2023 does not
+        left = sorted(p for p in self.parent.iterdir() if ours.fullmatch(p.name) and p.is_dir()
+                      and not p.is_symlink() and (p / MARKER).is_file())
+        olds = [p for p in left if ".old-" in p.name]
         if olds and not self.path.exists() and not self.path.is_symlink():
             os.rename(olds[0], self.path)
             left.remove(olds[0])
             self.notes.append(f"put back the previous site from an interrupted build ({olds[0].name})")
         for p in left:
-            if p.is_dir() and not p.is_symlink():
-                shutil.rmtree(p, ignore_errors=True)
-            else:
-                p.unlink(missing_ok=True)
+            shutil.rmtree(p, ignore_errors=True)
         if left:
             self.notes.append(f"removed what an interrupted build left beside the output: "
                               f"{', '.join(p.name for p in left)}")
@@ -209,6 +209,8 @@ class Output:
         if tmp.exists():
             shutil.rmtree(tmp)
         try:
+            tmp.mkdir()
+            (tmp / MARKER).write_text(MARKER_HEAD, encoding="utf-8")  # ours from the start (see _clear_leftovers)
             write_all(tmp)
             made = _files(tmp)
             (tmp / MARKER).write_text(marker_text(made), encoding="utf-8")

@@ -185,7 +185,7 @@ def _write_all(a: Analysis, folder: Path) -> None:
     """Every file of the site, written into the new folder `folder`. The downloads are mostly
     Arrow and DuckDB work, which leaves the interpreter free: a thread writes each as it is made
     while the pages render."""
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     write = _writer(folder)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="downloads") as pool:
         made = pool.submit(downloads.write_downloads, a, write)

@@ -475,8 +475,12 @@ def test_a_build_killed_between_the_two_renames_gets_its_previous_site_back(tmp_
     (old / ".segment-report").write_text("x")
     (old / "index.html").write_text("previous")
     (tmp_path / "site.tmp-999999").mkdir()
+    (tmp_path / "site.tmp-999999" / ".segment-report").write_text("x")
+    (tmp_path / "site.old-2023").mkdir()  # the user's own backup: no marker, never touched
+    (tmp_path / "site.old-2023" / "index.html").write_text("mine")
     with prepared(tmp_path / "site") as out:
         assert (tmp_path / "site" / "index.html").read_text() == "previous"
         assert any("put back the previous site" in n for n in out.notes)
         assert any("site.tmp-999999" in n for n in out.notes)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site", "site.old-2023"]
+    assert (tmp_path / "site.old-2023" / "index.html").read_text() == "mine"
