@@ -484,3 +484,18 @@ def test_a_build_killed_between_the_two_renames_gets_its_previous_site_back(tmp_
         assert any("site.tmp-999999" in n for n in out.notes)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site", "site.old-2023"]
     assert (tmp_path / "site.old-2023" / "index.html").read_text() == "mine"
+
+
+def test_an_input_that_cannot_be_read_says_permission_denied_not_truncated(tmp_path, monkeypatch):
+    from analysis.read import files
+
+    path = tmp_path / "locked.csv"
+    path.write_text(H + good_rows())
+
+    def denied(*a, **k):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(files, "open", denied, raising=False)  # as for a file of another user (tests run as root)
+    code, out, err = run_cli("--input", str(path), "--output", str(tmp_path / "site"), "--quiet")
+    assert code == 2 and "Traceback" not in err
+    assert "locked.csv" in err and "permission denied" in err and "truncated" not in err
