@@ -26,7 +26,7 @@ from analysis.engine.memory import ENGINE_MEMORY_MB
 from analysis.errors import DataError
 from analysis.read import returns
 from analysis.read.clean import big_lines_warning, clean
-from analysis.read.source import attribution_for, connect_url, engine_error, is_connection_url, open_source
+from analysis.read.source import attribution_for, connect_url, copied_in, engine_error, is_connection_url, open_source
 from analysis.result import SECTIONS, Analysis, ClusterFigures, DataFigures, MoneyFigures, SourceInfo
 from analysis.schema import CANONICAL, TABLES, detect_columns, detect_profile, other_candidates
 from analysis.studies.study import Inputs, Queried
@@ -272,10 +272,11 @@ def _submit(background, futures: dict, study, queries) -> None:
 
 
 def _connect(config: Config, workdir: Path, shown: str):
-    """The build's engine: DuckDB or Spark (config.engine), or, for an input given as a connection
-    URL, the backend it names (a DuckDB file is attached to the build's own DuckDB instead)."""
+    """The build's engine: DuckDB or Spark (config.engine); DuckDB for an input given as a
+    connection URL (a DuckDB file is attached to it, a warehouse table copied in: see open_url),
+    except a Spark one, which Spark reads."""
     spec = config.input
-    if is_connection_url(spec) and not str(spec).lower().startswith("duckdb://"):
+    if is_connection_url(spec) and not copied_in(str(spec)) and not str(spec).lower().startswith("duckdb://"):
         return connect_url(str(spec), shown)
     return engine.connect("duckdb" if is_connection_url(spec) else config.engine, workdir, config.spark_master)
 

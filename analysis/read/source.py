@@ -8,6 +8,7 @@ are read as text so that cleaning can count and report values it cannot parse.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import csv
 import hashlib
 import os
@@ -161,7 +162,7 @@ def open_source(spec, con, workdir: Path | None = None, shown: str | None = None
         atexit.register(shutil.rmtree, workdir, True)
     workdir = Path(workdir)
     if is_connection_url(spec):
-        return open_url(str(spec), con, shown)
+        return open_url(str(spec), con, shown, workdir)
     on_spark = engine.dialect(con) == "pyspark"
     if on_spark and not spark.is_local(spec):
         return spark.open_remote(str(spec), con, shown)
@@ -258,9 +259,43 @@ def connect_url(url: str, shown: str):
                             "(pip install 'ibis-framework[postgres]', for example)") from None
 
 
-def open_url(url: str, con, shown: str) -> Source:
+def copied_in(url: str) -> bool:
+    """Whether a connection URL's table is copied into the build's own DuckDB (PostgreSQL, MySQL,
+    ... any backend but a DuckDB file, which is attached, and Spark, which reads it itself)."""
+    return url.split("://", 1)[0].lower() not in ("duckdb", "pyspark", "spark")
+
+
+def _copy_table(url: str, name: str, con, workdir: Path, shown: str) -> ibis.Table:
+    """The warehouse table streamed once, in Arrow batches, into a Parquet file of the build's
+    folder, and read from there by the build's DuckDB: the warehouse only answers one SELECT (nothing
+    is created or written there), and every later stage runs on the engine the project tests."""
+    import pyarrow.parquet as pq
+
+    remote = connect_url(url, shown)
+    *schema, leaf = name.split(".")  # 'orders' or 'public.orders'
+    table = remote.table(leaf, database=schema[-1] if schema else None)
+    path = workdir / "input-table.parquet"
+    writer = None
+    try:
+        for batch in table.to_pyarrow_batches(chunk_size=100_000):
+            if writer is None:
+                writer = pq.ParquetWriter(path, batch.schema)
+            writer.write_batch(batch)
+    finally:
+        if writer is not None:
+            writer.close()
+        with contextlib.suppress(Exception):
+            remote.disconnect()
+    if writer is None:
+        raise DataError(f"table '{name}' has no rows", file=shown, example=", ".join(table.columns[:5]),
+                        fix="point ?table= at the transactions table")
+    return con.read_parquet(str(path))
+
+
+def open_url(url: str, con, shown: str, workdir: Path | None = None) -> Source:
     """The table named by `url`'s ?table= parameter: on a DuckDB file, attached read-only to the
-    build's DuckDB; otherwise on `con`, the connection made from the URL (connect_url)."""
+    build's DuckDB; on another warehouse, copied into the build's folder (_copy_table); on Spark,
+    read by Spark."""
     base, name = url_table(url, shown)
     try:
         if url.lower().startswith("duckdb://"):
@@ -271,6 +306,8 @@ def open_url(url: str, con, shown: str) -> Source:
             con.raw_sql(f"ATTACH '{path.replace(chr(39), chr(39) * 2)}' AS _input (READ_ONLY)")
             *schema, leaf = name.split(".")  # 'orders' or 'sales.orders' (schema.table)
             table = con.table(leaf, database=("_input", schema[-1]) if schema else "_input")
+        elif copied_in(url) and workdir is not None:
+            table = _copy_table(url, name, con, workdir, shown)
         else:
             *db, leaf = name.split(".")
             table = con.table(leaf, database=tuple(db) if len(db) > 1 else (db[0] if db else None))
