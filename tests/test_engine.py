@@ -238,3 +238,18 @@ def test_fetching_results_gives_what_ibis_execute_gives_for_every_type_with_and_
         pd.testing.assert_frame_equal(background.submit(engine.execute, t).result(), want)
     finally:
         background.close()
+
+
+def test_spark_connect_without_its_extra_or_server_is_one_clear_error(monkeypatch):
+    pytest.importorskip("pyspark")
+    from analysis import engine
+
+    monkeypatch.setenv("SPARK_REMOTE", "sc://localhost:1")
+    with pytest.raises(DataError) as err:
+        engine.spark_session()
+    message = str(err.value)
+    try:
+        import grpc  # noqa: F401
+        assert "could not be reached" in message and "SPARK_REMOTE" in message
+    except ImportError:  # the usual case: requirements-spark.txt alone has no Connect client
+        assert "pyspark's connect extra" in message and "pyspark[connect]" in message and "Java" not in message

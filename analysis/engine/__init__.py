@@ -25,6 +25,7 @@ from analysis.errors import DataError
 
 ENGINES = ("duckdb", "spark")
 SPARK_INSTALL = "pip install -r requirements-spark.txt (pyspark; needs Java 17)"
+SPARK_CONNECT_INSTALL = "'pyspark[connect]' (grpcio, grpcio-status, protobuf, googleapis-common-protos, zstandard)"
 # Session settings the stages rely on, so Spark reads and computes like DuckDB: wall-clock
 # timestamps without a time zone, NULL (not an error) for a value that does not parse or a
 # division by zero, and the current datetime parser (no exception for legacy-only patterns).
@@ -64,10 +65,18 @@ def spark_session(master: str = "local[*]"):
         if master.startswith("local"):
             # A few shuffle partitions suit one machine (Spark's default of 200 is for clusters).
             builder = builder.config("spark.sql.shuffle.partitions", str(max(4, 2 * (os.cpu_count() or 1))))
+    remote = bool(os.environ.get("SPARK_REMOTE"))
     try:
         session = builder.getOrCreate()
     except Exception as exc:  # JVM missing or failing to start; py4j's and Spark's own errors
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if remote and (isinstance(exc, ImportError) or re.search(r"grpc|protobuf|googleapis|zstandard|must be "
+                                                                  r"installed", first, re.I)):
+            raise DataError(f"Spark Connect needs pyspark's connect extra ({first})",
+                            fix=f"pip install {SPARK_CONNECT_INSTALL}, or unset SPARK_REMOTE") from None
+        if remote:
+            raise DataError(f"Spark Connect at {os.environ['SPARK_REMOTE']} could not be reached ({first})",
+                            fix="check SPARK_REMOTE and that the Connect server runs, or unset it") from None
         raise DataError(f"Spark could not start ({first})",
                         fix="install Java 17 and check JAVA_HOME, or use --engine duckdb") from None
     if not os.environ.get("SPARK_REMOTE"):
