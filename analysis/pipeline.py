@@ -131,6 +131,7 @@ def _run_analysis(config: Config, progress: Progress | None, also_import: Iterab
     cleared = clear_stale_workdirs()
     with tempfile.TemporaryDirectory(prefix=workdir_prefix()) as workdir:
         con = _connect(config, Path(workdir), shown)
+        used = engine.describe(con)
         background = engine.Background(con)
         try:
             with stage("read"):
@@ -250,7 +251,7 @@ def _run_analysis(config: Config, progress: Progress | None, also_import: Iterab
         warnings=(tuple(other_candidates(list(src.columns), mapping, config.mapping)) + cleaned.warnings
                   + ((big,) if big else ()) + _cluster_warnings(clustering, len(customers), config.clusters)
                   + tuple(study_warnings)),
-        timings=timings, notes=tuple(engine.MEMORY_NOTES[noted:]) + cleared,
+        timings=timings, notes=tuple(engine.MEMORY_NOTES[noted:]) + cleared, engine=used,
     )
     found = findings.findings(analysis, customers, cleaned.ledger, rules=segment_map)
     return replace(analysis, findings=found)

@@ -121,6 +121,7 @@ class Analysis:
     warnings: tuple[str, ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # about the run (not the data), for the console; never in the site
+    engine: Mapping[str, str] = field(default_factory=dict)  # engine.describe: name, master, version
 
     def __post_init__(self):
         for name, columns in TABLES.items():

@@ -32,7 +32,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 STABLE_DIGITS = 10
 FIRST_CUSTOMER_COLUMNS = ["customer_id", "rfm_segment", "cluster", "cluster_name"]
 # Distributions whose versions can change the numbers or the pages (recorded in summary.json).
-RECORDED_PACKAGES = ("pandas", "numpy", "duckdb", "ibis-framework", "scikit-learn", "plotly", "jinja2")
+RECORDED_PACKAGES = ("pandas", "numpy", "duckdb", "ibis-framework", "scikit-learn", "plotly", "jinja2", "pyspark")
 
 
 def _neutralise_text(value):
@@ -386,6 +386,7 @@ def summary(a: Analysis) -> dict:
         "headline": dict(a.headline),
         "models": models(a),
         "config": recorded_config(a),
+        "engine": dict(a.engine),
         "findings": [{**row, "stake": f.stake} for row, f in zip(finding_rows(a.findings), a.findings)],
         "warnings": list(a.warnings),
     })

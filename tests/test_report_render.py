@@ -778,6 +778,7 @@ def test_summary_json_ledger_sums_to_the_input_rows(site):
     summary = json.loads((site / "downloads" / "summary.json").read_text(encoding="utf-8"))
     assert sum(summary["ledger"].values()) == summary["input"]["rows"] == summary["headline"]["rows_read"]
     assert summary["tool"] == {"name": analysis.TOOL_NAME, "version": analysis.__version__}
+    assert summary["engine"] == {} and "pyspark" in summary["versions"]  # a hand-made analysis: no engine ran
     assert summary["input"]["sha256"] == "ab" * 32 and summary["input"]["mapping"]["order_ts"] == "InvoiceDate"
     assert summary["headline"]["median_days_between_orders"] is None  # NaN -> null
     assert summary["config"]["currency"] == "£" and summary["attribution"].endswith(f"{DOI}.")

@@ -76,6 +76,9 @@ def test_spark_and_duckdb_give_the_same_customers_ledger_and_segments_on_generat
     for name in ("monthly", "cohorts", "segment_products", "new_vs_returning"):
         pd.testing.assert_frame_equal(duck.tables[name], spk.tables[name], check_dtype=False, rtol=1e-9)
     assert spk.headline["revenue"] == pytest.approx(duck.headline["revenue"], rel=1e-12)
+    # summary.json says which engine did the work
+    assert duck.engine == {"name": "duckdb"}
+    assert spk.engine["name"] == "spark" and spk.engine["master"].startswith("local") and spk.engine["version"]
 
 
 def test_spark_and_duckdb_give_the_same_report_on_a_sample_of_uci_online_retail(spark, tmp_path):

@@ -108,6 +108,22 @@ def connect(engine: str, workdir: Path, spark_master: str = "local[*]"):
     return duckdb_connect(workdir)
 
 
+def describe(con) -> dict[str, str]:
+    """Which engine did the transaction-level work, for summary.json: its name, and on Spark the
+    master (or the Spark Connect address) and Spark's version."""
+    kind = dialect(con)
+    if kind != "pyspark":
+        return {"name": kind}
+    remote = os.environ.get("SPARK_REMOTE")
+    session = getattr(con, "_session", None)
+    out = {"name": "spark", "version": str(getattr(session, "version", ""))}
+    if remote:
+        out["remote"] = re.sub(r"(token=)[^;]*", r"\1***", remote)  # never a credential
+    else:
+        out["master"] = str(session.sparkContext.master) if session is not None else ""
+    return out
+
+
 def duckdb_connect(workdir: Path):
     """A DuckDB database file in the build's temporary folder. Its stored tables are compressed
     and leave memory when the budget is reached, so the engine's memory stays bounded whatever
