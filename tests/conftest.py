@@ -56,3 +56,17 @@ def run_cli(*args: str) -> tuple[int, str, str]:
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true",
                      help="rewrite tests/golden/ from a fresh build of the golden data (review the diff, then commit it)")
+
+
+# Spark in local mode, one session per test worker (tests/test_spark*.py)
+@pytest.fixture(scope="session")
+def spark():
+    from pyspark.sql import SparkSession
+
+    from analysis import engine
+
+    session = (SparkSession.builder.master("local[2]").appName("segment-report-tests")
+               .config("spark.sql.shuffle.partitions", "4").config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+    yield engine.spark_session("local[2]")  # the session above, with the build's settings
+    session.stop()

@@ -5,6 +5,7 @@ None of these need Spark (tests/test_spark.py compares the engines).
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -247,9 +248,20 @@ def test_spark_connect_without_its_extra_or_server_is_one_clear_error(monkeypatc
     monkeypatch.setenv("SPARK_REMOTE", "sc://localhost:1")
     with pytest.raises(DataError) as err:
         engine.spark_session()
+    message = str(err.value)  # nothing listens on port 1: said at once, not after minutes of retries
+    assert "Spark Connect at localhost:1 could not be reached" in message and "SPARK_REMOTE" in message
+
+
+def test_spark_connect_without_its_client_names_the_extra(monkeypatch):
+    pytest.importorskip("pyspark")
+    from analysis import engine
+
+    with socket.socket() as listening:  # something answers at the address...
+        listening.bind(("localhost", 0))
+        listening.listen()
+        monkeypatch.setenv("SPARK_REMOTE", f"sc://localhost:{listening.getsockname()[1]}")
+        monkeypatch.setitem(sys.modules, "grpc", None)  # ...but the client's grpcio is missing
+        with pytest.raises(DataError) as err:
+            engine.spark_session()
     message = str(err.value)
-    try:
-        import grpc  # noqa: F401
-        assert "could not be reached" in message and "SPARK_REMOTE" in message
-    except ImportError:  # the usual case: requirements-spark.txt alone has no Connect client
-        assert "pyspark's connect extra" in message and "pyspark[connect]" in message and "Java" not in message
+    assert "pyspark's connect extra" in message and "pyspark[connect]" in message and "Java" not in message

@@ -7,7 +7,6 @@ the real-data test also needs ../shared/data/online_retail.csv.gz.
 
 from __future__ import annotations
 
-import gzip
 import importlib.util
 import shutil
 
@@ -15,14 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import engine
 from analysis.read.clean import clean
 from analysis.config import make_config
 from analysis.pipeline import run_analysis
 from analysis.schema import detect_columns
 from analysis.read.source import open_source
 from data.generate_sample import generate, write_csv
-from tests.conftest import HEADER, SHARED_DATA, TINY_LINES
+from tests.conftest import HEADER, TINY_LINES
 
 pytestmark = [
     pytest.mark.slow,
@@ -31,17 +29,6 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("java") is None, reason="Java not found (Spark needs Java 17)"),
 ]
 UCI_SAMPLE_ROWS = 30_000
-
-
-@pytest.fixture(scope="session")
-def spark():
-    from pyspark.sql import SparkSession
-
-    session = (SparkSession.builder.master("local[2]").appName("segment-report-tests")
-               .config("spark.sql.shuffle.partitions", "4").config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false").getOrCreate())
-    yield engine.spark_session("local[2]")  # the session above, with the build's settings
-    session.stop()
 
 
 def both(spark, path, **options):
@@ -79,21 +66,6 @@ def test_spark_and_duckdb_give_the_same_customers_ledger_and_segments_on_generat
     # summary.json says which engine did the work
     assert duck.engine == {"name": "duckdb"}
     assert spk.engine["name"] == "spark" and spk.engine["master"].startswith("local") and spk.engine["version"]
-
-
-def test_spark_and_duckdb_give_the_same_report_on_a_sample_of_uci_online_retail(spark, tmp_path):
-    source = SHARED_DATA / "online_retail.csv.gz"
-    if not source.exists():
-        pytest.skip(f"real data not found at {source} (present in CI; absent in a fresh clone)")
-    path = tmp_path / "uci_sample.csv"
-    with gzip.open(source, "rb") as src, open(path, "wb") as dst:
-        for i, line in enumerate(src):
-            if i > UCI_SAMPLE_ROWS:
-                break
-            dst.write(line)
-    duck, spk = both(spark, path)
-    assert duck.source.rows == UCI_SAMPLE_ROWS
-    assert_same_report(duck, spk)
 
 
 def _clean_on(con, path, **options):

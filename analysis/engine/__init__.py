@@ -66,6 +66,8 @@ def spark_session(master: str = "local[*]"):
             # A few shuffle partitions suit one machine (Spark's default of 200 is for clusters).
             builder = builder.config("spark.sql.shuffle.partitions", str(max(4, 2 * (os.cpu_count() or 1))))
     remote = bool(os.environ.get("SPARK_REMOTE"))
+    if remote:
+        _check_reachable(os.environ["SPARK_REMOTE"])
     try:
         session = builder.getOrCreate()
     except Exception as exc:  # JVM missing or failing to start; py4j's and Spark's own errors
@@ -106,6 +108,32 @@ def connect(engine: str, workdir: Path, spark_master: str = "local[*]"):
                             fix=f"install Spark support: {SPARK_INSTALL}") from None
         return backend.connect(session)
     return duckdb_connect(workdir)
+
+
+def _check_reachable(url: str, seconds: float = 10.0) -> None:
+    """Refuse a Spark Connect address nothing answers at, at once: the client would retry for
+    minutes before it said so."""
+    import socket
+
+    found = re.match(r"sc://\[?([^\]/:;]+)\]?(?::(\d+))?", url)
+    if not found:
+        raise DataError(f"SPARK_REMOTE is not a Spark Connect address: {url!r}",
+                        fix="set it like sc://host:15002, or unset it")
+    host, port = found.group(1), int(found.group(2) or 15002)
+    try:
+        socket.create_connection((host, port), timeout=seconds).close()
+    except OSError as exc:
+        raise DataError(f"Spark Connect at {host}:{port} could not be reached ({exc.strerror or exc})",
+                        fix="check SPARK_REMOTE and that the Connect server runs, or unset it") from None
+
+
+def memtable(df) -> ibis.Table:
+    """A pandas frame as an in-memory table of any engine. Its columns go through Arrow in one
+    piece each: pandas keeps a concatenated text column as several Arrow chunks, which Spark
+    Connect cannot send (TypeError: Cannot convert pyarrow.lib.ChunkedArray to pyarrow.lib.Array)."""
+    import pyarrow as pa
+
+    return ibis.memtable(pa.Table.from_pandas(df, preserve_index=False).combine_chunks())
 
 
 def describe(con) -> dict[str, str]:

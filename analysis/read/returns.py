@@ -180,7 +180,7 @@ def _purchases(keyed: ibis.Table, of: pd.DataFrame, by: list[str]) -> pd.DataFra
                "order_ts": "datetime64[us]", "price": "float64", "amount": "float64", "revenue": "float64"}
     if of.empty:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
-    mine = keyed.semi_join(ibis.memtable(of.reset_index(drop=True)), by)
+    mine = keyed.semi_join(engine.memtable(of.reset_index(drop=True)), by)
     by_units = mine._pk != NO_PRODUCT
     df = engine.execute(mine.select(
         "_line", "customer_id", "_pk", "order_id", "order_ts", "revenue",
@@ -276,7 +276,7 @@ def _net_lines(keyed: ibis.Table, hit: pd.DataFrame, columns, con) -> ibis.Table
     if hit.empty:
         return keyed.select(*columns)
     shares = hit[["_line", "left_qty", "left_value"]].reset_index(drop=True)
-    left = engine.store(con, "_returned", ibis.memtable(shares))
+    left = engine.store(con, "_returned", engine.memtable(shares))
     j = keyed.left_join(left, "_line")
     qty, value = j.left_qty.fill_null(1.0), j.left_value.fill_null(1.0)
     j = j.filter(qty > 0)
@@ -293,7 +293,7 @@ def _vanished(lines: ibis.Table, gone: pd.DataFrame) -> tuple[pd.DataFrame, pd.D
     if touched.empty:
         return touched.astype("string"), touched[["customer_id"]].astype("string")
     customers = touched[["customer_id"]].drop_duplicates()
-    left = engine.execute(lines.semi_join(ibis.memtable(customers.reset_index(drop=True)), "customer_id")
+    left = engine.execute(lines.semi_join(engine.memtable(customers.reset_index(drop=True)), "customer_id")
                           .select(*key).distinct())
     orders = touched[~_isin(touched, left, key)]
     return orders.reset_index(drop=True), customers[~_isin(customers, left, ["customer_id"])].reset_index(drop=True)

@@ -143,9 +143,9 @@ def _read_excel(con, files: list[Path], sheet: str | None, shown: str) -> ibis.T
             raise _engine_error(exc, "Excel .xlsx", shown) from None
     df = pd.concat(frames, ignore_index=True).astype("string")
     df.columns = [str(c) for c in df.columns]
-    from analysis.engine import store
+    from analysis.engine import memtable, store
 
-    return store(con, "_excel", ibis.memtable(df))
+    return store(con, "_excel", memtable(df))
 
 
 def open_source(spec, con, workdir: Path | None = None, shown: str | None = None, encoding: str | None = None,

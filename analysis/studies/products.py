@@ -57,7 +57,7 @@ def _wide(assignments: pd.DataFrame) -> tuple[list[str], list[list[str]], ibis.T
         codes[f"_s{i}"] = code.astype("int32")
     frame = pd.DataFrame({"customer_id": wide.index.astype("string"), "_c": np.arange(len(wide), dtype="int64"),
                           **codes})
-    return kinds, names, ibis.memtable(frame)
+    return kinds, names, engine.memtable(frame)
 
 
 def _by_kind(combos: pd.DataFrame, kinds: list[str], names: list[list[str]], key: str, sums: list[str]) -> pd.DataFrame:

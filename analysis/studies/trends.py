@@ -44,7 +44,7 @@ def monthly_by_segment(lines: ibis.Table, assignments: pd.DataFrame) -> pd.DataF
     orders = rollups.orders(lines)
     m = orders.mutate(month=orders.order_ts.truncate("M").date())
     per = m.group_by(["customer_id", "month"]).aggregate(revenue=m.revenue.sum())
-    j = per.join(ibis.memtable(assignments), "customer_id")
+    j = per.join(engine.memtable(assignments), "customer_id")
     out = engine.execute(j.group_by(["month", "kind", "segment"]).aggregate(revenue=j.revenue.sum(),
                                                                             customers=j.count()))
     out["customers"] = out["customers"].astype("int64")
