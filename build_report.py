@@ -99,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     from analysis.config import resolve_config
     from analysis.errors import ConfigError, DataError
 
+    from analysis import interrupt
+
+    interrupt.install()
     say = (lambda *a: None) if args.quiet else print
     options = {k: v for k, v in vars(args).items() if k not in ("quiet", "config", "debug")}
     options["column_map"] = tuple(args.column_map) if args.column_map else None
@@ -148,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: one line, and how to see more
         if args.debug:
             raise
+        if interrupt.REQUESTED.is_set():  # the engine's own "query interrupted" error
+            print("interrupted; the previous site is untouched", file=sys.stderr)
+            return EXIT_INTERRUPTED
         print(f"error: unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}\n"
               "  fix: run again with --debug for the full traceback, and report it", file=sys.stderr)
         return EXIT_BUG

@@ -18,7 +18,7 @@ from typing import Callable, Iterable
 
 import duckdb
 
-from analysis import engine
+from analysis import engine, interrupt
 from analysis.config import Config, display_path
 from analysis.customers import features, rfm
 from analysis.engine import rollups
@@ -119,11 +119,13 @@ def _run_analysis(config: Config, progress: Progress | None, also_import: Iterab
 
     @contextmanager
     def stage(name: str):
+        interrupt.check()
         if hasattr(progress, "start"):
             progress.start(name)
         start = time.perf_counter()
         yield
         timings[name] = time.perf_counter() - start
+        interrupt.check()
         if progress:
             progress(name, timings[name])
 

@@ -24,6 +24,7 @@ import shutil
 from pathlib import Path
 from typing import Callable, Iterator
 
+from analysis import interrupt
 from analysis.errors import DataError
 
 try:
@@ -225,6 +226,7 @@ class Output:
                 self.notes.append(f"kept {len(carried)} file{'s' * (len(carried) != 1)} you added to the "
                                   f"previous site: {', '.join(carried[:5])}{' ...' if len(carried) > 5 else ''}")
             self.check_replaceable()  # still safe to replace (nothing changed it meanwhile)
+            interrupt.check()  # Ctrl-C while writing: the previous site stays
         except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):

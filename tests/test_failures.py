@@ -499,3 +499,30 @@ def test_an_input_that_cannot_be_read_says_permission_denied_not_truncated(tmp_p
     code, out, err = run_cli("--input", str(path), "--output", str(tmp_path / "site"), "--quiet")
     assert code == 2 and "Traceback" not in err
     assert "locked.csv" in err and "permission denied" in err and "truncated" not in err
+
+
+def test_ctrl_c_that_the_engine_turned_into_its_own_error_is_still_an_interrupt(tmp_path, monkeypatch):
+    import analysis.pipeline
+    from analysis import interrupt
+
+    def engine_interrupted(*a, **k):  # DuckDB reports Ctrl-C during a query as its own error
+        interrupt.REQUESTED.set()
+        raise RuntimeError("Query interrupted")
+
+    monkeypatch.setattr(analysis.pipeline, "run_analysis", engine_interrupted)
+    code, _, err = cli(tmp_path, tmp_path / "site", "--quiet")
+    assert code == 130 and err.strip() == "interrupted; the previous site is untouched"
+
+
+def test_ctrl_c_swallowed_by_a_retry_stops_the_build_at_the_next_stage(tmp_path, tiny_csv):
+    from analysis import interrupt
+    from analysis.config import make_config
+    from analysis.pipeline import run_analysis
+
+    interrupt.REQUESTED.set()  # as if a query had been interrupted and then run again
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_analysis(make_config(input=tiny_csv, output=tmp_path / "site"))
+    finally:
+        interrupt.REQUESTED.clear()
+    assert not (tmp_path / "site").exists()

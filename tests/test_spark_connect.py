@@ -10,15 +10,16 @@ in-memory tables the build sends are checked, which keeps CI short.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 pytestmark = [
@@ -68,18 +69,40 @@ def remote(tmp_path_factory):
         proc.wait(timeout=60)
 
 
-def test_a_build_connects_and_sends_text_columns_that_pandas_holds_in_several_chunks(remote, monkeypatch):
-    from analysis import engine
+# In a fresh interpreter: a process holding a regular Spark session (the other Spark tests') cannot
+# open a remote one.
+CLIENT = """
+import json, warnings
+warnings.filterwarnings("ignore")
+import pandas as pd
+from pathlib import Path
+from analysis import engine
+con = engine.connect("spark", Path("."))
+rfm = pd.DataFrame({"customer_id": pd.Series(["a", "b"], dtype="string"), "kind": "rfm",
+                    "segment": pd.Series(["Champions", "Lost"], dtype="string")})
+clusters = pd.DataFrame({"customer_id": pd.Series(["a", "b"], dtype="string"), "kind": "cluster",
+                         "segment": pd.Series(["Bulk buyers", "Bulk buyers"], dtype="string")})
+assignments = pd.concat([rfm, clusters], ignore_index=True).astype("string")  # chunked Arrow text
+table = MEMTABLE(assignments)
+out = con.execute(table.group_by(["kind", "segment"]).aggregate(n=table.count()).order_by(["kind", "segment"]))
+print(json.dumps({"engine": engine.describe(con), "version": con._session.version,
+                  "counts": {k: [str(x) if k != "n" else int(x) for x in v] for k, v in out.to_dict("list").items()}}))
+"""
 
-    monkeypatch.setenv("SPARK_REMOTE", remote)
-    con = engine.connect("spark", Path("."))
-    assert engine.describe(con) == {"name": "spark", "remote": remote, "version": con._session.version}
-    rfm = pd.DataFrame({"customer_id": pd.Series(["a", "b"], dtype="string"), "kind": "rfm",
-                        "segment": pd.Series(["Champions", "Lost"], dtype="string")})
-    clusters = pd.DataFrame({"customer_id": pd.Series(["a", "b"], dtype="string"), "kind": "cluster",
-                             "segment": pd.Series(["Bulk buyers", "Bulk buyers"], dtype="string")})
-    assignments = pd.concat([rfm, clusters], ignore_index=True).astype("string")  # chunked Arrow text
-    table = engine.memtable(assignments)
-    out = con.execute(table.group_by(["kind", "segment"]).aggregate(n=table.count()).order_by(["kind", "segment"]))
-    assert out.to_dict("list") == {"kind": ["cluster", "rfm", "rfm"], "segment": ["Bulk buyers", "Champions", "Lost"],
-                                   "n": [2, 1, 1]}
+
+def _client(remote: str, memtable: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", CLIENT.replace("MEMTABLE", memtable)], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent, env={**os.environ, "SPARK_REMOTE": remote},
+                          timeout=300)
+
+
+def test_a_build_connects_and_sends_text_columns_that_pandas_holds_in_several_chunks(remote):
+    done = _client(remote, "engine.memtable")
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["engine"] == {"name": "spark", "remote": remote, "version": got["version"]}
+    assert got["counts"] == {"kind": ["cluster", "rfm", "rfm"], "segment": ["Bulk buyers", "Champions", "Lost"],
+                             "n": [2, 1, 1]}
+    # what the build sent before: pandas' chunked text straight to Connect
+    before = _client(remote, "__import__('ibis').memtable")
+    assert before.returncode != 0 and "Cannot convert pyarrow.lib.ChunkedArray" in before.stderr
