@@ -96,10 +96,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     # Heavy imports only after the options parse, so --help stays instant.
+    from analysis import interrupt
     from analysis.config import resolve_config
     from analysis.errors import ConfigError, DataError
-
-    from analysis import interrupt
 
     interrupt.install()
     say = (lambda *a: None) if args.quiet else print
@@ -139,8 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         if args.debug:
             raise
-        print("interrupted; the previous site is untouched", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _interrupted()
     except BrokenPipeError:
         raise
     except (OSError, MemoryError) as exc:  # the machine, not the input: disk, permissions, memory
@@ -152,8 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         if interrupt.REQUESTED.is_set():  # the engine's own "query interrupted" error
-            print("interrupted; the previous site is untouched", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            return _interrupted()
         print(f"error: unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}\n"
               "  fix: run again with --debug for the full traceback, and report it", file=sys.stderr)
         return EXIT_BUG
@@ -162,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
         say(f"note: {note}")
     print(f"Site written to {config.output}/index.html in {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def _interrupted() -> int:
+    print("interrupted; the previous site is untouched", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def _environment_error(exc: BaseException) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import os
-import shutil
 import tempfile
 import threading
 import time
@@ -23,10 +22,11 @@ from analysis.config import Config, display_path
 from analysis.customers import features, rfm
 from analysis.engine import rollups
 from analysis.engine.memory import ENGINE_MEMORY_MB
+from analysis.engine.workdir import clear_stale as clear_stale_workdirs, prefix as workdir_prefix
 from analysis.errors import DataError
 from analysis.read import returns
 from analysis.read.clean import big_lines_warning, clean
-from analysis.read.source import attribution_for, connect_url, copied_in, engine_error, is_connection_url, open_source
+from analysis.read.source import attribution_for, connect_url, engine_error, is_connection_url, open_source, url_route
 from analysis.result import SECTIONS, Analysis, ClusterFigures, DataFigures, MoneyFigures, SourceInfo
 from analysis.schema import CANONICAL, TABLES, detect_columns, detect_profile, other_candidates
 from analysis.studies.study import Inputs, Queried
@@ -63,35 +63,6 @@ def build_date() -> dt.date:
     if epoch and epoch.strip().isdigit():
         return dt.datetime.fromtimestamp(int(epoch), tz=dt.timezone.utc).date()
     return dt.datetime.now(dt.timezone.utc).date()
-
-
-WORKDIR_PREFIX = "segment-report-"
-
-
-def workdir_prefix() -> str:
-    """The engine's temporary folder is named after the build's process, so that a later build can
-    tell a killed build's folder from a running one's."""
-    return f"{WORKDIR_PREFIX}{os.getpid()}-"
-
-
-def clear_stale_workdirs() -> tuple[str, ...]:
-    """Remove the temporary folders of builds that were killed (their process is gone): a note if any."""
-    gone = []
-    for folder in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*-*"):
-        pid = folder.name[len(WORKDIR_PREFIX):].split("-", 1)[0]
-        if not pid.isdigit() or not folder.is_dir() or folder.stat().st_uid != os.getuid():
-            continue
-        try:
-            os.kill(int(pid), 0)
-            continue  # still running
-        except ProcessLookupError:
-            pass
-        except OSError:
-            continue  # someone else's process
-        shutil.rmtree(folder, ignore_errors=True)
-        gone.append(folder.name)
-    return (f"removed the temporary folders of {len(gone)} interrupted build{'s' * (len(gone) != 1)} "
-            f"from {tempfile.gettempdir()}",) if gone else ()
 
 
 def _disk_full(exc: Exception) -> bool:
@@ -279,7 +250,7 @@ def _connect(config: Config, workdir: Path, shown: str):
     connection URL (a DuckDB file is attached to it, a warehouse table copied in: see open_url),
     except a Spark one, which Spark reads."""
     spec = config.input
-    if is_connection_url(spec) and not copied_in(str(spec)) and not str(spec).lower().startswith("duckdb://"):
+    if is_connection_url(spec) and url_route(str(spec)) == "engine":
         return connect_url(str(spec), shown)
     return engine.connect("duckdb" if is_connection_url(spec) else config.engine, workdir, config.spark_master)
 

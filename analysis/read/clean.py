@@ -299,8 +299,8 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
 
     if int(ledger.loc[ledger.reason == KEPT[0], "rows"].iloc[0]) == 0:
         top = ledger[ledger.reason != KEPT[0]].sort_values("rows", ascending=False).iloc[0]
-        field, fix = EMPTIED.get(top["reason"], ("customer_id", "check the column mapping shown with --map"))
-        field = next((f for f in ((field,) if isinstance(field, str) else field) if f in mapping), None)
+        fields, fix = EMPTIED.get(top["reason"], (("customer_id",), "check the column mapping shown with --map"))
+        field = next((f for f in fields if f in mapping), None)
         example = None
         if field is not None:
             dropped = lines.filter(lines._code == CODES[top["reason"]])
@@ -394,24 +394,25 @@ def outlier_dates(base: ibis.Table) -> OutlierDates | None:
     return OutlierDates(first=day[lo], last=day[hi], rows=int(n[strays].sum()), example=str(day[strays[0]]))
 
 
-# When every row is dropped, the field to name and the fix, by the reason that dropped most rows.
+# When every row is dropped, by the reason that dropped most rows: the fields to name (the first one
+# mapped) and the fix.
 EMPTIED = {
-    "bad_date": ("order_ts", "map the date column with --map order_ts=COLUMN, or read day-first dates with --dayfirst"),
+    "bad_date": (("order_ts",), "map the date column with --map order_ts=COLUMN, or read day-first dates with --dayfirst"),
     "bad_number": (("quantity", "unit_price", "revenue"), "map the amount columns with --map, or set --decimal ,"),
-    "other_currency": ("currency", "keep a currency the file holds with --only-currency"),
-    "missing_customer": ("customer_id", "map the customer id column with --map customer_id=COLUMN"),
+    "other_currency": (("currency",), "keep a currency the file holds with --only-currency"),
+    "missing_customer": (("customer_id",), "map the customer id column with --map customer_id=COLUMN"),
     "cancellation": (("quantity", "order_id", "revenue"), "sales need a positive quantity and an order id not "
                      "starting with C; map other columns with --map if these are not the right ones"),
     "non_positive_price": (("unit_price", "revenue"), "prices must be above zero: map the price column with "
                            "--map unit_price=COLUMN"),
     "non_product": (("product_id", "product_name"), "map the product columns with --map product_id=COLUMN"),
-    "duplicate": ("order_id", "check the file: every row repeats an earlier one"),
-    "after_as_of": ("order_ts", "choose a later --as-of date, or leave it out"),
+    "duplicate": (("order_id",), "check the file: every row repeats an earlier one"),
+    "after_as_of": (("order_ts",), "choose a later --as-of date, or leave it out"),
 }
 
 
 def _plain(value):
-    """A value from the engine as the message shows it (a date without its midnight, numbers plain)."""
+    """A value from the engine as the message shows it (a timestamp as 'YYYY-MM-DD HH:MM:SS', numbers plain)."""
     if value is None or (isinstance(value, float) and value != value):
         return None
     if isinstance(value, pd.Timestamp):

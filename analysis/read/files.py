@@ -149,15 +149,15 @@ def first_bad_row(path: Path, limit: int = 1_000_000) -> tuple[int, str, str] | 
             reader = csv.reader(fh, delimiter=delim, strict=True)
             width, start = None, 1
             for n, row in enumerate(reader):
+                if n >= limit:
+                    return None
                 if width is None:
                     width = len(row)
-                elif row and len(row) != width and n < limit:
+                elif row and len(row) != width:
                     text = delim.join(row).replace("\n", " ")
                     what = ("starts a quoted value that is never closed" if reader.line_num - start > 1 and
                             len(row) < width else f"has {len(row)} fields where the header has {width}")
                     return start, what, text[:60]
-                if n >= limit:
-                    return None
                 start = reader.line_num + 1
     except csv.Error as exc:
         what = "starts a quoted value that is never closed" if "end of data" in str(exc) else \
@@ -182,8 +182,8 @@ def detect_encoding(head: bytes, given: str | None) -> str:
         return given
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
-    if utf16_without_bom(head):  # exported without a byte-order mark: every other byte is zero
-        return utf16_without_bom(head)
+    if found := utf16_without_bom(head):  # exported without a byte-order mark: every other byte is zero
+        return found
     try:
         head.decode("utf-8")
         return "utf-8"

@@ -11,7 +11,6 @@ import atexit
 import contextlib
 import csv
 import hashlib
-import os
 import re
 import shutil
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import ibis
 
+from analysis.engine import workdir as workdirs
 from analysis.engine.memory import engine_settings
 from analysis.errors import DataError
 from analysis.read.files import (FIX_FORMAT, Source, detect_encoding, fingerprint_later, first_bad_row, first_lines,
@@ -59,7 +59,7 @@ def _engine_error(exc: Exception, what: str, shown: str, files=()) -> DataError:
     first = text.splitlines()[0] if text else type(exc).__name__
     for path in files:
         first = first.replace(str(path), shown)
-    first = re.sub(r"\S*segment-report-\d+-[^\s\"']*", shown, first)
+    first = re.sub(workdirs.PATTERN, shown, first)
     if what == "delimited text" and files:
         bad = first_bad_row(Path(files[0]))
         if bad is not None:
@@ -158,7 +158,7 @@ def open_source(spec, con, workdir: Path | None = None, shown: str | None = None
 
     shown = shown or str(spec)
     if workdir is None:  # a caller without a build's folder (tests, benchmarks): removed at exit
-        workdir = tempfile.mkdtemp(prefix=f"segment-report-{os.getpid()}-")
+        workdir = tempfile.mkdtemp(prefix=workdirs.prefix())
         atexit.register(shutil.rmtree, workdir, True)
     workdir = Path(workdir)
     if is_connection_url(spec):
@@ -259,10 +259,12 @@ def connect_url(url: str, shown: str):
                             "(pip install 'ibis-framework[postgres]', for example)") from None
 
 
-def copied_in(url: str) -> bool:
-    """Whether a connection URL's table is copied into the build's own DuckDB (PostgreSQL, MySQL,
-    ... any backend but a DuckDB file, which is attached, and Spark, which reads it itself)."""
-    return url.split("://", 1)[0].lower() not in ("duckdb", "pyspark", "spark")
+def url_route(url: str) -> str:
+    """How a connection URL's table reaches the build: 'attach' (a DuckDB file, attached read-only to
+    the build's DuckDB), 'engine' (Spark reads it itself) or 'copy' (any other backend: PostgreSQL,
+    MySQL, ...; copied into the build's own DuckDB, see _copy_table)."""
+    scheme = url.split("://", 1)[0].lower()
+    return "attach" if scheme == "duckdb" else "engine" if scheme in ("pyspark", "spark") else "copy"
 
 
 def _copy_table(url: str, name: str, con, workdir: Path, shown: str) -> ibis.Table:
@@ -298,7 +300,8 @@ def open_url(url: str, con, shown: str, workdir: Path | None = None) -> Source:
     read by Spark."""
     base, name = url_table(url, shown)
     try:
-        if url.lower().startswith("duckdb://"):
+        route = url_route(url)
+        if route == "attach":
             path = base.split("://", 1)[1].split("?", 1)[0]  # duckdb:///abs/path or duckdb://relative
             if not Path(path).is_file():
                 raise DataError("database file not found", file=shown, fix="check the path in the URL")
@@ -306,7 +309,7 @@ def open_url(url: str, con, shown: str, workdir: Path | None = None) -> Source:
             con.raw_sql(f"ATTACH '{path.replace(chr(39), chr(39) * 2)}' AS _input (READ_ONLY)")
             *schema, leaf = name.split(".")  # 'orders' or 'sales.orders' (schema.table)
             table = con.table(leaf, database=("_input", schema[-1]) if schema else "_input")
-        elif copied_in(url) and workdir is not None:
+        elif route == "copy" and workdir is not None:
             table = _copy_table(url, name, con, workdir, shown)
         else:
             *db, leaf = name.split(".")
