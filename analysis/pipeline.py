@@ -111,13 +111,16 @@ def _run_analysis(config: Config, progress: Progress | None, also_import: Iterab
                 src = open_source(config.input, con, workdir=Path(workdir), shown=shown,
                                   encoding=config.encoding, sheet=config.sheet)
                 mapping = detect_columns(list(src.columns), config.mapping)
+                partitions = engine.size_for_input(con, src.files, src.table)
+                if partitions:
+                    used["shuffle_partitions"] = str(partitions)
                 profile = detect_profile(list(src.columns))
             with stage("clean"):
                 try:
                     cleaned = clean(src.table, mapping, con, shown=shown, as_of=config.as_of,
                                     dayfirst=config.dayfirst, decimal=config.decimal,
                                     only_currency=config.only_currency, strict=config.strict,
-                                    keep_outlier_dates=config.keep_outlier_dates,
+                                    keep_outlier_dates=config.keep_outlier_dates, head=src.head,
                                     fill_order_fields=bool(profile and profile["fill_order_fields"]),
                                     workdir=Path(workdir))
                 except duckdb.OutOfMemoryException:

@@ -66,11 +66,14 @@ def test_spark_and_duckdb_give_the_same_customers_ledger_and_segments_on_generat
     # summary.json says which engine did the work
     assert duck.engine == {"name": "duckdb"}
     assert spk.engine["name"] == "spark" and spk.engine["master"].startswith("local") and spk.engine["version"]
+    # shuffles sized from the input: a small file gets two partitions per core (local[2])
+    assert spk.engine["shuffle_partitions"] == "4" == spark.conf.get("spark.sql.shuffle.partitions")
 
 
 def _clean_on(con, path, **options):
     src = open_source(path, con)
-    cleaned = clean(src.table, detect_columns(list(src.columns), {}), con, shown=str(path), as_of=None, **options)
+    cleaned = clean(src.table, detect_columns(list(src.columns), {}), con, shown=str(path), as_of=None,
+                    head=src.head, **options)
     kept = cleaned.lines.execute().sort_values(["order_id", "product_id", "order_ts", "quantity"], kind="stable")
     return cleaned, kept.reset_index(drop=True)
 
@@ -131,3 +134,42 @@ def test_a_spark_table_can_be_the_input(spark, tmp_path):
     spark.read.csv(str(path), header=True).createOrReplaceTempView("orders_for_test")
     src = open_source("orders_for_test", ibis.pyspark.connect(spark))
     assert src.format == "table (spark)" and "customer_id" in src.columns
+
+
+def test_the_date_format_sample_is_the_first_files_first_rows_on_both_engines(spark, tmp_path):
+    """Spark orders a read's parts by size, so an unordered sample of several files took the larger
+    file's rows there and the first file's on DuckDB: here, d/m dates against ambiguous ones."""
+    import ibis
+
+    from analysis.read import parse
+
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    day_first = [f"{i},A,25/12/2023 10:00,P{i},ITEM,1,2.50,UK" for i in range(5)]
+    ambiguous = [f"{100 + i},B,0{1 + i % 9}/0{1 + i % 3}/2024 10:00,P{i},ITEM,1,2.50,UK"
+                 for i in range(parse.SAMPLE + 1000)]  # more than a sample: Spark's unordered one held only these
+    (folder / "a.csv").write_text("\n".join([HEADER, *day_first]) + "\n", encoding="utf-8")
+    (folder / "b.csv").write_text("\n".join([HEADER, *ambiguous]) + "\n", encoding="utf-8")
+    duck, _ = _clean_on(ibis.duckdb.connect(), folder)
+    spk, _ = _clean_on(ibis.pyspark.connect(spark), folder)
+    assert duck.date_format == spk.date_format and duck.date_format.startswith("%d/%m")
+    assert duck.warnings == spk.warnings
+    pd.testing.assert_frame_equal(duck.ledger, spk.ledger)
+
+
+def test_a_collect_larger_than_the_drivers_limit_is_refused_before_it_runs(spark, monkeypatch):
+    import ibis
+
+    from analysis import engine
+    from analysis.engine import driver
+    from analysis.errors import DataError
+
+    con = ibis.pyspark.connect(spark)
+    spark.range(1000).selectExpr("id", "cast(id as string) as customer_id").createOrReplaceTempView("driver_rows")
+    rows = con.table("driver_rows")
+    assert len(engine.execute(rows)) == 1000  # under Spark's default limit (1g)
+    monkeypatch.setattr(driver, "result_limit", lambda session: 20_000.0)
+    with pytest.raises(DataError, match="spark.driver.maxResultSize") as caught:
+        engine.execute(rows)
+    assert "1,000 rows" in str(caught.value) and "PYSPARK_SUBMIT_ARGS" in caught.value.fix
+    assert len(engine.execute(rows.limit(10))) == 10  # a small result still passes

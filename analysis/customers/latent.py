@@ -276,8 +276,11 @@ class Classes:
 def negbin_ll(y: np.ndarray, t: np.ndarray, rate: np.ndarray, shape: np.ndarray) -> np.ndarray:
     """(customers, k): the negative binomial log-likelihood of y events over exposure t, mean
     rate x t and gamma shape `shape` per class, less the terms no class changes (log y!, y log t)."""
-    y, mu, r = y[:, None], t[:, None] * rate[None, :], shape[None, :]
-    return gammaln(y + r) - gammaln(r) + r * np.log(r) - (r + y) * np.log(r + mu) + y * np.log(rate)[None, :]
+    values, at = np.unique(y, return_inverse=True)   # few distinct counts: gammaln once per count and class
+    mu, r = t[:, None] * rate[None, :], shape[None, :]
+    counts = (gammaln(values[:, None] + r) - gammaln(r) + r * np.log(r))[at]
+    y = y[:, None]
+    return counts - (r + y) * np.log(r + mu) + y * np.log(rate)[None, :]
 
 
 def _m_step(resp: np.ndarray, o: np.ndarray, widths: tuple[int, ...],

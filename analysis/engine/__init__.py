@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import ibis
 
+from analysis.engine import driver
 from analysis.engine.memory import engine_settings, memory_ceiling_bytes
 from analysis.errors import DataError
 
@@ -34,6 +35,9 @@ SPARK_SESSION_CONF = {
     "spark.sql.timestampType": "TIMESTAMP_NTZ",
     "spark.sql.ansi.enabled": "false",
     "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+    # results reach the driver as Arrow batches (falling back to rows for a type Arrow lacks)
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.execution.arrow.pyspark.fallback.enabled": "true",
 }
 # Spark DataFrames behind the tables stored on each connection (to release their cache).
 _CACHED: dict[tuple[int, str], object] = {}
@@ -63,7 +67,7 @@ def spark_session(master: str = "local[*]"):
         builder = (builder.master(master).config("spark.ui.enabled", "false")
                    .config("spark.ui.showConsoleProgress", "false"))
         if master.startswith("local"):
-            # A few shuffle partitions suit one machine (Spark's default of 200 is for clusters).
+            # Until the input's size is known (driver.size_shuffles): a few partitions suit one machine.
             builder = builder.config("spark.sql.shuffle.partitions", str(max(4, 2 * (os.cpu_count() or 1))))
     remote = bool(os.environ.get("SPARK_REMOTE"))
     if remote:
@@ -150,6 +154,23 @@ def describe(con) -> dict[str, str]:
     else:
         out["master"] = str(session.sparkContext.master) if session is not None else ""
     return out
+
+
+def size_for_input(con, files: tuple[str, ...], table: ibis.Table) -> int | None:
+    """On Spark, set the shuffle partitions from the input's size (driver.size_shuffles): local
+    files' bytes, or Spark's own estimate of a table or cluster path. The number set, or None."""
+    if dialect(con) != "pyspark":
+        return None
+    session = con._session
+    local = [Path(f) for f in files if Path(f).is_file()]
+    if local:
+        size = float(sum(p.stat().st_size for p in local))
+    else:
+        try:
+            size = driver.table_bytes(session.sql(con.compile(table)))
+        except Exception:  # noqa: BLE001 - no estimate: the session's setting stays
+            size = None
+    return driver.size_shuffles(session, size)
 
 
 def duckdb_connect(workdir: Path):
@@ -268,7 +289,24 @@ def execute(expr, **kwargs):
     backend = con if con is not None else _backend(expr)
     if backend is not None and dialect(backend) == "duckdb":  # (a Background task's connection is DuckDB's)
         return with_memory(backend, lambda: _duckdb_result(backend, expr, **kwargs))
+    if backend is not None and dialect(backend) == "pyspark":
+        return _spark_result(backend, expr, **kwargs)
     return with_memory(backend, lambda: expr.execute(**kwargs))
+
+
+def _spark_result(backend, expr, **kwargs):
+    """expr.execute() on Spark, a table's size checked against the driver's limit first, and the
+    driver's own limit errors as one message (see driver)."""
+    session = getattr(backend, "_session", None)
+    if session is not None and isinstance(expr, ibis.Table):
+        driver.check_collect(session, expr)
+    try:
+        return expr.execute(**kwargs)
+    except Exception as exc:
+        found = driver.driver_error(exc)
+        if found is None:
+            raise
+        raise found from None
 
 
 def _duckdb_result(backend, expr, **kwargs):

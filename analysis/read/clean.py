@@ -219,15 +219,17 @@ def _example(source: ibis.Table, bad: ibis.Value, value: ibis.Value):
 def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of: dt.date | None,
           dayfirst: bool = False, decimal: str = ".", only_currency: str | None = None,
           strict: bool = False, fill_order_fields: bool = False, workdir: Path | None = None,
-          keep_outlier_dates: bool = False) -> Cleaned:
+          keep_outlier_dates: bool = False, head: ibis.Table | None = None) -> Cleaned:
     """Check and type every row; drop with a reason or keep. Raises DataError for unusable input.
     `workdir`: a folder for the typed lines (see engine.store); without it they are a table.
-    Rows dated far from the rest (see outlier_dates) are dropped as bad dates unless `keep_outlier_dates`."""
+    Rows dated far from the rest (see outlier_dates) are dropped as bad dates unless `keep_outlier_dates`.
+    `head`: the first of several files (Source.head), whose first rows are the date format's sample."""
     check_mapping(mapping, tuple(table.columns), shown)
     kind = engine.dialect(con)
     ts_col = table[mapping["order_ts"]]
     date_format = None if (ts_col.type().is_timestamp() or ts_col.type().is_date()) else \
-        parse.detect_date_format(table, mapping["order_ts"], dayfirst, shown, kind=kind)
+        parse.detect_date_format(table, mapping["order_ts"], dayfirst, shown, kind=kind,
+                                 head=head if head is not None and mapping["order_ts"] in head.columns else None)
     # Raw columns get neutral names, so a file's 'Country' cannot clash with canonical 'country'.
     raw = {f"_c{i}": name for i, name in enumerate(table.columns)}
     renamed = table.select(**{alias: table[name] for alias, name in raw.items()})
@@ -272,8 +274,9 @@ def clean(table: ibis.Table, mapping: dict[str, str], con, *, shown: str, as_of:
     given = _cutoff(as_of) if as_of is not None else None
     in_period = base._base.isnull() & (base.order_ts < given) if given is not None else base._base.isnull()
     facts = engine.execute(base.aggregate(
-        n=base.count(), bad_date=base.count(where=base._base == CODES["bad_date"]),
-        bad_number=base.count(where=base._base == CODES["bad_number"]),
+        # (fill_null: Spark counts with SUM(CAST(cond AS BIGINT)), NULL when every row's _base is NULL)
+        n=base.count(), bad_date=base.count(where=base._base == CODES["bad_date"]).fill_null(0),
+        bad_number=base.count(where=base._base == CODES["bad_number"]).fill_null(0),
         last=base.order_ts.max(where=base._base.isnull() | (base._base == CODES["cancellation"])),
         purchasers=base.customer_id.nunique(where=purchase),
         kept_first=base.order_ts.min(where=in_period), kept_last=base.order_ts.max(where=in_period),

@@ -37,6 +37,8 @@ class Source:
     files: tuple[str, ...] = ()
     encoding: str = "utf-8"
     kind: str = "text"  # text, parquet or excel: what the engine reads
+    head: ibis.Table | None = None  # of several files, the first alone: its first rows are the same on every
+                                    # engine (Spark orders a read's parts by size), for samples
 
     @property
     def sha256(self) -> str:

@@ -105,9 +105,12 @@ def _date_text(col: ibis.Value, trimmed: bool = False, kind: str = "duckdb") -> 
 
 
 def detect_date_format(table: ibis.Table, column: str, dayfirst: bool, shown: str,
-                       kind: str = "duckdb") -> DateFormat:
-    """The candidate that reads the most of a sample of values (ties: listed order, d/m first with dayfirst)."""
-    values = table.select(v=_date_text(table[column], kind=kind))
+                       kind: str = "duckdb", head: ibis.Table | None = None) -> DateFormat:
+    """The candidate that reads the most of a sample of values (ties: listed order, d/m first with
+    dayfirst). The sample is the first SAMPLE dated rows of `head` (the first of several files) or
+    of `table`: the same rows on DuckDB and Spark, whose reads of one file keep its order."""
+    first = table if head is None else head
+    values = first.select(v=_date_text(first[column], kind=kind))
     sample = values.filter(values.v.notnull()).limit(SAMPLE)
     formats = sorted(DATE_FORMATS, key=lambda f: (not f.startswith("%d/%m")) if dayfirst else 0)
     counts = sample.aggregate(
