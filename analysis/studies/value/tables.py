@@ -22,18 +22,34 @@ P_ALIVE_EDGES = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0 + 1e-
 WAIT_GRID = np.arange(0, 3651)  # days of further silence tried when looking for the 50% point
 
 
-def value_queries(lines, as_of: dt.date) -> tuple:
-    """The engine's part of value_tables: clv.value_summaries of the orders."""
-    return clv.value_summaries(rollups.orders(lines), as_of, HOLDOUT_DAYS)
+def horizons(horizon: int) -> tuple[int, ...]:
+    return tuple(sorted({90, 365, horizon}))
+
+
+def value_queries(lines, as_of: dt.date, horizon: int, discount_rate: float) -> tuple:
+    """The engine's part of value_tables: clv.value_summaries of the orders; with many customers,
+    also a Worker already fitting the models on them (else None: value_tables fits them)."""
+    from analysis import worker
+
+    summaries = clv.value_summaries(rollups.orders(lines), as_of, HOLDOUT_DAYS)
+    if len(summaries[0]) < worker.MIN_CUSTOMERS:
+        return summaries, None
+
+    # (no lines: with the summaries and a valid holdout, customer_value never reads them)
+    return summaries, worker.Worker(clv.customer_value, None, as_of, horizons(horizon), discount_rate, HOLDOUT_DAYS,
+                             summaries)
 
 
 def value_tables(lines, customers: pd.DataFrame, as_of: dt.date, horizon: int, discount_rate: float,
                  seed: int, queried: tuple) -> tuple[dict, dict, pd.DataFrame, tuple[str, ...]]:
     """Purchase model + Gamma-Gamma customer value: per-customer columns, CLV per segment with bootstrap
     intervals, the holdout check, and the fitted parameters (time unit: days).
-    `queried`: value_queries(lines, as_of), the engine's summaries."""
-    value = clv.customer_value(rollups.orders(lines), as_of, horizons=tuple(sorted({90, 365, horizon})),
-                               discount_rate=discount_rate, holdout_days=HOLDOUT_DAYS, summaries=queried)
+    `queried`: value_queries(lines, as_of, horizon, discount_rate), the engine's summaries and
+    the models' worker, if any."""
+    summaries, models = queried
+    value = models.result() if models is not None else clv.customer_value(
+        rollups.orders(lines), as_of, horizons=horizons(horizon), discount_rate=discount_rate,
+        holdout_days=HOLDOUT_DAYS, summaries=summaries)
     v = value.customers
     per_customer = pd.DataFrame({
         "customer_id": v["customer_id"], "p_alive": v["p_alive"],
@@ -123,7 +139,8 @@ def alive_threshold(summary: pd.DataFrame, fit) -> pd.DataFrame:
 
 
 def _queries(inputs) -> dict:
-    return {"summaries": (value_queries, inputs.lines, inputs.as_of)}
+    c = inputs.config
+    return {"summaries": (value_queries, inputs.lines, inputs.as_of, c.clv_horizon, c.discount_rate)}
 
 
 @dataclass(frozen=True)
