@@ -112,11 +112,13 @@ def _information(neg_mean_ll: Objective, x: np.ndarray, step: float = 1e-4) -> n
     return (h + h.T) / 2
 
 
-def maximise(neg_mean_ll: Objective, starts: list[tuple[float, ...]], names: tuple[str, ...]) -> Optimum:
+def maximise(neg_mean_ll: Objective, starts: list[tuple[float, ...]], names: tuple[str, ...],
+             upper: dict[str, float] | None = None) -> Optimum:
     """Minimise `neg_mean_ll(log_params) -> (value, gradient)` with L-BFGS-B from each start
     (natural scale). Converged means at least one start reported success; the best successful
-    start wins (the best of all when none succeeded)."""
-    bounds = [(-LOG_BOUND, LOG_BOUND)] * len(names)
+    start wins (the best of all when none succeeded). `upper`: a lower upper bound (log scale)
+    for some parameters, by name."""
+    bounds = [(-LOG_BOUND, (upper or {}).get(name, LOG_BOUND)) for name in names]
     runs = []
     # L-BFGS-B's BLAS work is on tiny matrices, where threads only add wake-up latency.
     with np.errstate(all="ignore"), threadpool_limits(1, user_api="blas"):
@@ -130,7 +132,7 @@ def maximise(neg_mean_ll: Objective, starts: list[tuple[float, ...]], names: tup
     ok = [r for r in runs if r.success] or runs
     best = min(ok, key=lambda r: r.fun)
     agreeing = int(sum(abs(r.fun - best.fun) <= AGREE_TOL * max(1.0, abs(best.fun)) for r in runs))
-    bound_index = tuple(j for j, v in enumerate(best.x) if abs(v) >= LOG_BOUND - 1e-3)
+    bound_index = tuple(j for j, v in enumerate(best.x) if v <= bounds[j][0] + 1e-3 or v >= bounds[j][1] - 1e-3)
     at_bound = tuple(names[j] for j in bound_index)
     with np.errstate(all="ignore"), threadpool_limits(1, user_api="blas"):
         information = _information(neg_mean_ll, best.x)

@@ -28,6 +28,8 @@ from analysis.studies.value.mle import log_std_errors, maximise, report_problems
 
 NAMES = ("r", "alpha", "s", "beta")
 GRADIENT_STEP = 1e-6     # central differences on the log scale for the optimiser's gradient
+R_LOG_BOUND = 5.0        # r at most e^5 = 148: purchase rates that vary by under a tenth between
+                         # customers; beyond it SciPy's 2F1 takes a second per call, often to fail
 
 
 @dataclass(frozen=True)
@@ -130,17 +132,31 @@ def _objective(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, weight: np.ndarray
     n = float(weight.sum())
     pairs = (_distinct_pairs(x, t_x), _distinct_pairs(x, T))
 
+    seen: dict[bytes, float] = {}  # the line search retries points
+
     def value(log_theta: np.ndarray) -> float:
-        ll = _log_likelihood(x, t_x, T, *np.exp(log_theta), pairs=pairs)
-        return -float(weight @ ll) / n
+        key = np.asarray(log_theta, dtype=float).tobytes()
+        if key not in seen:
+            ll = _log_likelihood(x, t_x, T, *np.exp(log_theta), pairs=pairs)
+            seen[key] = -float(weight @ ll) / n
+        return seen[key]
 
     def f(log_theta: np.ndarray) -> tuple[float, np.ndarray]:
-        grad = np.empty(len(log_theta))
+        # Where the likelihood cannot be evaluated, +inf: the optimiser's line search steps back
+        # (a NaN kept one start in that corner for minutes: 255 s on 10M generated lines).
+        at = value(log_theta)
+        grad = np.zeros(len(log_theta))
+        if not np.isfinite(at):
+            return np.inf, grad
         for j in range(len(log_theta)):
             e = np.zeros(len(log_theta))
             e[j] = GRADIENT_STEP
-            grad[j] = (value(log_theta + e) - value(log_theta - e)) / (2 * GRADIENT_STEP)
-        return value(log_theta), grad
+            up, down = value(log_theta + e), value(log_theta - e)
+            if np.isfinite(up) and np.isfinite(down):
+                grad[j] = (up - down) / (2 * GRADIENT_STEP)
+            elif np.isfinite(up) or np.isfinite(down):  # one side only: a one-sided difference
+                grad[j] = (up - at) / GRADIENT_STEP if np.isfinite(up) else (at - down) / GRADIENT_STEP
+        return at, grad
 
     return f
 
@@ -162,7 +178,7 @@ def fit_pareto_nbd(frequency, recency, T, time_unit: str, near: ParetoNbdFit | N
     if near is not None:
         starts = [(near.r, near.alpha / scale, near.s, near.beta / scale), starts[0]]
     (ux, ut, uT), weight = distinct(x, t_x, T)
-    opt = maximise(_objective(ux, ut / scale, uT / scale, weight), starts, NAMES)
+    opt = maximise(_objective(ux, ut / scale, uT / scale, weight), starts, NAMES, upper={"r": R_LOG_BOUND})
     r, alpha, s, beta = (float(v) for v in opt.params)
     fit = ParetoNbdFit(r, alpha * scale, s, beta * scale, time_unit)
     ll = float(weight @ log_likelihood(fit, ux, ut, uT))
