@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 
 import duckdb
 
-from analysis import engine, interrupt
+from analysis import engine, interrupt, worker
 from analysis.config import Config, display_path
 from analysis.customers import features, rfm
 from analysis.engine import rollups
@@ -203,6 +203,7 @@ def _run_analysis(config: Config, progress: Progress | None, also_import: Iterab
                                 "or free memory") from None
         finally:
             background.close()
+            worker.close_all()  # a failed or interrupted build's models, if any, are not wanted
             # the background tasks' own times, beside the stages' (they overlap with them)
             timings.update({f"background: {name}": secs for name, secs in background.timings.items()})
             rollups.forget()

@@ -16,21 +16,38 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import threading
+import weakref
 
 MIN_CUSTOMERS = 5_000  # the customer-level work worth a second process starts at about this many customers
+_RUNNING: weakref.WeakSet = weakref.WeakSet()  # workers whose result has not been taken
+
+
+def close_all() -> None:
+    """Stop every worker still running: the build's end (it exits without the interpreter's
+    teardown, which would stop daemon processes), or its failure or interruption."""
+    for worker in list(_RUNNING):
+        worker.close()
 
 
 def _child(conn) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         fn, args = conn.recv()
+    except (EOFError, OSError):  # the build ended before it sent the work
+        return
+    try:
         out = (True, fn(*args))
     except BaseException as exc:  # noqa: BLE001 - sent back and raised in the build's process
         out = (False, exc)
     try:
-        conn.send(out)
-    except Exception as exc:  # noqa: BLE001 - a result that cannot be pickled: the build computes it itself
-        conn.send((None, repr(exc)))
+        try:
+            conn.send(out)
+        except OSError:  # the build is gone (killed): nobody to answer
+            return
+        except Exception as exc:  # noqa: BLE001 - a result that cannot be pickled: the build computes it itself
+            conn.send((None, repr(exc)))
+    except OSError:
+        return
     finally:
         conn.close()
 
@@ -49,6 +66,7 @@ class Worker:
             self._process = context.Process(target=_child, args=(theirs,), daemon=True, name="segment-report-worker")
             self._process.start()
             theirs.close()
+            _RUNNING.add(self)
         except Exception:  # noqa: BLE001 - no second process here (a sandbox, a frozen app): run inline later
             self._process = None
             return
@@ -85,3 +103,4 @@ class Worker:
             self._process.join()
             self._conn.close()
             self._process = None
+            _RUNNING.discard(self)

@@ -65,3 +65,31 @@ def test_a_build_with_its_models_in_workers_equals_one_without(monkeypatch, tmp_
     for name in ("segment_value", "value_distribution", "alive_threshold", "holdout", "holdout_comparison"):
         pd.testing.assert_frame_equal(inline.tables[name], workers.tables[name])
     assert repr(inline.value) == repr(workers.value)
+
+
+def test_a_build_that_fails_stops_its_workers(monkeypatch, tmp_path):
+    """The CLI exits without the interpreter's teardown (which would stop daemon processes), so the
+    build stops its own workers when it fails or is interrupted."""
+    from analysis.studies import validation
+
+    path = tmp_path / "sample.csv"
+    write_csv(generate(n_customers=300, seed=2)[0], path)
+    started = []
+    real = worker.Worker
+
+    class Kept(real):
+        def __init__(self, fn, *args):
+            super().__init__(fn, *args)
+            started.append(self._process)
+
+    monkeypatch.setattr(worker, "MIN_CUSTOMERS", 1)
+    monkeypatch.setattr(worker, "Worker", Kept)
+
+    def broken(*args, **kwargs):  # the validation stage runs before the value models are awaited
+        raise RuntimeError("a stage failed")
+
+    monkeypatch.setattr(validation, "validation_tables", broken)
+    with pytest.raises(RuntimeError, match="a stage failed"):
+        run_analysis(make_config(input=path, seed=3))
+    assert len(started) == 1 and not started[0].is_alive()
+    assert not list(worker._RUNNING)
