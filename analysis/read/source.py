@@ -187,8 +187,9 @@ def open_source(spec, con, workdir: Path | None = None, shown: str | None = None
         kind = kind_of_file(files[0], shown)
         gzipped = kind == "gz"
     try:
+        first_file = None  # of several files, the first alone (Source.head)
         if on_spark and kind != "excel":
-            table, fmt, used_encoding = spark.read_files(con, files, kind, workdir, shown, encoding)
+            table, fmt, used_encoding, first_file = spark.read_files(con, files, kind, workdir, shown, encoding)
             kind = "parquet" if kind == "parquet" else "text"
         elif kind == "parquet":
             table, fmt = con.read_parquet([str(p) for p in files]), "parquet"
@@ -202,11 +203,9 @@ def open_source(spec, con, workdir: Path | None = None, shown: str | None = None
                 kind = "text"
             text = head.decode(used_encoding if used_encoding.startswith("utf-16") else "utf-8", errors="replace")
             table, fmt = _read_text(con, files, text, shown)
-        head = None
-        if len(files) > 1 and kind != "excel":
-            head = (spark.read_files(con, files[:1], kind, workdir, shown, encoding)[0] if on_spark
-                    else con.read_parquet(str(files[0])) if kind == "parquet"
-                    else _read_text(con, files[:1], text, shown)[0])
+        if len(files) > 1 and kind != "excel" and not on_spark:
+            first_file = con.read_parquet(str(files[0])) if kind == "parquet" else _read_text(con, files[:1], text,
+                                                                                                 shown)[0]
         # Only whether there is a data row: counting them all would read the whole file once
         # more; cleaning counts every row anyway (the ledger).
         has_rows = bool(table.limit(1).count().execute())
@@ -223,7 +222,7 @@ def open_source(spec, con, workdir: Path | None = None, shown: str | None = None
         raise DataError("has a header but no data rows", file=shown, example=", ".join(columns[:5]),
                         fix="export the transactions again with their rows")
     return Source(table=table, format=fmt, digest=sha, columns=columns, files=tuple(str(p) for p in files),
-                  encoding=used_encoding, kind=kind, head=head)
+                  encoding=used_encoding, kind=kind, head=first_file)
 
 
 # URL schemes that name files for Spark to read, not Ibis backends.

@@ -50,13 +50,17 @@ def _csv(con, paths: list[str], delim: str, header: bool) -> ibis.Table:
 
 
 def read_files(con, files: list[Path], kind: str, workdir: Path, shown: str,
-               encoding: str | None) -> tuple[ibis.Table, str, str]:
-    """Local files on Spark: (table, format, encoding used). Text is all text columns; Parquet
-    keeps its types. Non-UTF-8 text is re-encoded to UTF-8 in `workdir` first, like for DuckDB."""
+               encoding: str | None) -> tuple[ibis.Table, str, str, ibis.Table | None]:
+    """Local files on Spark: (table, format, encoding used, the first file alone when there are
+    several: Source.head). Text is all text columns; Parquet keeps its types. Non-UTF-8 text is
+    re-encoded to UTF-8 in `workdir` first, like for DuckDB."""
     from analysis.read import files as on_disk
 
     if kind == "parquet":
-        return con.read_parquet([str(p) for p in files] if len(files) > 1 else str(files[0])), "parquet", "utf-8"
+        first_file = con.read_parquet(str(files[0]))
+        if len(files) == 1:
+            return first_file, "parquet", "utf-8", None
+        return con.read_parquet([str(p) for p in files]), "parquet", "utf-8", first_file
     head = on_disk.read_head(files[0], kind, shown)
     used = on_disk.detect_encoding(head, encoding)
     if used.lower().replace("-", "") not in ("utf8", "utf8sig"):
@@ -77,8 +81,10 @@ def read_files(con, files: list[Path], kind: str, workdir: Path, shown: str,
         if dupes:
             raise DataError(f"column '{dupes[0]}' appears {first.count(dupes[0])} times in the header",
                             file=shown, column=dupes[0], fix="rename the repeated columns so each name is unique")
-    table = _csv(con, [str(p) for p in files], delim, header)
-    return _columns(table, header, text.startswith("\ufeff")), TEXT_FORMATS[delim], used
+    bom = text.startswith("\ufeff")
+    table = _columns(_csv(con, [str(p) for p in files], delim, header), header, bom)
+    first_file = _columns(_csv(con, [str(files[0])], delim, header), header, bom) if len(files) > 1 else None
+    return table, TEXT_FORMATS[delim], used, first_file
 
 
 def open_remote(spec: str, con, shown: str):
