@@ -85,6 +85,7 @@ def run_analysis(config: Config, progress: Progress | None = None, also_import: 
 
 def _run_analysis(config: Config, progress: Progress | None, also_import: Iterable[str]) -> Analysis:
     timings: dict[str, float] = {}
+    cpu: dict[str, float] = {}  # CPU of every thread of this process (the engine's included) during each stage
     noted = len(engine.MEMORY_NOTES)
     prefetch((*LATER_MODULES, *also_import))
 
@@ -93,9 +94,10 @@ def _run_analysis(config: Config, progress: Progress | None, also_import: Iterab
         interrupt.check()
         if hasattr(progress, "start"):
             progress.start(name)
-        start = time.perf_counter()
+        start, used = time.perf_counter(), time.process_time()
         yield
         timings[name] = time.perf_counter() - start
+        cpu[name] = time.process_time() - used
         interrupt.check()
         if progress:
             progress(name, timings[name])
@@ -228,7 +230,7 @@ def _run_analysis(config: Config, progress: Progress | None, also_import: Iterab
         warnings=(tuple(other_candidates(list(src.columns), mapping, config.mapping)) + cleaned.warnings
                   + ((big,) if big else ()) + _cluster_warnings(clustering, len(customers), config.clusters)
                   + tuple(study_warnings)),
-        timings=timings, notes=tuple(engine.MEMORY_NOTES[noted:]) + cleared, engine=used,
+        timings=timings, cpu_timings=cpu, notes=tuple(engine.MEMORY_NOTES[noted:]) + cleared, engine=used,
     )
     found = findings.findings(analysis, customers, cleaned.ledger, rules=segment_map)
     return replace(analysis, findings=found)

@@ -120,6 +120,7 @@ class Analysis:
     findings: tuple[Finding, ...] = ()
     warnings: tuple[str, ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict)
+    cpu_timings: Mapping[str, float] = field(default_factory=dict)  # this process's CPU seconds during each stage
     notes: tuple[str, ...] = ()  # about the run (not the data), for the console; never in the site
     engine: Mapping[str, str] = field(default_factory=dict)  # engine.describe: name, master, version
 

@@ -343,13 +343,15 @@ def child_stages(path: str, site: str) -> None:
     analysis = run_analysis(config)
     t2 = time.perf_counter()
     result = {"import_s": t1 - t0, "analysis_s": t2 - t1, "timings": dict(analysis.timings),
+              "cpu": dict(analysis.cpu_timings),
               "rows": analysis.source.rows, "customers": int(analysis.headline["customers"]),
               "notes": list(analysis.notes)}  # e.g. the engine's memory budget raised for a query
     print(json.dumps(result), flush=True)  # the analysis stages survive a broken site writer
     from report.render import write_site
-    t3 = time.perf_counter()
+    t3, cpu3 = time.perf_counter(), time.process_time()
     write_site(analysis, config.output)
     result["timings"]["site"] = time.perf_counter() - t3
+    result["cpu"]["site"] = time.process_time() - cpu3
     result["site_import_s"] = t3 - t2
     print(json.dumps(result), flush=True)
 
@@ -630,13 +632,17 @@ def report(result: dict) -> str:
     timings = stages.get("timings", {})
     if timings:
         main = {k: v for k, v in timings.items() if not k.startswith(BACKGROUND)}
-        total = sum(main.values())
+        cpu = stages.get("cpu", {})
+        total, cpu_total = sum(main.values()), sum(cpu.values())
         out.append(f"     {'imports':<26} {fmt(stages.get('import_s', 0) + stages.get('site_import_s', 0), '8.2f')}")
         for name in [*STAGES, *sorted(set(main) - set(STAGES))]:
             if name in main:
-                share = f"{100 * main[name] / total:5.1f}% of stages"
+                share = f"{100 * main[name] / total:5.1f}% of stages' wall"
+                if cpu_total and name in cpu:
+                    share += f", {100 * cpu[name] / cpu_total:5.1f}% of their CPU"
                 rate = lines / main[name] if lines and main[name] else None
-                out.append(f"     {name:<26} {main[name]:8.2f} {'':>20} {fmt(rate, '12,.0f')}   {share}")
+                out.append(f"     {name:<26} {main[name]:8.2f} {fmt(cpu.get(name), '7.2f')} {'':>12} "
+                           f"{fmt(rate, '12,.0f')}   {share}")
         queued = {k[len(BACKGROUND):]: v for k, v in timings.items() if k.startswith(BACKGROUND)}
         if queued:
             out.append(f"     engine queries in the background, alongside segments..products "
