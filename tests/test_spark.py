@@ -37,9 +37,8 @@ def both(spark, path, **options):
             run_analysis(make_config(input=path, engine="spark", **options)))
 
 
-def assert_same_report(duck, spk):
-    """Same customers (every column, floats within 1e-9), ledger and segment assignments."""
-    a, b = duck.tables["customers"], spk.tables["customers"]
+def assert_same_customers(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    """The same customers in the same order, every column equal (floats within 1e-9)."""
     assert list(a["customer_id"]) == list(b["customer_id"])
     for col in a.columns:
         x, y = a[col], b[col]
@@ -48,6 +47,12 @@ def assert_same_report(duck, spk):
                                        equal_nan=True, err_msg=col)
         else:
             assert x.astype("string").fillna("<NA>").tolist() == y.astype("string").fillna("<NA>").tolist(), col
+
+
+def assert_same_report(duck, spk):
+    """Same customers (every column, floats within 1e-9), ledger and segment assignments."""
+    a, b = duck.tables["customers"], spk.tables["customers"]
+    assert_same_customers(a, b)
     assert (a["rfm_segment"] == b["rfm_segment"]).all() and (a["cluster"] == b["cluster"]).all()
     assert (a["cluster_name"] == b["cluster_name"]).all()
     pd.testing.assert_frame_equal(duck.tables["ledger"], spk.tables["ledger"])

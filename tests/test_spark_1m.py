@@ -7,7 +7,6 @@ from it so that the Spark comparisons spread over the test workers."""
 from __future__ import annotations
 
 import ibis
-import numpy as np
 import pandas as pd
 
 from analysis import engine
@@ -18,7 +17,7 @@ from analysis.read.clean import clean
 from analysis.read.source import open_source
 from analysis.schema import detect_columns
 from data.generate_sample import generate, write_csv
-from tests.test_spark import pytestmark  # noqa: F401
+from tests.test_spark import assert_same_customers, pytestmark  # noqa: F401
 
 CUSTOMERS = 11_800   # about a million lines from the sample's generator
 
@@ -48,11 +47,5 @@ def test_spark_and_duckdb_give_the_same_ledger_customers_and_segments_at_a_milli
     spark_ledger, spk = customers_on(ibis.pyspark.connect(spark), path, tmp_path / "spark")
     assert int(duck_ledger["rows"].sum()) >= 1_000_000
     pd.testing.assert_frame_equal(duck_ledger, spark_ledger)
-    assert list(duck["customer_id"]) == list(spk["customer_id"]) and len(duck) > 10_000
-    for col in duck.columns:
-        x, y = duck[col], spk[col]
-        if pd.api.types.is_float_dtype(x):
-            np.testing.assert_allclose(x.to_numpy(float), y.to_numpy(float), rtol=1e-9, atol=1e-9,
-                                       equal_nan=True, err_msg=col)
-        else:
-            assert x.astype("string").fillna("<NA>").tolist() == y.astype("string").fillna("<NA>").tolist(), col
+    assert len(duck) > 10_000
+    assert_same_customers(duck, spk)
