@@ -13,7 +13,7 @@ import json
 import math
 import os
 import platform
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 import duckdb
 import numpy as np
@@ -62,17 +62,20 @@ def safe_for_spreadsheets(frame: pd.DataFrame) -> pd.DataFrame:
 # --- CSV writer ------------------------------------------------------------------------------
 # pandas' to_csv formats and quotes cell by cell in Python; the site writes the customer list
 # several times (customers.csv, top_clv.csv, at_risk.csv, one file per segment). CsvCells turns
-# each column into spreadsheet-safe, CSV-quoted text once, with pyarrow, and joins rows in
-# pyarrow; every file is then a choice of rows and columns. Its bytes are what
-# to_csv(index=False, lineterminator="\n", float_format=FLOAT_FORMAT) wrote after
-# safe_for_spreadsheets, except that a cell holding a carriage return is now quoted (Python's
-# csv module left a lone CR bare, which split the row for most readers).
+# a table's cells into spreadsheet-safe, CSV-quoted text with pyarrow (floats with DuckDB), a
+# batch of BATCH_ROWS rows at a time, and joins rows in pyarrow; every file is a choice of rows
+# and columns, written as a stream of byte chunks, so that memory stays bounded whatever the
+# number of customers (formatting every cell of a million customers at once held over 2 GB).
+# Its bytes are what to_csv(index=False, lineterminator="\n", float_format=FLOAT_FORMAT) wrote
+# after safe_for_spreadsheets, except that a cell holding a carriage return is now quoted
+# (Python's csv module left a lone CR bare, which split the row for most readers).
 
 FLOAT_FORMAT = f"%.{STABLE_DIGITS}g"
 FORMULA_PATTERN = r"^[=+\-@\t\r]"  # FORMULA_START as a regular expression
 QUOTE_PATTERN = r'[,"\r\n]'         # cells holding these are quoted, quotes doubled
 TEXT = pa.large_string()
 EMPTY, QUOTE, APOSTROPHE, COMMA = (pa.scalar(c, TEXT) for c in ("", '"', "'", ","))
+BATCH_ROWS = 100_000  # rows formatted at a time: ~100 MB of cells for the 50 columns of customers.csv
 
 
 def _quoted(cells: pa.Array) -> pa.Array:
@@ -117,69 +120,87 @@ def _arrow(series: pd.Series, type=None) -> pa.Array:
     return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
-def _column_cells(series: pd.Series) -> pa.Array | None:
-    """One column as CSV cells, or None for a type the fast writer leaves to pandas."""
+def _kind(series: pd.Series) -> str | None:
+    """How a column is written: "bool", "int", "float", "text" or "date"; None for a type the fast
+    writer leaves to pandas."""
     dtype = series.dtype
     if pd.api.types.is_bool_dtype(dtype):
-        if dtype == bool:
-            return pa.array(np.where(series.to_numpy(), "True", "False"), type=TEXT)
-        return pa.array(series.map({True: "True", False: "False"}).fillna(""), type=TEXT)
+        return "bool"
     if pd.api.types.is_integer_dtype(dtype):
-        return pc.fill_null(_arrow(series).cast(TEXT), EMPTY)
+        return "int"
     if pd.api.types.is_float_dtype(dtype):
-        return float_cells({"v": series.to_numpy(dtype="float64", na_value=np.nan)})["v"]
+        return "float"
     if isinstance(dtype, pd.StringDtype):
-        return _text_cells(_arrow(series))
+        return "text"
     if dtype == object:
-        values = series.tolist()
-        kinds = {type(v) for v in values if not (v is None or v is pd.NA or (isinstance(v, float) and v != v))}
+        kinds = {type(v) for v in series.tolist() if not (v is None or v is pd.NA or (isinstance(v, float) and v != v))}
         if kinds <= {str}:
-            return _text_cells(_arrow(series, TEXT))
+            return "text"
         if kinds <= {dt.date}:  # calendar dates: ISO, as str() writes them
-            return pc.fill_null(_arrow(series, pa.date32()).cast(TEXT), EMPTY)
+            return "date"
     return None
 
 
-class CsvCells:
-    """A table's columns as CSV cells, made once; `csv()` writes any rows and columns of it."""
+def _column_cells(series: pd.Series, kind: str) -> pa.Array:
+    """One column of a kind other than "float" (see float_cells) as CSV cells."""
+    if kind == "bool":
+        if series.dtype == bool:
+            return pa.array(np.where(series.to_numpy(), "True", "False"), type=TEXT)
+        return pa.array(series.map({True: "True", False: "False"}).fillna(""), type=TEXT)
+    if kind == "int":
+        return pc.fill_null(_arrow(series).cast(TEXT), EMPTY)
+    if kind == "text":
+        return _text_cells(_arrow(series, TEXT if series.dtype == object else None))
+    return pc.fill_null(_arrow(series, pa.date32()).cast(TEXT), EMPTY)  # "date"
 
-    def __init__(self, frame: pd.DataFrame, cells: dict[str, pa.Array]):
+
+class CsvCells:
+    """A table whose every column the fast writer knows; `chunks()` writes any rows and columns of it."""
+
+    def __init__(self, frame: pd.DataFrame, kinds: dict[str, str]):
         self.frame = frame
-        self.cells = cells
+        self.kinds = kinds
 
     @classmethod
     def of(cls, frame: pd.DataFrame) -> CsvCells | None:
-        """Cells for every column, or None when a column needs pandas (or names repeat)."""
+        """The writer of `frame`, or None when a column needs pandas (or names repeat)."""
         if frame.columns.has_duplicates or not len(frame.columns):
             return None
-        floats = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c].dtype)]
-        cells = float_cells({c: _rounded(c, frame[c].to_numpy(dtype="float64", na_value=np.nan)) for c in floats})
-        for col in frame.columns:
-            if col in cells:
-                continue
-            column = _column_cells(frame[col])
-            if column is None:
-                return None
-            cells[col] = column
-        return cls(frame, cells)
+        kinds = {col: _kind(frame[col]) for col in frame.columns}
+        if None in kinds.values():
+            return None
+        return cls(frame, kinds)
+
+    def cells(self, columns: list, rows) -> list[pa.Array]:
+        """The CSV cells of `columns` for the row positions `rows` (an array or a slice)."""
+        part = self.frame.iloc[rows, [self.frame.columns.get_loc(c) for c in columns]]
+        floats = float_cells({c: _rounded(c, part[c].to_numpy(dtype="float64", na_value=np.nan))
+                              for c in columns if self.kinds[c] == "float"})
+        return [floats[c] if c in floats else _column_cells(part[c], self.kinds[c]) for c in columns]
+
+    def chunks(self, columns: list | None = None, rows: np.ndarray | None = None,
+               header: list | None = None) -> Iterator[bytes]:
+        """CSV of `columns` (all by default) for row positions `rows` (all by default), with
+        `header` names (the column names by default), as byte chunks: the header, then one chunk
+        per BATCH_ROWS rows."""
+        columns = list(self.frame.columns) if columns is None else list(columns)
+        names = [str(c) for c in (columns if header is None else header)]
+        yield (_text_line(names) + "\n").encode("utf-8")
+        n = len(self.frame) if rows is None else len(rows)
+        for start in range(0, n, BATCH_ROWS):
+            batch = slice(start, min(n, start + BATCH_ROWS)) if rows is None else rows[start:start + BATCH_ROWS]
+            parts = self.cells(columns, batch)
+            lines = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, COMMA)
+            if len(columns) == 1:  # a row of one empty cell is written as "" so it is not skipped
+                lines = pc.if_else(pc.equal(lines, EMPTY), pa.scalar('""', TEXT), lines)
+            del parts
+            body = pc.binary_join(pa.LargeListArray.from_arrays([0, len(lines)], lines), pa.scalar("\n", TEXT))
+            yield bytes(memoryview(body[0].as_buffer())) + b"\n"
 
     def csv(self, columns: list | None = None, rows: np.ndarray | None = None,
             header: list | None = None) -> bytes:
-        """CSV of `columns` (all by default) for row positions `rows` (all by default), with
-        `header` names (the column names by default)."""
-        columns = list(self.frame.columns) if columns is None else list(columns)
-        names = [str(c) for c in (columns if header is None else header)]
-        parts = [self.cells[c] if rows is None else self.cells[c].take(pa.array(rows, type=pa.int64()))
-                 for c in columns]
-        lines = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, COMMA)
-        head = _text_line(names)
-        if len(columns) == 1:  # a row of one empty cell is written as "" so it is not skipped
-            lines = pc.if_else(pc.equal(lines, EMPTY), pa.scalar('""', TEXT), lines)
-        if not len(lines):
-            return (head + "\n").encode("utf-8")
-        body = pc.binary_join(pa.LargeListArray.from_arrays([0, len(lines)], lines), pa.scalar("\n", TEXT))
-        del lines, parts  # (a file of 300 MB at 100M lines: at most two copies held at once)
-        return b"".join(((head + "\n").encode("utf-8"), memoryview(body[0].as_buffer()), b"\n"))
+        """chunks() as one bytes."""
+        return b"".join(self.chunks(columns, rows, header))
 
 
 def _text_line(names: list[str]) -> str:
@@ -413,38 +434,38 @@ def models(a: Analysis) -> dict:
 
 
 def customer_files(a: Analysis) -> dict[str, bytes]:
-    """customer_file_items as a dict, by path inside the site."""
-    return dict(customer_file_items(a))
+    """customer_file_items as a dict of whole files, by path inside the site."""
+    return {path: b"".join(chunks) for path, chunks in customer_file_items(a)}
 
 
-def customer_file_items(a: Analysis) -> Iterator[tuple[str, bytes]]:
-    """customers.csv, at_risk.csv, top_clv.csv and one CSV per segment, one (path, bytes) at a
-    time: all cut from one set of cells of the customers table (a column type the fast writer
-    leaves to pandas: table by table)."""
+def customer_file_items(a: Analysis) -> Iterator[tuple[str, Iterable[bytes]]]:
+    """customers.csv, at_risk.csv, top_clv.csv and one CSV per segment, one (path, byte chunks)
+    at a time: all cut from one writer of the customers table, a batch of rows at a time (a
+    column type the fast writer leaves to pandas: table by table, each file in one chunk)."""
     frame = _campaign_frame(a)
     seg = segments(a)
     listed = list(zip(seg["kind"].tolist(), seg["segment"].tolist(), seg["slug"].tolist()))
     cells = CsvCells.of(frame)
     if cells is None:
-        yield "downloads/customers.csv", to_csv_bytes(customers_table(a))
+        yield "downloads/customers.csv", [to_csv_bytes(customers_table(a))]
         for name, table in (("at_risk", at_risk_customers(a)), ("top_clv", top_clv_customers(a))):
-            yield f"downloads/{name}.csv", to_csv_bytes(table.set_axis(file_names(a, list(table.columns)), axis=1))
+            yield f"downloads/{name}.csv", [to_csv_bytes(table.set_axis(file_names(a, list(table.columns)), axis=1))]
         for kind, name, slug in listed:
-            yield f"downloads/segments/{slug}.csv", to_csv_bytes(segment_customers(a, kind, name))
+            yield f"downloads/segments/{slug}.csv", [to_csv_bytes(segment_customers(a, kind, name))]
         return
     order, names = _customer_columns(a)
-    yield "downloads/customers.csv", cells.csv(order, header=names)
-    yield "downloads/at_risk.csv", cells.csv(AT_RISK_COLUMNS, _list_rows(a, "at_risk"),
-                                             header=file_names(a, AT_RISK_COLUMNS))
-    yield "downloads/top_clv.csv", cells.csv(VALUE_COLUMNS, _list_rows(a, "top_value"),
-                                             header=file_names(a, VALUE_COLUMNS))
+    yield "downloads/customers.csv", cells.chunks(order, header=names)
+    yield "downloads/at_risk.csv", cells.chunks(AT_RISK_COLUMNS, _list_rows(a, "at_risk"),
+                                                header=file_names(a, AT_RISK_COLUMNS))
+    yield "downloads/top_clv.csv", cells.chunks(VALUE_COLUMNS, _list_rows(a, "top_value"),
+                                                header=file_names(a, VALUE_COLUMNS))
     place = _by_value(frame)
     members = {kind: frame.groupby(own, sort=False).indices for kind, (own, _) in KIND_COLUMNS.items()}
     for kind, name, slug in listed:
         rows = members[kind].get(name, np.empty(0, dtype=np.int64))
         columns, header = _campaign_columns(a, kind)
-        yield f"downloads/segments/{slug}.csv", cells.csv(columns, rows[np.argsort(place[rows], kind="stable")],
-                                                          header=header)
+        yield f"downloads/segments/{slug}.csv", cells.chunks(columns, rows[np.argsort(place[rows], kind="stable")],
+                                                             header=header)
 
 
 def file_columns(a: Analysis) -> dict[str, list[str]]:
@@ -465,12 +486,13 @@ def file_columns(a: Analysis) -> dict[str, list[str]]:
     }
 
 
-def write_downloads(a: Analysis, write: Callable[[str, bytes], None]) -> None:
-    """Every file under downloads/, each passed to write(path inside the site, bytes) as soon as it
-    is made, so that they are never all in memory at once (about 1 GB at 100M lines), and
-    downloads/README.md, the data dictionary of the CSV files."""
-    for path, data in customer_file_items(a):
-        write(path, data)
+def write_downloads(a: Analysis, write: Callable[[str, bytes | Iterable[bytes]], None]) -> None:
+    """Every file under downloads/, each passed to write(path inside the site, bytes or byte
+    chunks) as it is made, so that they are never all in memory at once, nor the whole of a
+    customer file (a batch of its rows at a time), and downloads/README.md, the data dictionary of
+    the CSV files."""
+    for path, chunks in customer_file_items(a):
+        write(path, chunks)
     write("downloads/segments.csv", to_csv_bytes(segments(a)))
     write("downloads/ledger.csv", to_csv_bytes(a.tables["ledger"].rename(columns=dictionary.RENAMED["ledger.csv"])))
     write("downloads/money_ledger.csv", to_csv_bytes(a.tables["money_ledger"]))

@@ -12,6 +12,7 @@ import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Iterable
 
 import markdown as md
 import pandas as pd
@@ -169,15 +170,20 @@ def site_files(a: Analysis) -> dict[str, bytes]:
 
 
 def _writer(folder: Path):
-    """write(path inside `folder`, bytes), refusing any path that leads outside it."""
+    """write(path inside `folder`, bytes or byte chunks), refusing any path that leads outside it."""
     base = folder.resolve()
 
-    def write(rel: str, data: bytes) -> None:
+    def write(rel: str, data: bytes | Iterable[bytes]) -> None:
         target = (folder / rel).resolve()
         if base not in target.parents:
             raise DataError(f"refusing to write outside the output folder: {rel!r}", file=str(folder))
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        if isinstance(data, bytes):
+            target.write_bytes(data)
+            return
+        with target.open("wb") as file:  # a large file, chunk by chunk as it is made
+            for chunk in data:
+                file.write(chunk)
     return write
 
 
