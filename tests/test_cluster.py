@@ -431,3 +431,14 @@ def test_clusters_that_would_share_a_name_are_told_apart_by_how_they_compare():
     assert len(set(names.values())) == 3
     assert names[1] == "Typical buyers (more items)" and names[2] == "Typical buyers (fewer items)"
     assert names[3] == "Low-spend buyers"
+
+
+def test_customers_are_assigned_a_chunk_at_a_time_as_if_all_at_once(tmp_path, monkeypatch):
+    # memory: every customer's bins and intervals are made latent.CHUNK customers at a time
+    table, _truth = planted_table(tmp_path, "recency", 2)
+    whole = cluster.choose_clusters(table, seed=3)
+    monkeypatch.setattr(latent, "CHUNK", 37)
+    chunked = cluster.choose_clusters(table, seed=3)
+    assert len(table) > 10 * 37
+    assert np.array_equal(chunked.labels, whole.labels) and chunked.selection.equals(whole.selection)
+    assert np.array_equal(chunked.outlier, whole.outlier)

@@ -342,13 +342,28 @@ def stability(c: latent.Evidence, k: int, reference: np.ndarray, weights: np.nda
     return float(np.mean(scores))
 
 
-def weighted(customers: pd.DataFrame, features=CLUSTER_FEATURES) -> tuple[pd.DataFrame, np.ndarray]:
-    """(z, x): the standardised profile features, and x weighted 1/sqrt(features in the dimension)
-    so each dimension adds the same to distances (for the silhouette cross-check)."""
-    z = standardise(customers, features)
+def weighted(z: pd.DataFrame, rows: np.ndarray, features=CLUSTER_FEATURES) -> np.ndarray:
+    """The standardised profile features z (standardise) of the customers at `rows`, weighted
+    1/sqrt(features in the dimension) so each dimension adds the same to distances (for the
+    silhouette cross-check)."""
     dims = pd.Series([spec[1] for spec in features.values()])
     per_dim = dims.map(dims.value_counts()).to_numpy(dtype="float64")
-    return z, z.to_numpy() / np.sqrt(per_dim)
+    return z.to_numpy()[rows] / np.sqrt(per_dim)
+
+
+# Columns of the customers table that model_intervals reads
+INTERVAL_COLUMNS = ("frequency_orders", "lines_per_order", "items_per_order")
+
+
+def _class_evidence(customers: pd.DataFrame, x: np.ndarray, rates: np.ndarray, rate_widths: tuple[int, ...],
+              counts: np.ndarray, widths: tuple[int, ...], edges: np.ndarray) -> latent.Evidence:
+    """What the classes see of `customers` (rows of model_matrix x, rate_evidence and order_counts):
+    built for the sample, then for every customer a latent.CHUNK at a time, so that the bins and
+    intervals of all customers are never held at once."""
+    low, high = model_intervals(customers, x)
+    return latent.Evidence(latent.codes(x, edges), np.hstack([rates, counts]), rate_widths + widths,
+                           ("rate",) * len(rate_widths) + ("counts",) * len(widths),
+                           latent.positions(low, edges), latent.positions(high, edges))
 
 
 def outliers(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -366,7 +381,7 @@ def choose_clusters(customers: pd.DataFrame, *, seed: int, k_min: int = 3, k_max
     in order of ICL among the eligible ones with k_min <= k <= k_max (no cluster under
     MIN_CLUSTER_SHARE or MIN_CLUSTER_CUSTOMERS; see _select), or k when given; every customer assigned. Same customers and seed give
     the same labels and selection table."""
-    z, xz = weighted(customers)
+    z = standardise(customers)
     x = model_matrix(customers)
     counts, widths = order_counts(customers)
     n = len(x)
@@ -383,17 +398,19 @@ def choose_clusters(customers: pd.DataFrame, *, seed: int, k_min: int = 3, k_max
     sample = ordinary[_sample(len(ordinary), SELECTION_SAMPLE, rng)]
     edges = latent.bin_edges(x[sample])
     rates, rate_widths = rate_evidence(customers)
-    low, high = model_intervals(customers, x)
-    c = latent.Evidence(latent.codes(x, edges), np.hstack([rates, counts]), rate_widths + widths,
-                        ("rate",) * len(rate_widths) + ("counts",) * len(widths),
-                        latent.positions(low, edges), latent.positions(high, edges))
-    cs = c.take(sample)
+    narrow = customers[[c for c in INTERVAL_COLUMNS if c in customers]]
+
+    def evidence(rows) -> latent.Evidence:
+        return _class_evidence(narrow.iloc[rows], x[rows], rates[rows], rate_widths, counts[rows], widths, edges)
+
+    cs = evidence(sample)
+    xz = weighted(z, sample)
     w = weights.set_index("feature").loc[evidence_order(), "weight"].to_numpy()
     ks = [k] if k else [kk for kk in range(k_min, k_max + 1) if kk < len(cs)] or [1]
     models = latent.fit_range(cs, max(ks), seed, w)
     least = max(MIN_CLUSTER_SHARE, MIN_CLUSTER_CUSTOMERS / n)
     sil_idx = _sample(len(sample), SILHOUETTE_SAMPLE, rng)
-    distances = pairwise_distances(xz[sample][sil_idx])
+    distances = pairwise_distances(xz[sil_idx])
     rows = []
     for kk in ks:
         labels = models[kk - 1].predict(cs)
@@ -401,8 +418,8 @@ def choose_clusters(customers: pd.DataFrame, *, seed: int, k_min: int = 3, k_max
         rows.append({"method": "latent", "k": kk, "icl": icl(models[kk - 1], cs),
                      "smallest_share": float(np.bincount(labels, minlength=kk).min() / len(cs)),
                      "silhouette": silhouette(distances, labels[sil_idx]), "stability": np.nan,
-                     "calinski_harabasz": float(calinski_harabasz_score(xz[sample], labels)) if ok else np.nan,
-                     "davies_bouldin": float(davies_bouldin_score(xz[sample], labels)) if ok else np.nan})
+                     "calinski_harabasz": float(calinski_harabasz_score(xz, labels)) if ok else np.nan,
+                     "davies_bouldin": float(davies_bouldin_score(xz, labels)) if ok else np.nan})
     selection = pd.DataFrame(rows)
     selection["eligible"] = selection["smallest_share"] >= least
 
@@ -414,7 +431,8 @@ def choose_clusters(customers: pd.DataFrame, *, seed: int, k_min: int = 3, k_max
     selection["chosen"] = selection.index == best
     model = models[int(selection.loc[best, "k"]) - 1]
     revenue = np.nan_to_num(customers["monetary"].to_numpy(dtype="float64", na_value=np.nan))
-    labels = _relabel_by_revenue(model.predict(c), revenue)
+    assigned = [model.predict(evidence(slice(i, i + latent.CHUNK))) for i in range(0, n, latent.CHUNK)]
+    labels = _relabel_by_revenue(np.concatenate(assigned), revenue)
     return Clustering(labels=labels, selection=selection[SELECTION_COLUMNS], k=int(labels.max()),
                       method="latent", silhouette=float(selection.loc[best, "silhouette"]),
                       stability=float(selection.loc[best, "stability"]), z=z, outlier=outlier, weights=weights,
