@@ -5,6 +5,7 @@
     python benchmarks/bench_build.py --sizes 100k       # smoke run
     python benchmarks/bench_build.py --sizes 100M --format parquet   # only on request: ~1 GB of Parquet
     python benchmarks/bench_build.py --sizes 100M       # only on request: ~10 GB of CSV
+    python benchmarks/bench_build.py --sizes 100M --format parquet --shape many-customers   # ~9M customers
 
 For each size, on ONE cached data set (benchmarks/out/, made by the project's seeded generator
 in data/generate_sample.py), in fresh subprocesses:
@@ -17,6 +18,12 @@ in data/generate_sample.py), in fresh subprocesses:
           silhouette, four Plotly pages (child_notebook)
   stages  run_analysis + write_site in-process, printing Analysis.timings and the site time
   --help  python build_report.py --help, best of 5
+
+--shape picks whose lines they are (default shop): shop, the sample's mix of customer groups,
+about 85 lines per customer; many-customers, mostly one-off and new customers, about 12 lines
+each, for the per-customer half of the build at scale (its own data set,
+transactions-<size>-many-customers.*, and results-<size>-many-customers*.json; it prints the
+build's peak RSS per million customers and issue 21's target instead of issue 22's).
 
 --format picks the data set (default csv):
   csv      transactions-<size>.csv, one file
@@ -63,6 +70,10 @@ DEFAULT_OUT = PROJECT / "benchmarks" / "out"
 SEED = 7                     # the generator's default seed
 CHUNK_CUSTOMERS = 25_000     # ~2.9M lines and < 1 GB per generator call; bigger sizes append chunks
 FORMATS = ("csv", "parquet")
+# Who the lines belong to. shop: the sample's mix of customer groups, ~85 lines per customer.
+# many-customers: mostly one-off and new customers, ~12 lines each, so 100M lines hold about 9M
+# customers: the per-customer half of the build at scale (issue 21's 10M-customer target).
+SHAPES = {"shop": None, "many-customers": {"one_off": 0.55, "new": 0.3, "lapsed_big": 0.1, "loyal": 0.05}}
 # Rough bytes on disk per line, for the free-space check before generating (measured at 3M lines:
 # CSV ~98, snappy Parquet ~9.2 thanks to dictionary-encoded text columns).
 BYTES_PER_LINE = {"csv": 100, "parquet": 12}
@@ -86,6 +97,11 @@ TARGETS = [
      3000.0, "MB", False),
     (None, None, "help_s", "build_report.py --help start-up", 0.3, "s", False),
     (None, None, "largest_page_bytes", "largest HTML page", 500_000, "bytes", False),
+]
+# Issue 21: the customer half of the build in bounded memory (--shape many-customers).
+CUSTOMER_TARGETS = [
+    (100_000_000, "parquet", "build_rss_mb", "100M lines, many customers, as Parquet: full build peak RSS",
+     8000.0, "MB", False),
 ]
 
 
@@ -186,16 +202,18 @@ def me(*args: str) -> list[str]:
 
 # --------------------------------------------------------------------------- children (run in subprocesses)
 
-def child_generate(target_lines: int, seed: int, path: str, fmt: str = "csv") -> None:
+def child_generate(target_lines: int, seed: int, path: str, fmt: str = "csv", shape: str = "shop") -> None:
     """Write about target_lines lines to path: one generate() call per chunk of customers, each
     with its own seed (seed, seed+1, ...) and shifted customer and invoice numbers. CSV: appended
     to the same file; one chunk (sizes up to ~2.9M lines) gives exactly the bytes of
     `python data/generate_sample.py --lines N --output path`. Parquet: path is a new folder and
-    chunk i is its part-<i>.parquet, with the same lines as the CSV (see _parquet_table)."""
+    chunk i is its part-<i>.parquet, with the same lines as the CSV (see _parquet_table). `shape`:
+    the mix of customer groups (SHAPES)."""
     sys.path.insert(0, str(PROJECT))
     from data.generate_sample import customers_for_lines, generate, write_csv
 
-    customers = customers_for_lines(target_lines, seed)
+    mix = SHAPES[shape]
+    customers = customers_for_lines(target_lines, seed, mix)
     n_chunks = max(1, math.ceil(customers / CHUNK_CUSTOMERS))
     sizes = [customers // n_chunks + (i < customers % n_chunks) for i in range(n_chunks)]
     lines = cust_offset = 0
@@ -204,7 +222,7 @@ def child_generate(target_lines: int, seed: int, path: str, fmt: str = "csv") ->
         import pyarrow.parquet as pq
         os.mkdir(path)
     for i, n in enumerate(sizes):
-        df, truth = generate(n, seed + i)
+        df, truth = generate(n, seed + i, mix)
         if i:
             df = _shift_ids(df, cust_offset, next_invoice)
         number = df["order_id"].str.removeprefix("C").astype("int64")
@@ -359,7 +377,7 @@ def child_stages(path: str, site: str) -> None:
 def run_child_main(argv: list[str]) -> int:
     kind, *rest = argv
     if kind == "generate":
-        child_generate(int(rest[0]), int(rest[1]), rest[2], rest[3])
+        child_generate(int(rest[0]), int(rest[1]), rest[2], rest[3], *rest[4:5])
     elif kind == "floor":
         child_floor(rest[0], rest[1])
     elif kind == "stages":
@@ -377,9 +395,14 @@ def generator_digest() -> str:
     return hashlib.sha256(GENERATOR.read_bytes()).hexdigest()[:16]
 
 
-def data_path(out: Path, label: str, fmt: str) -> Path:
-    """transactions-<size>.csv, or the folder transactions-<size>.parquet."""
-    return out / f"transactions-{label}.{fmt}"
+def data_path(out: Path, label: str, fmt: str, shape: str = "shop") -> Path:
+    """transactions-<size>.csv, or the folder transactions-<size>.parquet (-<shape> after the size
+    for a shape other than shop)."""
+    return out / f"transactions-{_named(label, shape)}.{fmt}"
+
+
+def _named(label: str, shape: str) -> str:
+    return label if shape == "shop" else f"{label}-{shape}"
 
 
 def data_files(path: Path) -> list[Path]:
@@ -391,16 +414,20 @@ def data_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in data_files(path))
 
 
-def ensure_data(out: Path, label: str, lines: int, timeout: float, log, fmt: str = "csv") -> tuple[Path, dict]:
-    """The cached data set for this size and format, generated on first use (again if the
-    generator changed). Metadata written before the Parquet format existed is CSV metadata."""
-    path = data_path(out, label, fmt)
-    meta_path = out / (f"transactions-{label}.json" if fmt == "csv" else f"transactions-{label}-{fmt}.json")
+def ensure_data(out: Path, label: str, lines: int, timeout: float, log, fmt: str = "csv",
+                shape: str = "shop") -> tuple[Path, dict]:
+    """The cached data set for this size, format and shape, generated on first use (again if the
+    generator changed). Metadata written before the Parquet format existed is CSV metadata, and
+    before shapes existed of the shop shape."""
+    path = data_path(out, label, fmt, shape)
+    name = _named(label, shape)
+    meta_path = out / (f"transactions-{name}.json" if fmt == "csv" else f"transactions-{name}-{fmt}.json")
     wanted = {"target_lines": lines, "seed": SEED, "chunk_customers": CHUNK_CUSTOMERS,
               "generator_sha256": generator_digest()}
     if path.exists() and meta_path.exists():
         meta = json.loads(meta_path.read_text())
         if (all(meta.get(k) == v for k, v in wanted.items()) and meta.get("format", "csv") == fmt
+                and meta.get("shape", "shop") == shape
                 and meta.get("bytes") == data_bytes(path) and len(data_files(path)) == meta.get("parts", 1)):
             return path, dict(meta, cached=True)
     need = lines * BYTES_PER_LINE[fmt] * 1.2
@@ -412,11 +439,12 @@ def ensure_data(out: Path, label: str, lines: int, timeout: float, log, fmt: str
     tmp = path.with_name(path.name + ".part")
     _remove(tmp)
     gen_timeout = max(timeout, GENERATE_S_PER_MILLION * lines / 1e6)
-    res = checked(run_child(me("generate", str(lines), str(SEED), str(tmp), fmt), gen_timeout), "generate", gen_timeout)
+    res = checked(run_child(me("generate", str(lines), str(SEED), str(tmp), fmt, shape), gen_timeout), "generate",
+                  gen_timeout)
     info = child_json(res, "generate")
     _remove(path)  # a stale folder: os.replace cannot replace a non-empty one
     os.replace(tmp, path)
-    meta = dict(wanted, **info, format=fmt, parts=len(data_files(path)), bytes=data_bytes(path),
+    meta = dict(wanted, **info, format=fmt, shape=shape, parts=len(data_files(path)), bytes=data_bytes(path),
                 wall_s=res["wall_s"], peak_rss_mb=res["peak_rss_mb"])
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     return path, dict(meta, cached=False)
@@ -486,8 +514,8 @@ def _best(results: list) -> dict:
 
 def bench_size(label: str, lines: int, args, help_result: dict | None, log) -> dict:
     out: Path = args.out
-    fmt = args.format
-    result: dict = {"size": label, "format": fmt, "target_lines": lines, "errors": [], "steps": {},
+    fmt, shape = args.format, args.shape
+    result: dict = {"size": label, "format": fmt, "shape": shape, "target_lines": lines, "errors": [], "steps": {},
                     "machine": machine()}
     steps = result["steps"]
 
@@ -497,7 +525,7 @@ def bench_size(label: str, lines: int, args, help_result: dict | None, log) -> d
         log(f"  ! {exc}")
 
     try:
-        path, meta = ensure_data(out, label, lines, args.timeout, log, fmt)
+        path, meta = ensure_data(out, label, lines, args.timeout, log, fmt, shape)
     except (StepFailed, OSError) as exc:
         fail(exc, "generate")
         return result
@@ -552,6 +580,8 @@ def bench_size(label: str, lines: int, args, help_result: dict | None, log) -> d
     if "wall_s" in floor and "wall_s" in build:
         result["ratio_full_to_floor"] = build["wall_s"] / floor["wall_s"]
         result["ratio_full_to_floor_query"] = build["wall_s"] / floor["query_s"]
+    if "peak_rss_mb" in build and result.get("customers"):
+        result["build_rss_mb_per_million_customers"] = build["peak_rss_mb"] / result["customers"] * 1e6
     if "wall_s" in steps.get("notebook", {}) and "wall_s" in build:
         result["notebook_to_full"] = steps["notebook"]["wall_s"] / build["wall_s"]
     result["targets"] = check_targets(result)
@@ -577,7 +607,8 @@ def check_targets(result: dict) -> list[dict]:
               "help_s": steps.get("help", {}).get("best_s"),
               "largest_page_bytes": result.get("site", {}).get("largest_page_bytes")}
     checks = []
-    for size, fmt, key, label, limit, unit, above in TARGETS:
+    shape = result.get("shape", "shop")
+    for size, fmt, key, label, limit, unit, above in (TARGETS if shape == "shop" else CUSTOMER_TARGETS):
         if (size is not None and size != result["target_lines"]) or \
                 (fmt is not None and fmt != result.get("format", "csv")):
             continue
@@ -597,7 +628,8 @@ def fmt(value, spec: str) -> str:
 def report(result: dict) -> str:
     steps, lines = result["steps"], result.get("lines")
     parts = f" in {result['parts']} part file(s)" if result.get("format") == "parquet" and "parts" in result else ""
-    out = [f"== {result['size']} lines of {result.get('format', 'csv')}: {fmt(lines, ',')} lines, "
+    shape = "" if result.get("shape", "shop") == "shop" else f" ({result['shape']})"
+    out = [f"== {result['size']} lines of {result.get('format', 'csv')}{shape}: {fmt(lines, ',')} lines, "
            f"{fmt(result.get('customers'), ',')} customers, {fmt(result.get('file_mb'), '.1f')} MB{parts}  "
            f"({result.get('file', '-')})"]
     gen = steps.get("generate", {})
@@ -651,6 +683,9 @@ def report(result: dict) -> str:
     if timings:
         notes = stages.get("notes") or ["none (the engine kept its starting memory budget)"]
         out.append("     build notes: " + "; ".join(notes))
+    if "build_rss_mb_per_million_customers" in result:
+        out.append(f"   full build peak RSS per million customers: {result['build_rss_mb_per_million_customers']:,.0f} MB "
+                   "(the build process or its largest child; the value models' process runs beside it)")
     if "ratio_full_to_floor" in result:
         out.append(f"   ratio full/floor: {result['ratio_full_to_floor']:.1f}x wall "
                    f"({result['ratio_full_to_floor_query']:.1f}x the floor's query time alone)")
@@ -681,9 +716,11 @@ def report(result: dict) -> str:
     return "\n".join(out)
 
 
-def results_name(label: str, fmt: str) -> str:
-    """results-<size>.json for CSV (as before the format existed), results-<size>-<format>.json otherwise."""
-    return f"results-{label}.json" if fmt == "csv" else f"results-{label}-{fmt}.json"
+def results_name(label: str, fmt: str, shape: str = "shop") -> str:
+    """results-<size>.json for CSV (as before the format existed), results-<size>-<format>.json
+    otherwise; -<shape> after the size for a shape other than shop."""
+    name = _named(label, shape)
+    return f"results-{name}.json" if fmt == "csv" else f"results-{name}-{fmt}.json"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -697,6 +734,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="data to build from: csv, one transactions-<size>.csv; parquet, a folder "
                         "transactions-<size>.parquet/ of part files, one per generator chunk, never via CSV "
                         "(the 100M lines target is for parquet) (default: csv)")
+    p.add_argument("--shape", choices=list(SHAPES), default="shop",
+                   help="whose lines: shop, the sample's customer mix (~85 lines per customer); many-customers, "
+                        "mostly one-off buyers (~12 lines each), for the per-customer half at scale (issue 21's "
+                        "target: --sizes 100M --format parquet --shape many-customers) (default: shop)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help="folder for the cached data sets and results-<size>.json, or results-<size>-parquet.json "
                         f"with --format parquet (default: {DEFAULT_OUT.relative_to(PROJECT)})")
@@ -730,7 +771,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"-- {label} ...")
         result = bench_size(label, lines, args, help_result, log)
         failed |= bool(result["errors"])
-        results = args.out / results_name(label, args.format)
+        results = args.out / results_name(label, args.format, args.shape)
         results.write_text(json.dumps(result, indent=2) + "\n")
         log(report(result))
         log(f"   results: {results}")

@@ -106,6 +106,24 @@ def test_parquet_benchmark_smoke(tmp_path: Path):
     assert meta["cached"] and path == folder
 
 
+def test_many_customers_shape_puts_few_lines_on_each_customer(tmp_path: Path, capsys):
+    # issue 21's scale is in customers: the shape keeps its own data set, results and target
+    path, meta = bench_build.ensure_data(tmp_path, "20k", 20_000, timeout=120, log=lambda m: None, fmt="parquet",
+                                         shape="many-customers")
+    shop, shop_meta = bench_build.ensure_data(tmp_path, "20k", 20_000, timeout=120, log=lambda m: None, fmt="parquet")
+    assert path.name == "transactions-20k-many-customers.parquet" and path != shop
+    assert meta["shape"] == "many-customers" and shop_meta["shape"] == "shop"
+    assert meta["lines"] / meta["customers"] < 20 < shop_meta["lines"] / shop_meta["customers"]
+    again, meta = bench_build.ensure_data(tmp_path, "20k", 20_000, timeout=120, log=lambda m: None, fmt="parquet",
+                                          shape="many-customers")
+    assert meta["cached"] and again == path
+    result = {"target_lines": 100_000_000, "format": "parquet", "shape": "many-customers", "customers": 9_000_000,
+              "steps": {"build": {"peak_rss_mb": 7000.0}}}
+    assert [(t["target"], t["met"]) for t in bench_build.check_targets(result)] == [
+        ("100M lines, many customers, as Parquet: full build peak RSS", True)]
+    assert bench_build.results_name("100M", "parquet", "many-customers") == "results-100M-many-customers-parquet.json"
+
+
 def test_parquet_parts_hold_the_same_lines_as_the_csv(tmp_path: Path, monkeypatch, capsys):
     duckdb = pytest.importorskip("duckdb")
     pq = pytest.importorskip("pyarrow.parquet")
