@@ -145,7 +145,7 @@ def test_p_alive_is_one_without_repeat_purchases_and_falls_with_time_since_the_l
 def expected_by_integration(fit: BgNbdFit, t, x, t_x, T):
     """E[Y(t) | x, t_x, T]: the posterior mean of (1 - exp(-lambda p t)) / p given alive, with
     lambda integrated out analytically and p numerically (no hypergeometric function)."""
-    r, alpha, a, b, k = fit.r, fit.alpha, fit.a, fit.b, fit.r + x
+    alpha, a, b, k = fit.alpha, fit.a, fit.b, fit.r + x
     def g(p):   # (1 - ((alpha + T) / (alpha + T + p t))^(r + x)) / p, smooth at p = 0
         return -math.expm1(-k * math.log1p(p * t / (alpha + T))) / p if p > 0 else k * t / (alpha + T)
     num = quad(g, 0, 1, weight="alg", wvar=(a - 1, b + x - 1), epsabs=0, epsrel=1e-12, limit=200)[0]
