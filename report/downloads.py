@@ -76,6 +76,9 @@ QUOTE_PATTERN = r'[,"\r\n]'         # cells holding these are quoted, quotes dou
 TEXT = pa.large_string()
 EMPTY, QUOTE, APOSTROPHE, COMMA = (pa.scalar(c, TEXT) for c in ("", '"', "'", ","))
 BATCH_ROWS = 100_000  # rows formatted at a time: ~100 MB of cells for the 50 columns of customers.csv
+CACHE_ROWS = 200_000  # up to this many rows, each column is formatted once for all the files cut from
+                      # the table (about 200 MB of cells at most); beyond, again for each file, a batch
+                      # at a time (at a million customers the files took 31 s against 23 s formatted once)
 
 
 def _quoted(cells: pa.Array) -> pa.Array:
@@ -160,6 +163,7 @@ class CsvCells:
     def __init__(self, frame: pd.DataFrame, kinds: dict[str, str]):
         self.frame = frame
         self.kinds = kinds
+        self._whole: dict[str, pa.Array] = {}  # columns formatted for every row (tables up to CACHE_ROWS)
 
     @classmethod
     def of(cls, frame: pd.DataFrame) -> CsvCells | None:
@@ -173,6 +177,18 @@ class CsvCells:
 
     def cells(self, columns: list, rows) -> list[pa.Array]:
         """The CSV cells of `columns` for the row positions `rows` (an array or a slice)."""
+        if len(self.frame) <= CACHE_ROWS:
+            missing = [c for c in columns if c not in self._whole]
+            if missing:
+                self._whole.update(zip(missing, self._format(missing, slice(None))))
+            if isinstance(rows, slice):
+                start, stop, _ = rows.indices(len(self.frame))
+                return [self._whole[c].slice(start, stop - start) for c in columns]
+            taken = pa.array(rows, type=pa.int64())
+            return [self._whole[c].take(taken) for c in columns]
+        return self._format(columns, rows)
+
+    def _format(self, columns: list, rows) -> list[pa.Array]:
         part = self.frame.iloc[rows, [self.frame.columns.get_loc(c) for c in columns]]
         floats = float_cells({c: _rounded(c, part[c].to_numpy(dtype="float64", na_value=np.nan))
                               for c in columns if self.kinds[c] == "float"})
