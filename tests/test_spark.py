@@ -131,6 +131,24 @@ def test_parquet_keeps_its_types_on_spark_and_gives_the_same_lines(spark, tmp_pa
     pd.testing.assert_frame_equal(duck_kept, spk_kept, check_dtype=False)
 
 
+def test_a_folder_of_parquet_parts_is_read_on_spark_as_on_duckdb(spark, tmp_path):
+    # Ibis's read_parquet took one path on Spark: a list of parts failed as a malformed glob
+    import ibis
+
+    df, _ = generate(150, seed=4)
+    folder = tmp_path / "parts.parquet"
+    folder.mkdir()
+    for i, part in enumerate(np.array_split(np.arange(len(df)), 3)):
+        df.iloc[part].to_parquet(folder / f"part-{i}.parquet", index=False)
+    src = open_source(folder, ibis.pyspark.connect(spark))
+    assert src.format == "parquet (3 files)" and src.head is not None
+    duck, duck_kept = _clean_on(ibis.duckdb.connect(), folder)
+    spk, spk_kept = _clean_on(ibis.pyspark.connect(spark), folder)
+    assert duck.ledger["rows"].sum() == len(df)
+    pd.testing.assert_frame_equal(duck.ledger, spk.ledger)
+    pd.testing.assert_frame_equal(duck_kept, spk_kept, check_dtype=False)
+
+
 def test_a_spark_table_can_be_the_input(spark, tmp_path):
     import ibis
 

@@ -49,6 +49,16 @@ def _csv(con, paths: list[str], delim: str, header: bool) -> ibis.Table:
                         encoding="UTF-8", mode="PERMISSIVE")
 
 
+def _parquet(con, paths: list[str]) -> ibis.Table:
+    """Parquet files as one table. Ibis's read_parquet takes one path on Spark (a list became a
+    malformed glob, so a folder of parts could not be read); Spark's own reader takes several."""
+    if len(paths) == 1:
+        return con.read_parquet(paths[0])
+    name = ibis.util.gen_name("read_parquet")
+    con._session.read.parquet(*paths).createOrReplaceTempView(name)
+    return con.table(name)
+
+
 def read_files(con, files: list[Path], kind: str, workdir: Path, shown: str,
                encoding: str | None) -> tuple[ibis.Table, str, str, ibis.Table | None]:
     """Local files on Spark: (table, format, encoding used, the first file alone when there are
@@ -57,10 +67,10 @@ def read_files(con, files: list[Path], kind: str, workdir: Path, shown: str,
     from analysis.read import files as on_disk
 
     if kind == "parquet":
-        first_file = con.read_parquet(str(files[0]))
+        first_file = _parquet(con, [str(files[0])])
         if len(files) == 1:
             return first_file, "parquet", "utf-8", None
-        return con.read_parquet([str(p) for p in files]), "parquet", "utf-8", first_file
+        return _parquet(con, [str(p) for p in files]), "parquet", "utf-8", first_file
     head = on_disk.read_head(files[0], kind, shown)
     used = on_disk.detect_encoding(head, encoding)
     if used.lower().replace("-", "") not in ("utf8", "utf8sig"):
