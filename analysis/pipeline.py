@@ -168,8 +168,8 @@ def _run_analysis(config: Config, progress: Progress | None, also_import: Iterab
             with stage("clusters"):
                 clustering = cluster.choose_clusters(customers, seed=config.seed, k_min=config.k_min,
                                                      k_max=config.k_max, k=config.clusters)
-                shown = cluster.shown_values(customers)
-                names = profiles.cluster_names(clustering.labels, shown, customers["frequency_orders"])
+                values = cluster.shown_values(customers)  # (not `shown`: that is the input's name)
+                names = profiles.cluster_names(clustering.labels, values, customers["frequency_orders"])
                 customers["cluster"] = clustering.labels
                 customers["cluster_name"] = customers["cluster"].map(names).astype("string")
                 customers["cluster_outlier"] = clustering.outlier
@@ -177,7 +177,7 @@ def _run_analysis(config: Config, progress: Progress | None, also_import: Iterab
             for study in studies:  # and the work that needs the segments
                 _submit(background, futures, study, study.segment_queries(inputs))
             with stage("profiles"):
-                learned = cluster_rules.cluster_rules(clustering.labels, shown, names, config.seed, config.currency)
+                learned = cluster_rules.cluster_rules(clustering.labels, values, names, config.seed, config.currency)
                 tables = _profile_tables(customers, clustering, rules, learned, config)
             sections: dict = {}
             study_warnings: list[str] = []

@@ -50,6 +50,9 @@ def test_a_build_writes_the_site_and_prints_the_key_findings(tmp_path):
         assert (site / page).is_file(), page
     summary = json.loads((site / "downloads" / "summary.json").read_text())
     assert sum(summary["ledger"].values()) == summary["input"]["rows"] == len(tx)
+    # the input is named by its path everywhere (a table of cluster features once took its name)
+    assert summary["input"]["path"] == str(path) and f": {path}\n" in out
+    assert f"<code>{path}</code>" in (site / "data-quality.html").read_text(encoding="utf-8")
     for text in ("rows read", "RFM segments", "Behaviour clusters", "chosen by ICL", "why k = ", "Which segmentation to use", "Key findings",
                  "Site written to"):
         assert text in out

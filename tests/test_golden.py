@@ -63,3 +63,10 @@ def test_the_site_is_the_golden_one(built, request):
     assert not (changed or added or removed), (
         f"the site differs from tests/golden/: changed {changed}, new {added}, gone {removed}. If the change "
         "is intended, run pytest tests/test_golden.py --update-golden and review the diff")
+
+
+def test_the_golden_site_names_its_input_file(built):
+    # a golden file is only as good as its review: a table's repr once stood where the path belongs
+    summary = json.loads(built["downloads/summary.json"])
+    assert summary["input"]["path"] == "golden.csv"
+    assert b"<dd><code>golden.csv</code></dd>" in built["data-quality.html"]
