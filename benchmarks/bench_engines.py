@@ -10,8 +10,8 @@ ends with it, as it does for a user. Data are generated once by bench_build's ge
 cached in benchmarks/out/ (--format and --shape as for bench_build.py). Each build's wall time
 and peak RSS are printed (the build's process, or its largest child: for Spark the driver's JVM
 or the Python side, whichever is larger). --driver-memory sets Spark's driver heap for the
-Spark build (PYSPARK_SUBMIT_ARGS), as a user would. Spark in local mode on one machine is expected to lose to DuckDB: it
-pays off only when the lines are spread across machines.
+Spark build (PYSPARK_SUBMIT_ARGS), as a user would. Spark in local mode on one machine is
+expected to lose to DuckDB: it pays off only when the lines are spread across machines.
 """
 
 from __future__ import annotations

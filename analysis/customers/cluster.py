@@ -356,7 +356,7 @@ INTERVAL_COLUMNS = ("frequency_orders", "lines_per_order", "items_per_order")
 
 
 def _class_evidence(customers: pd.DataFrame, x: np.ndarray, rates: np.ndarray, rate_widths: tuple[int, ...],
-              counts: np.ndarray, widths: tuple[int, ...], edges: np.ndarray) -> latent.Evidence:
+                    counts: np.ndarray, widths: tuple[int, ...], edges: np.ndarray) -> latent.Evidence:
     """What the classes see of `customers` (rows of model_matrix x, rate_evidence and order_counts):
     built for the sample, then for every customer a latent.CHUNK at a time, so that the bins and
     intervals of all customers are never held at once."""
