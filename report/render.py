@@ -22,6 +22,7 @@ import plotly.offline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from analysis import interrupt
 from analysis.errors import DataError
 from analysis.result import Analysis
 from report import downloads, glossary, site
@@ -177,12 +178,18 @@ def _writer(folder: Path):
         target = (folder / rel).resolve()
         if base not in target.parents:
             raise DataError(f"refusing to write outside the output folder: {rel!r}", file=str(folder))
+        # The downloads are written from a thread: after Ctrl-C, or once an abandoned build has
+        # removed the folder, it stops rather than make the folder again beside the site.
+        interrupt.check()
+        if not base.is_dir():
+            raise DataError("the site's temporary folder was removed while it was being written", file=str(folder))
         target.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(data, bytes):
             target.write_bytes(data)
             return
         with target.open("wb") as file:  # a large file, chunk by chunk as it is made
             for chunk in data:
+                interrupt.check()
                 file.write(chunk)
     return write
 
