@@ -526,3 +526,25 @@ def test_ctrl_c_swallowed_by_a_retry_stops_the_build_at_the_next_stage(tmp_path,
     finally:
         interrupt.REQUESTED.clear()
     assert not (tmp_path / "site").exists()
+
+
+def test_ctrl_c_that_lands_in_a_finaliser_is_remembered_without_a_traceback():
+    """Python cannot raise from a weakref callback or __del__ (importlib's module locks have one):
+    it prints "Exception ignored in ..." with a traceback. The interrupt is remembered instead."""
+    import subprocess
+    import sys
+    script = (
+        "import os, signal\n"
+        "from analysis import interrupt\n"
+        "interrupt.install()\n"
+        "class Finalised:\n"
+        "    def __del__(self):\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "        for _ in range(10**6): pass\n"  # the handler runs here, inside __del__
+        "Finalised()\n"
+        "try:\n"
+        "    interrupt.check()\n"
+        "except KeyboardInterrupt:\n"
+        "    print('remembered')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "remembered" and done.stderr == "", done.stderr
