@@ -149,7 +149,9 @@ def report_problems(model: str, opt: Optimum) -> tuple[str, ...]:
     if opt.at_bound:
         problems.append(f"{model} parameter(s) {', '.join(opt.at_bound)} ended on the optimiser's bound: the "
                         "likelihood is flat that way, typically because there are few repeat customers or the data "
-                        "show almost no drop-out (BG/NBD a near 0 and b large; Pareto/NBD s near 0 and beta large); "
+                        "show almost no drop-out (BG/NBD a near 0 and b large; Pareto/NBD s near 0 and beta large), or "
+                        "because purchase or drop-out rates barely vary between customers (Pareto/NBD r or s at "
+                        "their upper bound); "
                         "predictions use the values reached")
     for message in problems:
         warnings.warn(message, ConvergenceWarning, stacklevel=3)

@@ -30,6 +30,9 @@ NAMES = ("r", "alpha", "s", "beta")
 GRADIENT_STEP = 1e-6     # central differences on the log scale for the optimiser's gradient
 R_LOG_BOUND = 5.0        # r at most e^5 = 148: purchase rates that vary by under a tenth between
                          # customers; beyond it SciPy's 2F1 takes a second per call, often to fail
+S_LOG_BOUND = 5.0        # s at most e^5 likewise: drop-out rates that vary by under a tenth. 300,000
+                         # generated customers with one drop-out rate peaked at s = 164 in 645 s; with
+                         # the bound 132 s, the same rate s / beta and log-likelihood within 1.6
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,7 @@ def fit_pareto_nbd(frequency, recency, T, time_unit: str, near: ParetoNbdFit | N
     if near is not None:
         starts = [(near.r, near.alpha / scale, near.s, near.beta / scale), starts[0]]
     (ux, ut, uT), weight = distinct(x, t_x, T)
-    opt = maximise(_objective(ux, ut / scale, uT / scale, weight), starts, NAMES, upper={"r": R_LOG_BOUND})
+    opt = maximise(_objective(ux, ut / scale, uT / scale, weight), starts, NAMES, upper={"r": R_LOG_BOUND, "s": S_LOG_BOUND})
     r, alpha, s, beta = (float(v) for v in opt.params)
     fit = ParetoNbdFit(r, alpha * scale, s, beta * scale, time_unit)
     ll = float(weight @ log_likelihood(fit, ux, ut, uT))
