@@ -1,26 +1,26 @@
 """Behaviour clusters: latent classes of customers whose every measure has one peak (analysis.customers.latent).
 
 The classes are found on nine measures in six behaviour dimensions (MODEL_FEATURES): recency;
-frequency (orders as a rate, days since the first order of customers who came back); basket (products per order, units per
-product); price (paid against the product's median price); returns (return rate); timing (orders
-on weekdays and at weekends, orders in each quarter). Spend is not a measure of its own: it is
-orders x basket x price, and counting it again would count those twice. Days stay days (on a log
-scale a year's silence sits in one bin with three months'), counts are log-transformed, ratios
-take their log, the return rate a square root. Orders are a rate (rate_evidence): a class has an
-order rate, and a customer's repeat orders are judged against the time they had (from their first
-order to RATE_WINDOW days after their last, or the end of the data), so that a recent customer's
-few orders and a long-standing one's many can be one habit, and an old customer's two orders a
-different one. How long a customer has been one is the days since their first order, for
-customers with two or more orders (0 for one order, whose tenure would repeat their recency): a
-long-standing customer's pause shortens the days between their first and last order, which the
-model used before, until it looks like the history of a customer who lapsed long ago, but not
-their tenure (on bench_recovery's tuning families, worst ARI per family 0.870-0.952 with the span,
-0.891-0.977 with tenure, every family better). Lines per order and units per line are whole counts over orders or lines, so each
-value is spread over the interval its counts allow (model_intervals). The timing measures are counts of orders
-(order_counts), so that two orders are weaker evidence of a habit than ten; one-order customers
-bring none. Each measure counts once (see dimension_weights). Customers far beyond the usual range
-of some measure (OUTLIER_RANGES ranges of its middle 99%) take no part in fitting: they are
-assigned to the most likely class and flagged.
+frequency (orders as a rate, days since the first order of customers who came back); basket
+(products per order, units per product); price (paid against the product's median price); returns
+(return rate); timing (orders on weekdays and at weekends, orders in each quarter). Spend is not a
+measure of its own: it is orders x basket x price, and counting it again would count those twice.
+Days stay days (on a log scale a year's silence sits in one bin with three months'), counts are
+log-transformed, ratios take their log, the return rate a square root. Orders are a rate
+(rate_evidence): a class has an order rate, and a customer's repeat orders are judged against the
+time they had (from their first order to RATE_WINDOW days after their last, or the end of the data),
+so that a recent customer's few orders and a long-standing one's many can be one habit, and an old
+customer's two orders a different one. How long a customer has been one is the days since their
+first order, for customers with two or more orders (0 for one order, whose tenure would repeat their
+recency): a long-standing customer's pause shortens the days between their first and last order,
+which the model used before, until it looks like the history of a customer who lapsed long ago, but
+not their tenure (on bench_recovery's tuning families, worst ARI per family 0.870-0.952 with the
+span, 0.891-0.977 with tenure, every family better). Lines per order and units per line are whole
+counts over orders or lines, so each value is spread over the interval its counts allow
+(model_intervals). The timing measures are counts of orders (order_counts), so that two orders are
+weaker evidence of a habit than ten; one-order customers bring none. Each measure counts once (see
+dimension_weights). Customers far beyond the usual range of some measure (OUTLIER_RANGES ranges of
+its middle 99%) take no part in fitting: they are assigned to the most likely class and flagged.
 
 Models for k = 1..k_max are fitted on a sample of at most SELECTION_SAMPLE customers. A candidate
 whose smallest cluster holds under MIN_CLUSTER_SHARE of customers (or under MIN_CLUSTER_CUSTOMERS)

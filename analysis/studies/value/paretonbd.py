@@ -181,7 +181,8 @@ def fit_pareto_nbd(frequency, recency, T, time_unit: str, near: ParetoNbdFit | N
     if near is not None:
         starts = [(near.r, near.alpha / scale, near.s, near.beta / scale), starts[0]]
     (ux, ut, uT), weight = distinct(x, t_x, T)
-    opt = maximise(_objective(ux, ut / scale, uT / scale, weight), starts, NAMES, upper={"r": R_LOG_BOUND, "s": S_LOG_BOUND})
+    opt = maximise(_objective(ux, ut / scale, uT / scale, weight), starts, NAMES,
+                   upper={"r": R_LOG_BOUND, "s": S_LOG_BOUND})
     r, alpha, s, beta = (float(v) for v in opt.params)
     fit = ParetoNbdFit(r, alpha * scale, s, beta * scale, time_unit)
     ll = float(weight @ log_likelihood(fit, ux, ut, uT))
