@@ -5,9 +5,9 @@ A group is a kind of shopper described the way a shop would describe them: how o
 and when (the whole period, only lately, only until a year ago, only in the fourth quarter, only at
 weekends), what a basket holds (lines, units, price level, how many different products over time),
 and how much they send back. A family is a question about recovery: the groups that differ only in
-recency, only in timing, in basket, in returns, or one-time buyers against repeaters; each data set
-of a family holds its own groups plus a few background groups, 3 to 8 groups in all, with sizes
-from 2% to 50%. Files use the Online Retail II column names (Invoice, StockCode, Description,
+recency, only in timing, in basket, in returns, one-time buyers against repeaters, or groups of a
+few percent beside large ones; each data set of a family holds its own groups plus a few
+background groups, 3 to 8 groups in all, with sizes from 2% to 50%. Files use the Online Retail II column names (Invoice, StockCode, Description,
 Quantity, InvoiceDate, Price, Customer ID, Country); noise adds occasional returns (credit notes),
 guest orders, postage lines and a few outlier customers with one huge order.
 
@@ -76,6 +76,7 @@ class Family:
     held_out: bool = False     # kept out of tuning: only for checking
     note: str = ""
     extra: tuple[int, int] = field(default=(0, 2))  # background groups added, range
+    rare: int = 0              # this many groups (the last drawn) hold only 2.5% to 4% of customers
 
 
 FAMILIES = {
@@ -92,18 +93,24 @@ FAMILIES = {
     "five_groups": Family(("wholesale", "loyal", "one_time", "lapsed", "seasonal"), ("newcomer", "returner",
                                                                                       "big_spender"),
                           held_out=True, extra=(0, 3), note="the shape of the independent check"),
+    "rare_groups": Family(("loyal", "occasional", "small_basket", "returner", "big_spender"),
+                          ("newcomer", "lapsed", "wholesale"), extra=(0, 2), rare=2,
+                          note="two groups of 2.5% to 4% beside large ones"),
 }
 
 
-def sizes(k: int, n: int, rng: np.random.Generator, low: float = 0.02, high: float = 0.5) -> np.ndarray:
-    """Customers per group: k shares between `low` and `high` (a Dirichlet draw, clipped and
-    rescaled until it fits), as counts adding up to n."""
+def sizes(k: int, n: int, rng: np.random.Generator, low: float = 0.02, high: float = 0.5,
+          rare: int = 0) -> np.ndarray:
+    """Customers per group: k shares between `low` and `high` (a Dirichlet draw, redrawn until it
+    fits), the last `rare` of them between 2.5% and 4% (at 900 customers, above the clusters'
+    floor of 20), as counts adding up to n."""
+    small = rng.uniform(0.025, 0.04, rare)
     for _ in range(1000):
-        share = rng.dirichlet(np.full(k, 0.8))
+        share = np.concatenate([rng.dirichlet(np.full(k - rare, 0.8)) * (1 - small.sum()), small])
         if share.min() >= low and share.max() <= high:
             break
     else:
-        share = np.full(k, 1 / k)
+        share = np.concatenate([np.full(k - rare, (1 - small.sum()) / (k - rare)), small])
     counts = np.floor(share * n).astype(int)
     counts[np.argmax(counts)] += n - counts.sum()
     return counts
@@ -118,7 +125,7 @@ def planted(family: str, seed: int, n_customers: int = 900, noise: bool = True) 
     extra = min(extra, len(fam.background), 8 - len(fam.groups))
     names = list(fam.groups) + list(rng.choice(fam.background, size=max(extra, 3 - len(fam.groups)),
                                                replace=False)) if fam.background else list(fam.groups)
-    counts = sizes(len(names), n_customers, rng)
+    counts = sizes(len(names), n_customers, rng, rare=fam.rare)
     catalogue = _catalogue(rng)
     rows, truth = [], {}
     next_id = 20000
