@@ -24,12 +24,14 @@ fall in some bins and skip the ones between, which a single-peaked histogram can
 value is spread over the interval its counts allow (Evidence.low and .high, see soft_onehot).
 
 Classes for k = 1, 2, ... are fitted in turn; each k starts from a random split plus every split
-of one class of the k - 1 solution in two, and keeps the best likelihood. All arithmetic is numpy
+of one class of the k - 1 solution in two, and keeps the best likelihood; a second search also
+splits classes by their order rate (fit_range). All arithmetic is numpy
 over customers and histograms; Python loops run over k, starts, EM iterations and bin positions.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -272,6 +274,13 @@ class Classes:
         params = (self.k - 1) + self.k * float((self.weights * (categories - 1)).sum())
         return -2 * self.log_likelihood + BIC_PENALTY * params * np.log(n)
 
+    def icl(self, e: Evidence) -> float:
+        """The criterion k is chosen by: BIC plus twice the entropy of the assignments of the
+        customers `e` (ICL, Biernacki, Celeux and Govaert 2000), so that a class that only splits a
+        group in two overlapping halves costs what it leaves uncertain."""
+        p = self.proba(e)
+        return self.bic(len(e)) + 2 * float(-(p * np.log(np.maximum(p, 1e-300))).sum())
+
 
 def negbin_ll(y: np.ndarray, t: np.ndarray, rate: np.ndarray, shape: np.ndarray) -> np.ndarray:
     """(customers, k): the negative binomial log-likelihood of y events over exposure t, mean
@@ -281,6 +290,19 @@ def negbin_ll(y: np.ndarray, t: np.ndarray, rate: np.ndarray, shape: np.ndarray)
     counts = (gammaln(values[:, None] + r) - gammaln(r) + r * np.log(r))[at]
     y = y[:, None]
     return counts - (r + y) * np.log(r + mu) + y * np.log(rate)[None, :]
+
+
+def rate_params(y: np.ndarray, t: np.ndarray, resp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(log rate, log shape) per class of a rate measure (y events over exposure t) under the
+    responsibilities `resp`: events over exposure, pooled, shrunk by RATE_PRIOR towards the overall
+    rate; the shape from the variance beyond Poisson (variance = mu + mu^2 / shape), within SHAPE_RANGE."""
+    events, exposure = y @ resp, t @ resp
+    overall = max(events.sum(), 1e-9) / max(exposure.sum(), 1e-9)
+    rate = (events + RATE_PRIOR) / (exposure + RATE_PRIOR / overall)
+    mu = t[:, None] * rate[None, :]
+    excess = (resp * ((y[:, None] - mu) ** 2 - mu)).sum(axis=0)
+    inverse = np.clip(excess / np.maximum((resp * mu ** 2).sum(axis=0), 1e-12), 1 / SHAPE_RANGE[1], 1 / SHAPE_RANGE[0])
+    return np.log(rate), -np.log(inverse)
 
 
 def _m_step(resp: np.ndarray, o: np.ndarray, widths: tuple[int, ...],
@@ -294,16 +316,9 @@ def _m_step(resp: np.ndarray, o: np.ndarray, widths: tuple[int, ...],
     hists[:b] = np.log(unimodal(counts[:b].reshape(b * k, BINS) + SMOOTHING)).reshape(b, k, BINS)
     for j, (width, kind) in enumerate(zip(widths, kinds or ("counts",) * len(widths)), start=b):
         hists[j] = NEVER
-        if kind == "rate":  # events over exposure, pooled; the shape from the variance beyond Poisson
-            y, t = o[:, j * BINS], o[:, j * BINS + 1]
-            events, exposure = counts[j, :, 0], counts[j, :, 1]
-            overall = max(events.sum(), 1e-9) / max(exposure.sum(), 1e-9)
-            rate = (events + RATE_PRIOR) / (exposure + RATE_PRIOR / overall)
-            mu = t[:, None] * rate[None, :]
-            excess = (resp * ((y[:, None] - mu) ** 2 - mu)).sum(axis=0)   # variance = mu + mu^2 / shape
-            inverse = np.clip(excess / np.maximum((resp * mu ** 2).sum(axis=0), 1e-12),
-                              1 / SHAPE_RANGE[1], 1 / SHAPE_RANGE[0])
-            hists[j, :, 0], hists[j, :, 1], hists[j, :, 2] = np.log(rate), -np.log(inverse), 0.0
+        if kind == "rate":
+            hists[j, :, 0], hists[j, :, 1] = rate_params(o[:, j * BINS], o[:, j * BINS + 1], resp)
+            hists[j, :, 2] = 0.0
             continue
         free = counts[j, :, :width] + SMOOTHING  # count measures: free histograms over their categories
         hists[j, :, :width] = np.log(free / free.sum(axis=1, keepdims=True))
@@ -355,8 +370,7 @@ def _count_split(resp: np.ndarray, e: Evidence) -> np.ndarray | None:
     """Responsibilities for k classes from k - 1: one class split in two by a count measure, at the
     median of its customers' share of one category (say, of their orders at weekends), choosing the
     class, measure and category whose two sides' own histograms gain most likelihood. None without
-    counts. (Rate measures are not split on: splitting at the median rate was measured and did not
-    help.)"""
+    counts. (Rate measures are split by _rate_split.)"""
     best, best_gain = None, 0.0
     for j, width in enumerate(e.widths):
         if e.kinds[j] != "counts":
@@ -392,22 +406,101 @@ def _count_split(resp: np.ndarray, e: Evidence) -> np.ndarray | None:
 
 def fit_range(e: Evidence, k_max: int, seed: int, weights: np.ndarray | None = None) -> list[Classes]:
     """The best model found for each k = 1..k_max on the customers' evidence `e`; `weights`: each
-    measure's weight in the likelihood (default 1)."""
+    measure's weight in the likelihood (default 1).
+
+    Each k starts from several points, each run a few EM iterations, and the most likely runs on
+    to convergence: a random start and splits of the k - 1 model's classes (_split, _count_split).
+    A second search also splits classes by their order rate (_rate_split) and keeps its own
+    solutions; for each k the model with the better (lower) ICL is kept, the criterion k is then
+    chosen by. (One search with every split would keep a k - 1 model that a rate split made more
+    likely but whose own splits can be worse than the other search's at every larger k.) The two
+    searches share their work until a rate split wins, so the second costs little where it finds
+    nothing."""
     weights = np.ones(e.measures) if weights is None else np.asarray(weights, dtype="float64")
-    rng = np.random.default_rng(seed)
-    n, c, widths, kinds = len(e), e.codes, e.widths, e.kinds
+    n, widths, kinds = len(e), e.widths, e.kinds
     o = e.dense()
-    models: list[Classes] = []
-    previous = None
-    for k in range(1, k_max + 1):
+
+    def trial(start):
+        return _em(o, widths, start, weights, SHORT_RUN, kinds)
+
+    def converged(t):
+        return _em(o, widths, t[1], weights, MAX_ITER, kinds)
+
+    def trials(k, previous, rng):
         starts = [rng.dirichlet(np.ones(k), size=n)]
         if previous is not None:  # split each class of the k - 1 solution in two
-            starts += [_split(previous, s, c, o, rng) for s in range(k - 1)]
+            starts += [_split(previous, s, e.codes, o, rng) for s in range(k - 1)]
             if (by_counts := _count_split(previous, e)) is not None:
                 starts.append(by_counts)
-        # every start runs a few iterations; the most likely one runs on to convergence
-        trials = [_em(o, widths, start, weights, SHORT_RUN, kinds) for start in starts]
-        best, resp = _em(o, widths, max(trials, key=lambda t: t[0].log_likelihood)[1], weights, MAX_ITER, kinds)
-        models.append(best)
+        return [trial(start) for start in starts]
+
+    def best(ts):
+        return max(ts, key=lambda t: t[0].log_likelihood)
+
+    plain, by_rate = [], []            # each search's models
+    rng = np.random.default_rng(seed)
+    previous = rate_previous = rate_rng = None  # the rate search's own state, once it has left the other
+    for k in range(1, k_max + 1):
+        ts = trials(k, previous, rng)
+        model, resp = converged(best(ts))
+        plain.append(model)
+        if rate_rng is None:           # still one search: does a rate split start beat the others?
+            split = _rate_split(previous, e) if previous is not None else None
+            if split is not None and (t := trial(split))[0].log_likelihood > best(ts)[0].log_likelihood:
+                rate_rng = copy.deepcopy(rng)
+                rate_model, rate_previous = converged(t)
+            else:
+                rate_model = model
+        else:
+            split = _rate_split(rate_previous, e)
+            rts = trials(k, rate_previous, rate_rng) + ([trial(split)] if split is not None else [])
+            rate_model, rate_previous = converged(best(rts))
+        by_rate.append(rate_model)
         previous = resp
-    return models
+    return [a if a is b or a.icl(e) <= b.icl(e) else b for a, b in zip(plain, by_rate)]
+
+
+def _rate_split(resp: np.ndarray, e: Evidence, cuts: int = 9) -> np.ndarray | None:
+    """Responsibilities for k classes from k - 1: one class split in two by a rate measure, its
+    customers above a cut of their own rates (events over exposure) moved to the new class, choosing
+    the class, measure and cut (the class's deciles) whose two sides' own rates and spreads gain most
+    likelihood. A small group of frequent buyers inside a large class of occasional ones shows in no
+    single-peaked histogram, so neither _split nor _count_split finds it. (At the median rate alone,
+    as measured before, the cut rarely separates such a group.) None without rate measures."""
+    best, best_gain = None, 0.0
+    levels = np.linspace(0, 1, cuts + 2)[1:-1]
+    for j, kind in enumerate(e.kinds):
+        if kind != "rate":
+            continue
+        block = e.count_block(j)
+        y, t = block[:, 0], block[:, 1]
+        own = y / np.maximum(t, 1e-12)
+        for s in range(resp.shape[1]):
+            rows = np.flatnonzero(resp[:, s] > 1e-3)   # the class's customers, and those it may take
+            r, members = resp[rows, s], resp[rows, s] > 0.5
+            if members.sum() < 2:
+                continue
+            edges = np.unique(np.quantile(own[rows][members], levels))
+            upper = own[rows][:, None] > edges[None, :]
+            sides = np.hstack([r[:, None] * upper, r[:, None] * ~upper])   # every cut's two sides
+            size = sides.sum(axis=0)
+            size_ll = size * np.log(np.maximum(size, 1e-300) / r.sum())
+            side_ll = _rate_ll(y[rows], t[rows], sides) + size_ll
+            m = len(edges)
+            gain = side_ll[:m] + side_ll[m:] - _rate_ll(y[rows], t[rows], r[:, None])[0]
+            gain[(size[:m] < 1) | (size[m:] < 1)] = -np.inf
+            if len(gain) and gain.max() > best_gain:
+                best_gain, best = float(gain.max()), (s, rows[upper[:, int(np.argmax(gain))]])
+    if best is None:
+        return None
+    s, moved = best
+    out = np.column_stack([resp, np.zeros(len(resp))])
+    out[moved, -1] = resp[moved, s]
+    out[moved, s] = 0.0
+    return out
+
+
+def _rate_ll(y: np.ndarray, t: np.ndarray, resp: np.ndarray) -> np.ndarray:
+    """The rate measure's log-likelihood of each class in `resp`, with its own rate and spread."""
+    log_rate, log_shape = rate_params(y, t, resp)
+    return (resp * negbin_ll(y, t, np.exp(log_rate), np.exp(log_shape))).sum(axis=0)
