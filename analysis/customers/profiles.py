@@ -23,7 +23,7 @@ WORDS = {
     ("monetary", 1): ("high-spend", "higher spend"), ("monetary", -1): ("low-spend", "lower spend"),
     ("items_per_order", 1): ("bulk", "more items"), ("items_per_order", -1): ("few-item", "fewer items"),
     ("lines_per_order", 1): ("many-product", "more products"),
-    ("lines_per_order", -1): ("single-product", "fewer products"),
+    ("lines_per_order", -1): ("few-product", "fewer products"),
     ("units_per_line", 1): ("multi-unit", "more units per product"),
     ("units_per_line", -1): ("single-unit", "fewer units per product"),
     ("item_price", 1): ("premium", "pricier items"), ("item_price", -1): ("low-price", "cheaper items"),
