@@ -395,13 +395,7 @@ def _count_split(resp: np.ndarray, e: Evidence) -> np.ndarray | None:
                     gain += float((part * np.log(part / part.sum())).sum()) + size * np.log(max(size, 1e-300) / weight[-1])
                 if gain > best_gain:
                     best_gain, best = gain, (s, seen[upper])
-    if best is None:
-        return None
-    s, moved = best
-    out = np.column_stack([resp, np.zeros(len(resp))])
-    out[moved, -1] = resp[moved, s]
-    out[moved, s] = 0.0
-    return out
+    return None if best is None else _moved(resp, *best)
 
 
 def fit_range(e: Evidence, k_max: int, seed: int, weights: np.ndarray | None = None) -> list[Classes]:
@@ -491,9 +485,11 @@ def _rate_split(resp: np.ndarray, e: Evidence, cuts: int = 9) -> np.ndarray | No
             gain[(size[:m] < 1) | (size[m:] < 1)] = -np.inf
             if len(gain) and gain.max() > best_gain:
                 best_gain, best = float(gain.max()), (s, rows[upper[:, int(np.argmax(gain))]])
-    if best is None:
-        return None
-    s, moved = best
+    return None if best is None else _moved(resp, *best)
+
+
+def _moved(resp: np.ndarray, s: int, moved: np.ndarray) -> np.ndarray:
+    """Responsibilities for k + 1 classes: class s's customers at `moved` taken into a new last class."""
     out = np.column_stack([resp, np.zeros(len(resp))])
     out[moved, -1] = resp[moved, s]
     out[moved, s] = 0.0
