@@ -177,3 +177,19 @@ def test_size_targets_apply_only_to_their_size_and_format(lines, fmt, expected):
 def test_parquet_results_do_not_overwrite_csv_results():
     assert bench_build.results_name("100M", "csv") == "results-100M.json"
     assert bench_build.results_name("100M", "parquet") == "results-100M-parquet.json"
+
+
+def test_recovery_benchmark_smoke_reports_each_family_against_the_baseline_and_its_rule_decisions():
+    proc = subprocess.run([sys.executable, str(PROJECT / "benchmarks" / "bench_recovery.py"), "--seeds", "1",
+                           "--customers", "300", "--families", "rare_groups,timing"],
+                          cwd=PROJECT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    assert sum(line.startswith(("rare_groups  seed 1", "timing       seed 1")) for line in lines) == 4
+    header = next(line for line in lines if line.startswith("family"))
+    assert "baseline mean" in header and "passed over" in header
+    rows = {line.split()[0]: line.split() for line in lines if line.startswith(("rare_groups ", "timing "))
+            and "seed" not in line}
+    assert rows["rare_groups"][1] == "tuning" and rows["timing"][1:3] == ["held", "out"]
+    assert all(0 <= int(r[-2]) <= 2 for r in rows.values())   # passed over, of 2 data sets
+    assert "worst ARI over all families" in lines[-1] and "4 data sets" in lines[-1]
