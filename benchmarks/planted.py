@@ -7,9 +7,10 @@ weekends), what a basket holds (lines, units, price level, how many different pr
 and how much they send back. A family is a question about recovery: the groups that differ only in
 recency, only in timing, in basket, in returns, one-time buyers against repeaters, or groups of a
 few percent beside large ones; each data set of a family holds its own groups plus a few
-background groups, 3 to 8 groups in all, with sizes from 2% to 50%. Files use the Online Retail II column names (Invoice, StockCode, Description,
-Quantity, InvoiceDate, Price, Customer ID, Country); noise adds occasional returns (credit notes),
-guest orders, postage lines and a few outlier customers with one huge order.
+background groups, 3 to 8 groups in all, with sizes from 2% to 50%. Files use the Online Retail II
+column names (Invoice, StockCode, Description, Quantity, InvoiceDate, Price, Customer ID,
+Country); noise adds occasional returns (credit notes), guest orders, postage lines and a few
+outlier customers with one huge order.
 
     families = FAMILIES; transactions, truth = planted(family, seed, noise=True)
 """
