@@ -2,9 +2,9 @@
 
 Data sets come from benchmarks/planted.py, whose groups are written from customer behaviour,
 independently of the clustering code: one family per recovery question (recency, basket, returns,
-one-time buyers, groups of a few percent, timing, and the five-group shape of an independent check),
-3 to 8 groups of 2% to 50% of customers each, several seeds, with and without noise (guest orders, postage lines,
-cancellations, outlier customers). Each file goes through the project's own reading, cleaning,
+one-time buyers, groups of a few percent, timing, and the five-group shape of an independent
+check), 3 to 8 groups of 2% to 50% of customers each, several seeds, with and without noise (guest
+orders, postage lines, cancellations, outlier customers). Each file goes through the project's own reading, cleaning,
 returns matching and features, then the automatic choice and the textbook baseline (k-means on
 log recency, frequency and monetary, standardised, k by silhouette over 3 to 8) in the same run;
 both are scored by the adjusted Rand index (ARI) against the planted groups (outlier customers,
@@ -71,8 +71,7 @@ def score(family: str, seed: int, noise: bool, customers: int, tmp: Path) -> dic
     start = time.perf_counter()
     chosen = cluster.choose_clusters(table, seed=seed)
     secs = time.perf_counter() - start
-    sel = chosen.selection
-    first = sel[sel["eligible"]].sort_values(["icl", "k"], kind="stable")["k"]
+    first = chosen.selection.loc[cluster.candidates(chosen.selection), "k"]
     base = cluster.baseline_clusters(table, seed=seed)
     labels = true[known].to_numpy(dtype=object)
     return {"family": family, "seed": seed, "noise": noise, "groups": truth.nunique(), "k": chosen.k,
