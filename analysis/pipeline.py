@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Callable, Iterable
 
 import duckdb
+import pandas as pd
 
 from analysis import engine, interrupt, worker
 from analysis.config import Config, display_path
@@ -162,7 +163,7 @@ def _run_analysis(config: Config, progress: Progress | None, also_import: Iterab
                 _submit(background, futures, study, study.queries(inputs))
             with stage("segments"):
                 score_frame, edges = rfm.rfm_scores(customers)
-                customers = customers.join(score_frame)
+                customers[list(score_frame.columns)] = score_frame  # new columns: nothing else copied
                 customers["rfm_segment"] = rfm.assign_segments(score_frame, segment_map)
                 rules = rfm.rules_table(edges, config.currency, segment_map)
             with stage("clusters"):
@@ -178,7 +179,8 @@ def _run_analysis(config: Config, progress: Progress | None, also_import: Iterab
                 _submit(background, futures, study, study.segment_queries(inputs))
             with stage("profiles"):
                 learned = cluster_rules.cluster_rules(clustering.labels, values, names, config.seed, config.currency)
-                tables = _profile_tables(customers, clustering, rules, learned, config)
+                tables = _profile_tables(customers, clustering, rules, learned, config, values)
+                del values  # one row per customer: not held through the studies
             sections: dict = {}
             study_warnings: list[str] = []
             columns = []
@@ -193,8 +195,11 @@ def _run_analysis(config: Config, progress: Progress | None, also_import: Iterab
                 study_warnings += result.warnings
                 if result.customer_columns is not None:
                     columns.append(result.customer_columns)
-            for more in columns:
-                customers = customers.merge(more, on="customer_id", how="left")
+            ids = pd.Index(customers["customer_id"])
+            for more in columns:  # each study's columns, as a left join would add them (a merge copies every column)
+                more = more.set_index("customer_id")
+                for name in more.columns:
+                    customers[name] = more[name].reindex(ids).set_axis(customers.index)
             tables["customers"] = customers[TABLES["customers"]]
             tables["customer_lists"] = lists.customer_lists(customers, segment_map)
             tables["actions"] = plan.actions(customers, tables["segments"],
@@ -279,7 +284,7 @@ def _cluster_warnings(clustering, n_customers: int, asked: int | None = None) ->
     return ()
 
 
-def _profile_tables(customers, clustering, rules, learned, config) -> dict:
+def _profile_tables(customers, clustering, rules, learned, config, shown) -> dict:
     from analysis.customers import profiles
     from analysis.studies import products
 
@@ -288,7 +293,7 @@ def _profile_tables(customers, clustering, rules, learned, config) -> dict:
         "cluster_rules": learned,
         "segments": segments,
         "segment_countries": products.segment_countries(customers, config.top_n),
-        "segment_features": profiles.segment_features(customers, clustering.z),
+        "segment_features": profiles.segment_features(customers, shown),
         "customer_sample": profiles.customer_sample(customers, config.seed),
         "rfm_grid": profiles.rfm_grid(customers),
         "cluster_selection": clustering.selection,
@@ -298,8 +303,6 @@ def _profile_tables(customers, clustering, rules, learned, config) -> dict:
 
 
 def _mapping_table(mapping: dict[str, str]):
-    import pandas as pd
-
     return pd.DataFrame([{"field": f, "column": mapping.get(f, ""), "description": CANONICAL[f]}
                          for f in CANONICAL])
 

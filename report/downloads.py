@@ -343,18 +343,18 @@ def _list_rows(a: Analysis, name: str) -> np.ndarray:
 
 def at_risk_customers(a: Analysis) -> pd.DataFrame:
     """Customers flagged at risk, in the analysis's order (highest value at risk first)."""
-    return a.tables["customers"].iloc[_list_rows(a, "at_risk")][AT_RISK_COLUMNS]
+    return a.tables["customers"][AT_RISK_COLUMNS].iloc[_list_rows(a, "at_risk")]
 
 
 def top_clv_customers(a: Analysis) -> pd.DataFrame:
     """Every customer with a CLV, in the analysis's order (highest first)."""
-    return a.tables["customers"].iloc[_list_rows(a, "top_value")][VALUE_COLUMNS]
+    return a.tables["customers"][VALUE_COLUMNS].iloc[_list_rows(a, "top_value")]
 
 
 def alive_disagreements(a: Analysis) -> pd.DataFrame:
     """The repeat customers whose RFM segment and purchase model disagree, with the value columns."""
     listed = _list(a, "disagreements")
-    rows = a.tables["customers"].iloc[_rows(a, listed)]
+    rows = a.tables["customers"][[c for c in DISAGREEMENT_COLUMNS if c != "disagreement"]].iloc[_rows(a, listed)]
     return rows.assign(disagreement=listed["disagreement"].to_numpy(dtype=object)).reset_index(drop=True)[
         DISAGREEMENT_COLUMNS]
 

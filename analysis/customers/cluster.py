@@ -71,6 +71,11 @@ CLUSTER_FEATURES = {
     "weekend_share": ("Share of orders at weekends", "timing", "share"),
     "peak_quarter_share": ("Share of orders in the busiest quarter", "timing", "share"),
 }
+# The columns of the customers table choose_clusters and shown_values read.
+INPUT_COLUMNS = ("customer_id", "recency_days", "frequency_orders", "active_days", "monetary", "items_per_order",
+                 "lines_per_order", "item_price", "price_index", "return_rate", "weekend_share",
+                 "peak_quarter_share", "share_q1", "share_q2", "share_q3", "share_q4", "first_order_date",
+                 "last_order_date")
 METHOD_LABELS = {"latent": "latent classes", "kmeans": "k-means", "none": "none"}
 MIN_CUSTOMERS = 20        # fewer customers than this are kept as one group: clusters would be noise
 MIN_CLUSTER_SHARE = 0.01  # a candidate with a cluster smaller than this share of customers...
@@ -98,7 +103,6 @@ class Clustering:
     method: str
     silhouette: float
     stability: float
-    z: pd.DataFrame             # standardised features, one row per customer (for profiles)
     outlier: np.ndarray         # True for customers assigned but not fitted on (see OUTLIER_Z)
     weights: pd.DataFrame       # schema.TABLES['cluster_features']: feature, label, dimension, transform, weight
     reason: str                 # why this candidate was chosen, in words
@@ -124,18 +128,21 @@ def shown_values(customers: pd.DataFrame, features=CLUSTER_FEATURES) -> pd.DataF
     return shown
 
 
-def standardise(customers: pd.DataFrame, features=CLUSTER_FEATURES) -> pd.DataFrame:
-    """feature_matrix scaled to mean 0 and standard deviation 1 (a constant feature is all 0).
-    Column by column in place: StandardScaler's checks cost ten times as much at a million customers."""
-    x = _features(customers, features)
-    for j in range(x.shape[1]):
-        col = x[:, j]
+def standardise(customers: pd.DataFrame, features=CLUSTER_FEATURES, rows: np.ndarray | None = None) -> pd.DataFrame:
+    """feature_matrix scaled to mean 0 and standard deviation 1 (a constant feature is all 0), of
+    the customers at `rows` (all by default; the scaling is always every customer's). Column by
+    column in place: StandardScaler's checks cost ten times as much at a million customers, and
+    only one column of every customer is held at a time."""
+    index = customers.index if rows is None else customers.index[rows]
+    out = np.empty((len(index), len(features)), dtype="float64", order="F")
+    for j, col in enumerate(_feature_columns(customers, features)):
         col -= col.mean()
         if col.max() - col.min() > 1e-9 * max(1.0, float(np.abs(col).max())):  # not float noise
             col /= col.std()
         else:
             col[:] = 0.0
-    return pd.DataFrame(x, index=customers.index, columns=list(features))
+        out[:, j] = col if rows is None else col[rows]
+    return pd.DataFrame(out, index=index, columns=list(features), copy=False)
 
 
 def dimension_weights(x: np.ndarray, counts: np.ndarray, features=MODEL_FEATURES) -> pd.DataFrame:
@@ -289,14 +296,20 @@ def transformed(v: np.ndarray, transform: str) -> np.ndarray:
 
 
 def _features(customers: pd.DataFrame, features) -> np.ndarray:
-    """feature_matrix as one float array (customers x features), filled column by column in place."""
+    """feature_matrix as one float array (customers x features)."""
     out = np.empty((len(customers), len(features)), dtype="float64", order="F")
+    for j, col in enumerate(_feature_columns(customers, features)):
+        out[:, j] = col
+    return out
+
+
+def _feature_columns(customers: pd.DataFrame, features):
+    """feature_matrix's columns, one at a time (each a new array)."""
     orders = (customers["frequency_orders"].to_numpy(dtype="float64", na_value=np.nan)
               if "frequency_orders" in customers else np.ones(len(customers)))
-    for j, (name, spec) in enumerate(features.items()):
+    for name, spec in features.items():
         transform = spec[-1]
-        col = out[:, j]
-        col[:] = _column(customers, name)
+        col = np.array(_column(customers, name), dtype="float64")
         missing = ~np.isfinite(col)
         if missing.any():
             col[missing] = 0.0 if missing.all() else np.median(col[~missing])
@@ -304,11 +317,11 @@ def _features(customers: pd.DataFrame, features) -> np.ndarray:
             positive = col > 0
             col[~positive] = np.median(col[positive]) if positive.any() else 1.0
         if transform in ("log", "ratio", "sqrt"):
-            col[:] = transformed(col, transform)
+            col = transformed(col, transform)
         elif transform == "share":
             n = np.nan_to_num(orders, nan=1.0)
-            col[:] = (col * n + col.mean() * SHARE_PRIOR_ORDERS) / (n + SHARE_PRIOR_ORDERS)
-    return out
+            col = (col * n + col.mean() * SHARE_PRIOR_ORDERS) / (n + SHARE_PRIOR_ORDERS)
+        yield col
 
 
 def _sample(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -358,13 +371,12 @@ def stability(c: latent.Evidence, k: int, reference: np.ndarray, weights: np.nda
     return float(np.mean(scores))
 
 
-def weighted(z: pd.DataFrame, rows: np.ndarray, features=CLUSTER_FEATURES) -> np.ndarray:
-    """The standardised profile features z (standardise) of the customers at `rows`, weighted
-    1/sqrt(features in the dimension) so each dimension adds the same to distances (for the
-    silhouette cross-check)."""
+def weighted(z: pd.DataFrame, features=CLUSTER_FEATURES) -> np.ndarray:
+    """The standardised profile features z (standardise), weighted 1/sqrt(features in the
+    dimension) so each dimension adds the same to distances (for the silhouette cross-check)."""
     dims = pd.Series([spec[1] for spec in features.values()])
     per_dim = dims.map(dims.value_counts()).to_numpy(dtype="float64")
-    return z.to_numpy()[rows] / np.sqrt(per_dim)
+    return z.to_numpy() / np.sqrt(per_dim)
 
 
 # Columns of the customers table that model_intervals reads
@@ -397,14 +409,13 @@ def choose_clusters(customers: pd.DataFrame, *, seed: int, k_min: int = 3, k_max
     in order of ICL among the eligible ones with k_min <= k <= k_max (no cluster under
     MIN_CLUSTER_SHARE or MIN_CLUSTER_CUSTOMERS; see _select), or k when given; every customer assigned. Same customers and seed give
     the same labels and selection table."""
-    z = standardise(customers)
     x = model_matrix(customers)
     counts, widths = order_counts(customers)
     n = len(x)
     weights = dimension_weights(x, counts)
     if n < MIN_CUSTOMERS:
         empty = pd.DataFrame(columns=SELECTION_COLUMNS)
-        return Clustering(np.ones(n, dtype="int64"), empty, 1, "none", float("nan"), float("nan"), z,
+        return Clustering(np.ones(n, dtype="int64"), empty, 1, "none", float("nan"), float("nan"),
                           np.zeros(n, dtype=bool), weights,
                           f"Only {n:,} customers: too few for clusters (at least {MIN_CUSTOMERS} needed).")
     rng = np.random.default_rng(seed)
@@ -420,7 +431,7 @@ def choose_clusters(customers: pd.DataFrame, *, seed: int, k_min: int = 3, k_max
         return _class_evidence(narrow.iloc[rows], x[rows], rates[rows], rate_widths, counts[rows], widths, edges)
 
     cs = evidence(sample)
-    xz = weighted(z, sample)
+    xz = weighted(standardise(customers, rows=sample))
     w = weights.set_index("feature").loc[evidence_order(), "weight"].to_numpy()
     ks = [k] if k else [kk for kk in range(k_min, k_max + 1) if kk < len(cs)] or [1]
     models = latent.fit_range(cs, max(ks), seed, w)
@@ -453,7 +464,7 @@ def choose_clusters(customers: pd.DataFrame, *, seed: int, k_min: int = 3, k_max
     labels = _relabel_by_revenue(np.concatenate(assigned), revenue)
     return Clustering(labels=labels, selection=selection[SELECTION_COLUMNS], k=int(labels.max()),
                       method="latent", silhouette=float(selection.loc[best, "silhouette"]),
-                      stability=float(selection.loc[best, "stability"]), z=z, outlier=outlier, weights=weights,
+                      stability=float(selection.loc[best, "stability"]), outlier=outlier, weights=weights,
                       reason=_reason(selection, best, least, forced=k is not None))
 
 

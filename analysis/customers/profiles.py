@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from analysis.customers.cluster import CLUSTER_FEATURES, shown_values, transformed
+from analysis.customers.cluster import CLUSTER_FEATURES, shown_values, standardise, transformed
 
 SMALL_SEGMENT = 0.02  # clusters below this share of customers are flagged as small
 
@@ -75,7 +75,8 @@ def cluster_names(labels: np.ndarray, shown: pd.DataFrame, frequency: pd.Series)
         typical = float(_transformed(med.loc[clusters, f], f).median())   # the middle cluster
         for c in clusters:
             z[(c, f)] = (float(_transformed(pd.Series([med.loc[c, f]]), f).iloc[0]) - typical) / spread
-    once = {c: frequency.groupby(labels).median()[c] <= 1 for c in clusters}
+    typical_orders = frequency.groupby(labels).median()
+    once = {c: typical_orders[c] <= 1 for c in clusters}
     held: dict[tuple[str, int], set[int]] = {}
     chosen: dict[int, list[tuple[str, int]]] = {c: [] for c in clusters}
     candidates = sorted(((c, f) for c in clusters for f in shown.columns if f in {p[0] for p in PHRASES}),
@@ -139,6 +140,10 @@ def rfm_grid(customers: pd.DataFrame) -> pd.DataFrame:
     return grid.merge(top, on=["r_score", "f_score"])[["r_score", "f_score", "customers", "revenue", "rfm_segment"]]
 
 
+PROFILE_COLUMNS = ("frequency_orders", "monetary", "returns_value", "recency_days", "mean_days_between_orders",
+                   "rfm_segment", "cluster", "cluster_name")
+
+
 def _profile(kind: str, name: str, members: pd.DataFrame, totals: dict) -> dict:
     orders = int(members["frequency_orders"].sum())
     revenue = float(members["monetary"].sum())
@@ -179,6 +184,7 @@ def segment_profiles(customers: pd.DataFrame, rules: pd.DataFrame, money: str = 
     """schema.TABLES['segments']: RFM segments in rule order (empty ones left out), then clusters 1..k.
     A cluster's rule is its learned rule (cluster_rules: analysis.customers.rules) with what it covers."""
     learned = {} if cluster_rules is None else cluster_rules.set_index("cluster").to_dict("index")
+    customers = customers[list(PROFILE_COLUMNS)]  # each segment's rows are copied: only what is read
     totals = {"customers": len(customers), "revenue": float(customers["monetary"].sum())}
     rule_of = rules.set_index("segment")
     rows = []
@@ -209,31 +215,31 @@ def segment_profiles(customers: pd.DataFrame, rules: pd.DataFrame, money: str = 
     return pd.DataFrame(rows)[columns]
 
 
-def segment_features(customers: pd.DataFrame, z: pd.DataFrame) -> pd.DataFrame:
-    """Per segment and feature: the median in real units (as the clusters see them:
-    cluster.shown_values) and the mean standardised value (z),
-    with an 'All customers' row per feature for comparison. (On the features as arrays, taken by
-    each segment's row positions: the same numbers as pandas' median and mean of the segment's
-    rows, without a lookup by label per segment and feature.)"""
-    features = list(CLUSTER_FEATURES)
-    if not z.index.equals(customers.index):
-        z = z.loc[customers.index]
-    shown = shown_values(customers)
-    values = np.column_stack([shown[f].to_numpy(dtype="float64", na_value=np.nan) for f in features])
-    scaled = np.column_stack([z[f].to_numpy(dtype="float64", na_value=np.nan) for f in features])
+def segment_features(customers: pd.DataFrame, shown: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per segment and feature: the median in real units (as the clusters see them: `shown`,
+    cluster.shown_values of customers, computed when not given) and the mean standardised value
+    (z: cluster.standardise), with an 'All customers' row per feature for comparison. (Feature by
+    feature on arrays, taken by each segment's row positions: the same numbers as pandas' median
+    and mean of the segment's rows, and never more than one feature's copy of the customers at a
+    time beside the two tables.)"""
+    z = standardise(customers)
+    shown = shown_values(customers) if shown is None else shown
     names = customers["cluster_name"]
     groups = [("all", "All customers", np.arange(len(customers)))]
     groups += [("rfm", s, pos) for s, pos in customers.groupby("rfm_segment", sort=True).indices.items()]
     groups += [("cluster", names.iloc[pos[0]], pos) for _c, pos in customers.groupby("cluster", sort=True).indices.items()]
-    rows = []
+    stats = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a feature with no value in a segment: NaN
-        for kind, name, pos in groups:
-            medians, means = np.nanmedian(values[pos], axis=0), np.nanmean(scaled[pos], axis=0)
-            for j, (feature, (label, *_spec)) in enumerate(CLUSTER_FEATURES.items()):
-                rows.append({"kind": kind, "segment": name, "feature": feature, "label": label,
-                             "median": float(medians[j]), "z": float(means[j])})
-    return pd.DataFrame(rows)
+        for feature in CLUSTER_FEATURES:
+            values = shown[feature].to_numpy(dtype="float64", na_value=np.nan)
+            scaled = z[feature].to_numpy(dtype="float64", na_value=np.nan)
+            for g, (_kind, _name, pos) in enumerate(groups):
+                stats[g, feature] = float(np.nanmedian(values[pos])), float(np.nanmean(scaled[pos]))
+    return pd.DataFrame([{"kind": kind, "segment": name, "feature": feature, "label": label,
+                          "median": stats[g, feature][0], "z": stats[g, feature][1]}
+                         for g, (kind, name, _pos) in enumerate(groups)
+                         for feature, (label, *_spec) in CLUSTER_FEATURES.items()])
 
 
 def crosstab(customers: pd.DataFrame) -> pd.DataFrame:
@@ -254,5 +260,5 @@ def customer_sample(customers: pd.DataFrame, seed: int, size: int = 3000) -> pd.
     n = np.floor(quota).astype(int)
     n[(quota - n).sort_values(ascending=False, kind="stable").index[: size - n.sum()]] += 1  # largest remainders
     parts = [members.sample(n=int(n[c]), random_state=seed)
-             for c, members in customers.groupby("cluster", sort=True)]
+             for c, members in customers[[*cols, "cluster"]].groupby("cluster", sort=True)]
     return pd.concat(parts)[cols].sort_values("customer_id").reset_index(drop=True)

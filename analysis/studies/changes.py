@@ -205,7 +205,7 @@ CHANGE_DAYS = validation.WINDOW_DAYS
 def at_risk_order(customers: pd.DataFrame) -> pd.Series:
     """The customers flagged at risk, highest value at risk first (ties: customer id): their ids in
     list order (at_risk.csv and the changes page)."""
-    flagged = customers[customers["at_risk"].fillna(False).astype(bool)]
+    flagged = customers.loc[customers["at_risk"].fillna(False).astype(bool), ["value_at_risk", "customer_id"]]
     return flagged.sort_values(["value_at_risk", "customer_id"], ascending=[False, True],
                                kind="stable")["customer_id"].reset_index(drop=True)
 

@@ -7,7 +7,8 @@ A study module defines STUDY = Study(name, result, queries=..., segment_queries=
 - `segment_queries(inputs)`: the same for work that needs each customer's segments
   (inputs.customers has them by then);
 - `result(inputs, queried)`: a StudyResult from the customers table and the engine's results.
-  `queried["<study>.<name>"]` waits for one of them (any study's: a study may read another's).
+  `queried["<study>.<name>"]` waits for one of them (any study's: a study may read another's);
+  `queried.last(...)` also forgets it, for the last study that reads it.
 
 The pipeline (analysis.pipeline._studies) runs the studies in its list's order, each as one stage
 of that name, and collects their tables, headline figures, per-customer columns and warnings.
@@ -72,6 +73,9 @@ class Study:
         return result
 
 
+_RELEASED = object()
+
+
 class Queried(Mapping):
     """The engine's results by "<study>.<name>", each awaited when first read."""
 
@@ -79,7 +83,16 @@ class Queried(Mapping):
         self._futures = futures
 
     def __getitem__(self, key: str):
+        if self._futures.get(key) is _RELEASED:
+            raise KeyError(f"{key} was released by its last reader (Queried.last)")
         return self._futures[key].result()
+
+    def last(self, key: str):
+        """queried[key], and forgotten: for the last study that reads it, so that a result with a
+        row per customer is not held through the rest of the build."""
+        value = self[key]
+        self._futures[key] = _RELEASED
+        return value
 
     def __iter__(self):
         return iter(self._futures)

@@ -51,13 +51,14 @@ def cutoff(as_of: dt.date) -> dt.date:
 def queries(lines: ibis.Table, as_of: dt.date, customer_returns: pd.DataFrame) -> dict:
     """The engine's part: customer features as of the cutoff (features.customer_features on the
     lines before it) and each customer's orders and net spend from the cutoff to the as-of date."""
-    from analysis.customers import features
+    from analysis.customers import cluster, features
 
     start = engine.day_start(cutoff(as_of))
     orders = rollups.orders(lines)
     then = features.customer_features(lines.filter(lines.order_ts < start), customer_returns, cutoff(as_of),
                                       orders=orders.filter(orders.order_ts < start), distinct=False,
                                       products=rollups.products(lines))
+    then = then[list(cluster.INPUT_COLUMNS)].copy()  # held until the study runs: only what it reads
     window = orders.filter(orders.order_ts >= start)
     nxt = engine.execute(window.group_by("customer_id").aggregate(next_orders=window.count(),
                                                                    next_spend=window.revenue.sum()))
@@ -213,7 +214,7 @@ class ValidationFigures:
 
 
 def _result(inputs, queried) -> StudyResult:
-    tables, figures = validation_tables(queried["validation.next"], queried["changes.before"], inputs.clustering,
+    tables, figures = validation_tables(queried.last("validation.next"), queried.last("changes.before"), inputs.clustering,
                                         inputs.as_of, inputs.config.seed)
     return StudyResult(tables, ValidationFigures(**figures))
 

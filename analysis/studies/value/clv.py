@@ -469,7 +469,7 @@ def customer_value(lines: ibis.Table, as_of: dt.date, horizons: tuple[int, ...] 
 def value_order(customers: pd.DataFrame) -> pd.Series:
     """Every customer with a lifetime value, highest first (ties: customer id): their ids in list
     order (top_clv.csv and the value page)."""
-    valued = customers[customers["clv"].notna()]
+    valued = customers.loc[customers["clv"].notna(), ["clv", "customer_id"]]
     return valued.sort_values(["clv", "customer_id"], ascending=[False, True], kind="stable")["customer_id"].reset_index(
         drop=True)
 
@@ -479,7 +479,8 @@ def alive_disagreements(customers: pd.DataFrame, lapsing: frozenset[str]) -> pd.
     yet P(alive) >= ALIVE_HIGH ('model: still active'), or outside one yet P(alive) < ALIVE_LOW
     ('model: likely gone'), with a `disagreement` column; sorted by it, then by revenue (largest
     first). One-order customers are left out: the model gives them P(alive) = 1."""
-    repeat = customers[(customers["frequency_orders"] > 1) & customers["p_alive"].notna()]
+    read = ["customer_id", "frequency_orders", "p_alive", "rfm_segment", "monetary"]
+    repeat = customers.loc[(customers["frequency_orders"] > 1) & customers["p_alive"].notna(), read]
     is_lapsing = repeat["rfm_segment"].isin(lapsing)
     active = repeat[is_lapsing & (repeat["p_alive"] >= ALIVE_HIGH)].assign(disagreement="model: still active")
     gone = repeat[~is_lapsing & (repeat["p_alive"] < ALIVE_LOW)].assign(disagreement="model: likely gone")

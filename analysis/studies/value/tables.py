@@ -61,8 +61,9 @@ def value_tables(lines, customers: pd.DataFrame, as_of: dt.date, horizon: int, d
               "value_distribution": pd.concat([distribution(per_customer["clv"], CLV_EDGES, "clv")] + (
                   [distribution(per_customer["p_alive"], P_ALIVE_EDGES, "p_alive")] if value.reliable else []),
                   ignore_index=True),
-              "alive_threshold": alive_threshold(v.merge(customers[["customer_id", "rfm_segment", "cluster_name"]],
-                                                         on="customer_id"),
+              "alive_threshold": alive_threshold(v[["customer_id", "frequency", "recency", "T"]].merge(
+                                                 customers[["customer_id", "rfm_segment", "cluster_name"]],
+                                                 on="customer_id"),
                                              value.purchase_model if value.reliable else None)}
     holdout = value.holdout
     tables["holdout"] = holdout.by_frequency if holdout else pd.DataFrame(
@@ -165,7 +166,7 @@ def _result(inputs, queried) -> StudyResult:
     c = inputs.config
     tables, figures, per_customer, warnings = value_tables(
         inputs.lines, inputs.customers, inputs.as_of, c.clv_horizon, c.discount_rate, c.seed,
-        queried=queried["value.summaries"])
+        queried=queried.last("value.summaries"))
     return StudyResult(tables, ValueFigures(**figures), customer_columns=per_customer, warnings=warnings)
 
 
