@@ -324,10 +324,15 @@ VALUE_COLUMNS = ["customer_id", "rfm_segment", "cluster", "cluster_name", "clv",
 DISAGREEMENT_COLUMNS = ["customer_id", "disagreement", *VALUE_COLUMNS[1:]]
 
 
-def _list(a: Analysis, name: str) -> pd.DataFrame:
-    """One of the analysis's customer lists, in its order."""
+def _list(a: Analysis, name: str, limit: int | None = None) -> pd.DataFrame:
+    """One of the analysis's customer lists, in its order (its first `limit` customers)."""
     lists = a.tables["customer_lists"]
-    return lists[lists["list"] == name].sort_values("position", kind="stable")
+    return lists[lists["list"] == name].sort_values("position", kind="stable").head(limit)
+
+
+def list_length(a: Analysis, name: str) -> int:
+    """How many customers one of the analysis's customer lists holds."""
+    return int((a.tables["customer_lists"]["list"] == name).sum())
 
 
 def _rows(a: Analysis, listed: pd.DataFrame) -> np.ndarray:
@@ -336,24 +341,26 @@ def _rows(a: Analysis, listed: pd.DataFrame) -> np.ndarray:
     return pd.Index(a.tables["customers"]["customer_id"].to_numpy(dtype=object)).get_indexer(ids)
 
 
-def _list_rows(a: Analysis, name: str) -> np.ndarray:
+def _list_rows(a: Analysis, name: str, limit: int | None = None) -> np.ndarray:
     """Positions in the customers table of a customer list's customers, in the list's order."""
-    return _rows(a, _list(a, name))
+    return _rows(a, _list(a, name, limit))
 
 
-def at_risk_customers(a: Analysis) -> pd.DataFrame:
-    """Customers flagged at risk, in the analysis's order (highest value at risk first)."""
-    return a.tables["customers"][AT_RISK_COLUMNS].iloc[_list_rows(a, "at_risk")]
+def at_risk_customers(a: Analysis, limit: int | None = None) -> pd.DataFrame:
+    """Customers flagged at risk, in the analysis's order (highest value at risk first; the first
+    `limit` of them)."""
+    return a.tables["customers"][AT_RISK_COLUMNS].iloc[_list_rows(a, "at_risk", limit)]
 
 
-def top_clv_customers(a: Analysis) -> pd.DataFrame:
-    """Every customer with a CLV, in the analysis's order (highest first)."""
-    return a.tables["customers"][VALUE_COLUMNS].iloc[_list_rows(a, "top_value")]
+def top_clv_customers(a: Analysis, limit: int | None = None) -> pd.DataFrame:
+    """Every customer with a CLV, in the analysis's order (highest first; the first `limit`)."""
+    return a.tables["customers"][VALUE_COLUMNS].iloc[_list_rows(a, "top_value", limit)]
 
 
-def alive_disagreements(a: Analysis) -> pd.DataFrame:
-    """The repeat customers whose RFM segment and purchase model disagree, with the value columns."""
-    listed = _list(a, "disagreements")
+def alive_disagreements(a: Analysis, limit: int | None = None) -> pd.DataFrame:
+    """The repeat customers whose RFM segment and purchase model disagree, with the value columns
+    (the first `limit`)."""
+    listed = _list(a, "disagreements", limit)
     rows = a.tables["customers"][[c for c in DISAGREEMENT_COLUMNS if c != "disagreement"]].iloc[_rows(a, listed)]
     return rows.assign(disagreement=listed["disagreement"].to_numpy(dtype=object)).reset_index(drop=True)[
         DISAGREEMENT_COLUMNS]

@@ -27,7 +27,7 @@ def changes(a: Analysis) -> dict:
     t, cur = a.tables, a.config.currency
     seg = segments(a)
     movers = t["movers"]
-    at_risk = downloads.at_risk_customers(a)
+    at_risk = downloads.at_risk_customers(a, SHOWN_ROWS)
     risk_charts = []
     for kind, title in kinds_present(a):
         part = of_kind(t["revenue_at_risk"], kind).sort_values("value_at_risk", ascending=False, kind="stable")
@@ -69,6 +69,6 @@ def changes(a: Analysis) -> dict:
             Column("value_at_risk", "Value at risk", "money0", numeric=True),
             Column("revenue_last_365_days", "Spent in the last year", "money0", numeric=True),
             Column("why", "Why now")),
-            [dict(row, why=_why_at_risk(row)) for row in records(at_risk.head(SHOWN_ROWS))]),
-        "at_risk_count": len(at_risk),
+            [dict(row, why=_why_at_risk(row)) for row in records(at_risk)]),
+        "at_risk_count": downloads.list_length(a, "at_risk"),
     }

@@ -53,8 +53,9 @@ def value(a: Analysis) -> dict:
         if fit is not gg:
             params.append({"model": model, "name": "log-likelihood", "value": fit["log_likelihood"],
                            "std_error": math.nan, "low": math.nan, "high": math.nan, "identified": "", "unit": ""})
-    top = downloads.top_clv_customers(a)
-    disagreements = downloads.alive_disagreements(a)  # none when the model is not reliable: P(alive) is withheld
+    top = downloads.top_clv_customers(a, SHOWN_ROWS)
+    # none when the model is not reliable: P(alive) is withheld
+    disagreements = downloads.alive_disagreements(a, SHOWN_ROWS)
     dist = t["value_distribution"]
     distribution_charts = [
         Chart(f"chart-{m.replace('_', '-')}-distribution", charts.value_histogram(dist, m, cur),
@@ -123,7 +124,7 @@ def value(a: Analysis) -> dict:
             Column("cluster_name", "Cluster"), Column("clv", "CLV", "money0", numeric=True),
             *([Column("p_alive", "P(alive)", "pct", numeric=True)] if reliable else []),
             Column("expected_purchases_365", "Expected purchases, next year", "num", numeric=True),
-            Column("monetary", "Revenue so far", "money0", numeric=True)), records(top.head(SHOWN_ROWS))),
+            Column("monetary", "Revenue so far", "money0", numeric=True)), records(top)),
         "disagreements": Table("table-disagreements",
                                f"RFM segment and probability alive disagree (first {SHOWN_ROWS})", (
                                    Column("customer_id", "Customer", nowrap=True),
@@ -132,8 +133,8 @@ def value(a: Analysis) -> dict:
                                    Column("frequency_orders", "Orders", "int", numeric=True),
                                    Column("recency_days", "Days since last order", "int", numeric=True),
                                    Column("clv", "CLV", "money0", numeric=True)),
-                               records(disagreements.head(SHOWN_ROWS))),
-        "disagreement_count": len(disagreements),
+                               records(disagreements)),
+        "disagreement_count": downloads.list_length(a, "disagreements"),
         "alive_high": clv.ALIVE_HIGH,
         "alive_low": clv.ALIVE_LOW,
     }
