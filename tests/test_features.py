@@ -47,6 +47,12 @@ def test_recency_frequency_and_monetary_match_hand_computation(customers):
     assert customers.loc["B", ["recency_days", "frequency_orders", "monetary"]].tolist() == [1, 2, 30.0]
 
 
+def test_first_and_last_order_dates_are_the_calendar_days_of_the_orders_kept(customers):
+    # A ordered on 2024-01-05 and 2024-03-05 (its first order's plate came back, the mug stayed)
+    assert [customers.loc["A", c] for c in ("first_order_date", "last_order_date")] == [
+        dt.date(2024, 1, 5), dt.date(2024, 3, 5)]
+
+
 def test_rfm_at_an_earlier_date_counts_only_the_orders_before_it(cleaned, net_lines, customers):
     # at the as-of date it is the customers table's recency, frequency and monetary
     now = rfm_at(net_lines, cleaned.as_of).set_index("customer_id")
