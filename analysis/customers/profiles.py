@@ -220,8 +220,8 @@ def segment_features(customers: pd.DataFrame, shown: pd.DataFrame | None = None)
     cluster.shown_values of customers, computed when not given) and the mean standardised value
     (z: cluster.standardise), with an 'All customers' row per feature for comparison. (Feature by
     feature on arrays, taken by each segment's row positions: the same numbers as pandas' median
-    and mean of the segment's rows, and never more than one feature's copy of the customers at a
-    time beside the two tables.)"""
+    and mean of the segment's rows; besides the shown and standardised tables, only one feature's
+    values are copied at a time.)"""
     z = standardise(customers)
     shown = shown_values(customers) if shown is None else shown
     names = customers["cluster_name"]
