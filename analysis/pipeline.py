@@ -195,11 +195,9 @@ def _run_analysis(config: Config, progress: Progress | None, also_import: Iterab
                 study_warnings += result.warnings
                 if result.customer_columns is not None:
                     columns.append(result.customer_columns)
-            ids = pd.Index(customers["customer_id"])
-            for more in columns:  # each study's columns, as a left join would add them (a merge copies every column)
-                more = more.set_index("customer_id")
-                for name in more.columns:
-                    customers[name] = more[name].reindex(ids).set_axis(customers.index)
+            for more in columns:  # each study's columns, as a left join would add them
+                added = [c for c in more.columns if c != "customer_id"]
+                customers[added] = features.by_customer(customers["customer_id"], more, added)
             tables["customers"] = customers[TABLES["customers"]]
             tables["customer_lists"] = lists.customer_lists(customers, segment_map)
             tables["actions"] = plan.actions(customers, tables["segments"],

@@ -124,18 +124,20 @@ def customer_features(lines: ibis.Table, customer_returns: pd.DataFrame, as_of: 
     df = df.take(np.argsort(df["customer_id"].to_numpy(dtype=object), kind="stable")).reset_index(drop=True)
     if distinct:
         counts = _distinct_products(lines, df[["customer_id", "_hc"]])
-        df["distinct_products"] = _aligned(df["customer_id"], counts, "distinct_products")
+        df["distinct_products"] = by_customer(df["customer_id"], counts, ["distinct_products"])["distinct_products"]
     else:
         df["distinct_products"] = 0
-    for name in ("returns_lines", "returns_value", "last_returned_order_ts"):
-        df[name] = _aligned(df["customer_id"], customer_returns, name)
+    returned = ["returns_lines", "returns_value", "last_returned_order_ts"]
+    df[returned] = by_customer(df["customer_id"], customer_returns, returned)
     return derive(df, as_of, has_times=_has_times(orders))
 
 
-def _aligned(ids: pd.Series, table: pd.DataFrame, column: str) -> pd.Series:
-    """table[column] for each of `ids` (NaN or NULL for an id not in table; table's ids unique)."""
-    keys = table["customer_id"].astype("string")
-    return table[column].set_axis(pd.Index(keys)).reindex(pd.Index(ids)).reset_index(drop=True)
+def by_customer(ids: pd.Series, table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """table's `columns` for each of `ids`, in their order and with their index (NaN or NULL for an
+    id not in table; table's customer ids unique): what a left join would add, without copying the
+    other columns of the left side, as a merge does."""
+    keys = pd.Index(table["customer_id"].astype("string"))
+    return table[columns].set_axis(keys).reindex(pd.Index(ids)).set_axis(ids.index)
 
 
 def rfm_at(lines: ibis.Table, as_of: dt.date) -> pd.DataFrame:
